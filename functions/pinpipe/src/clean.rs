@@ -1,0 +1,364 @@
+//! The one cleaning implementation (SPEC §3), used by both pipelines.
+//!
+//! Cleaning is a pure function of a record's bytes: the same input always gives
+//! the same row or the same [`QuarantineReason`]. Rows serialise (serde) as
+//! `pinpipe clean` prints them; [`crate::columnar`] turns them into Arrow batches.
+
+use serde::{Serialize, Serializer};
+
+use crate::catalogue::{COUNT_SUFFIXES, SAVE_LOCATION_PREFIX, is_placeholder};
+use crate::kind::Kind;
+use crate::raw::{Field, RawGeo, RawPin, RawUser, Scalar, json_type_name};
+use crate::timestamp;
+
+/// Why a record could not be cleaned. Stable `code`s for machines, messages for people.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize)]
+#[serde(tag = "code", rename_all = "snake_case")]
+pub enum QuarantineReason {
+    #[error("not valid JSON: {detail}")]
+    NotJson { detail: String },
+    #[error("expected a JSON object, found {found}")]
+    NotAnObject { found: &'static str },
+    #[error("malformed record: {detail}")]
+    Malformed { detail: String },
+    #[error("missing required field `{field}`")]
+    MissingField { field: &'static str },
+    #[error("field `{field}`: expected {expected}, found {found}")]
+    WrongType { field: &'static str, expected: &'static str, found: String },
+}
+
+impl QuarantineReason {
+    /// The field at fault, when one is.
+    pub fn field(&self) -> Option<&'static str> {
+        match self {
+            QuarantineReason::MissingField { field } | QuarantineReason::WrongType { field, .. } => Some(field),
+            _ => None,
+        }
+    }
+
+    /// The stable machine-readable code (`not_json`, `wrong_type`, …).
+    pub fn code(&self) -> &'static str {
+        match self {
+            QuarantineReason::NotJson { .. } => "not_json",
+            QuarantineReason::NotAnObject { .. } => "not_an_object",
+            QuarantineReason::Malformed { .. } => "malformed",
+            QuarantineReason::MissingField { .. } => "missing_field",
+            QuarantineReason::WrongType { .. } => "wrong_type",
+        }
+    }
+}
+
+/// A cleaned pin: SPEC §3's columns in order.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PinRow {
+    pub ind: i64,
+    pub unique_id: Option<String>,
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub follower_count: Option<i64>,
+    pub poster_name: Option<String>,
+    pub tag_list: Option<String>,
+    pub is_image_or_video: Option<String>,
+    pub image_src: Option<String>,
+    pub save_location: Option<String>,
+    pub category: Option<String>,
+}
+
+/// A cleaned geo record: SPEC §3's columns in order; `coordinates` is `[lat, lon]`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GeoRow {
+    pub ind: i64,
+    pub country: Option<String>,
+    pub coordinates: Option<[Option<f64>; 2]>,
+    #[serde(serialize_with = "rfc3339")]
+    pub timestamp: Option<i64>,
+}
+
+/// A cleaned user record: SPEC §3's columns in order.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UserRow {
+    pub ind: i64,
+    pub user_name: Option<String>,
+    pub age: Option<i64>,
+    #[serde(serialize_with = "rfc3339")]
+    pub date_joined: Option<i64>,
+}
+
+/// A cleaned record of any kind.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum CleanRow {
+    Pin(PinRow),
+    Geo(GeoRow),
+    User(UserRow),
+}
+
+/// Cleans one raw record of the given kind: the bytes as they arrived (a JSON
+/// object, or a JSON string holding one).
+pub fn clean_record(kind: Kind, bytes: &[u8]) -> Result<CleanRow, QuarantineReason> {
+    match kind {
+        Kind::Pin => clean_pin(bytes).map(CleanRow::Pin),
+        Kind::Geo => clean_geo(bytes).map(CleanRow::Geo),
+        Kind::User => clean_user(bytes).map(CleanRow::User),
+    }
+}
+
+pub fn clean_pin(bytes: &[u8]) -> Result<PinRow, QuarantineReason> {
+    decode::<PinShape>(bytes)
+}
+
+pub fn clean_geo(bytes: &[u8]) -> Result<GeoRow, QuarantineReason> {
+    decode::<GeoShape>(bytes)
+}
+
+pub fn clean_user(bytes: &[u8]) -> Result<UserRow, QuarantineReason> {
+    decode::<UserShape>(bytes)
+}
+
+/// A raw record shape and its cleaning rule; the raw type borrows from the input.
+trait Shape {
+    type Raw<'a>: serde::Deserialize<'a>;
+    type Row;
+    fn clean(raw: Self::Raw<'_>) -> Result<Self::Row, QuarantineReason>;
+}
+
+struct PinShape;
+struct GeoShape;
+struct UserShape;
+
+impl Shape for PinShape {
+    type Raw<'a> = RawPin<'a>;
+    type Row = PinRow;
+    fn clean(raw: RawPin<'_>) -> Result<PinRow, QuarantineReason> {
+        Ok(PinRow {
+            ind: required_int("index", raw.index)?,
+            unique_id: text("unique_id", raw.unique_id)?,
+            title: text("title", raw.title)?,
+            description: text("description", raw.description)?,
+            follower_count: follower_count(raw.follower_count)?,
+            poster_name: text("poster_name", raw.poster_name)?,
+            tag_list: text("tag_list", raw.tag_list)?,
+            is_image_or_video: text("is_image_or_video", raw.is_image_or_video)?,
+            image_src: text("image_src", raw.image_src)?,
+            save_location: text("save_location", raw.save_location)?.map(save_location_path),
+            category: text("category", raw.category)?,
+        })
+    }
+}
+
+impl Shape for GeoShape {
+    type Raw<'a> = RawGeo<'a>;
+    type Row = GeoRow;
+    fn clean(raw: RawGeo<'_>) -> Result<GeoRow, QuarantineReason> {
+        let ind = required_int("ind", raw.ind)?;
+        let latitude = float("latitude", raw.latitude)?;
+        let longitude = float("longitude", raw.longitude)?;
+        Ok(GeoRow {
+            ind,
+            country: text("country", raw.country)?,
+            coordinates: (latitude.is_some() || longitude.is_some()).then_some([latitude, longitude]),
+            timestamp: time("timestamp", raw.timestamp)?,
+        })
+    }
+}
+
+impl Shape for UserShape {
+    type Raw<'a> = RawUser<'a>;
+    type Row = UserRow;
+    fn clean(raw: RawUser<'_>) -> Result<UserRow, QuarantineReason> {
+        let ind = required_int("ind", raw.ind)?;
+        let first = text("first_name", raw.first_name)?;
+        let last = text("last_name", raw.last_name)?;
+        Ok(UserRow {
+            ind,
+            // SPEC §3: first_name + " " + last_name; a lone part stands alone.
+            user_name: match (first, last) {
+                (Some(f), Some(l)) => Some(format!("{f} {l}")),
+                (one, other) => one.or(other),
+            },
+            age: int("age", raw.age)?,
+            date_joined: time("date_joined", raw.date_joined)?,
+        })
+    }
+}
+
+/// Decodes a raw record — an object, or a string holding one (the original
+/// streaming script's `json.dumps`) — and cleans it.
+fn decode<S: Shape>(bytes: &[u8]) -> Result<S::Row, QuarantineReason> {
+    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') => S::clean(parse_object::<S::Raw<'_>>(bytes)?),
+        Some(b'"') => {
+            let inner: String = serde_json::from_slice(bytes).map_err(not_json)?;
+            match inner.trim_start().as_bytes().first() {
+                Some(b'{') => S::clean(parse_object::<S::Raw<'_>>(inner.as_bytes())?),
+                _ => Err(QuarantineReason::NotAnObject { found: "a string" }),
+            }
+        }
+        _ => match serde_json::from_slice::<serde_json::Value>(bytes) {
+            Ok(value) => Err(QuarantineReason::NotAnObject { found: json_type_name(&value) }),
+            Err(e) => Err(not_json(e)),
+        },
+    }
+}
+
+fn parse_object<'a, R: serde::Deserialize<'a>>(bytes: &'a [u8]) -> Result<R, QuarantineReason> {
+    serde_json::from_slice(bytes).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => QuarantineReason::Malformed { detail: e.to_string() },
+        _ => not_json(e),
+    })
+}
+
+fn not_json(e: serde_json::Error) -> QuarantineReason {
+    QuarantineReason::NotJson { detail: e.to_string() }
+}
+
+fn wrong(field: &'static str, expected: &'static str, value: &Scalar) -> QuarantineReason {
+    QuarantineReason::WrongType { field, expected, found: value.describe() }
+}
+
+/// Trimmed text (white space includes U+00A0), `None` for a placeholder; numbers
+/// keep their JSON spelling; booleans and containers cannot be text.
+fn text(field: &'static str, value: Field) -> Result<Option<String>, QuarantineReason> {
+    Ok(match value {
+        None | Some(Scalar::Null) => None,
+        Some(Scalar::Str(s)) => {
+            let t = s.trim();
+            (!is_placeholder(t)).then(|| t.to_owned())
+        }
+        Some(Scalar::Int(i)) => Some(i.to_string()),
+        Some(Scalar::BigUint(u)) => Some(u.to_string()),
+        Some(Scalar::Float(f)) => Some(f.to_string()),
+        Some(other) => return Err(wrong(field, "a string", &other)),
+    })
+}
+
+/// Placeholder-or-text for the numeric columns: `Ok(None)` is null, `Ok(Some(t))` trimmed text to parse.
+fn numeric_text<'v>(value: &'v Scalar) -> Option<&'v str> {
+    match value {
+        Scalar::Str(s) => Some(s.trim()),
+        _ => None,
+    }
+}
+
+const INTEGER: &str = "an integer";
+
+fn int(field: &'static str, value: Field) -> Result<Option<i64>, QuarantineReason> {
+    let Some(value) = value else { return Ok(None) };
+    match &value {
+        Scalar::Null => Ok(None),
+        Scalar::Int(i) => Ok(Some(*i)),
+        Scalar::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Ok(Some(*f as i64)),
+        Scalar::Str(_) => {
+            let t = numeric_text(&value).unwrap_or_default();
+            if is_placeholder(t) {
+                return Ok(None);
+            }
+            t.parse::<i64>().map(Some).map_err(|_| wrong(field, INTEGER, &value))
+        }
+        _ => Err(wrong(field, INTEGER, &value)),
+    }
+}
+
+fn required_int(field: &'static str, value: Field) -> Result<i64, QuarantineReason> {
+    int(field, value)?.ok_or(QuarantineReason::MissingField { field })
+}
+
+fn float(field: &'static str, value: Field) -> Result<Option<f64>, QuarantineReason> {
+    const NUMBER: &str = "a number";
+    let Some(value) = value else { return Ok(None) };
+    match &value {
+        Scalar::Null => Ok(None),
+        Scalar::Int(i) => Ok(Some(*i as f64)),
+        Scalar::BigUint(u) => Ok(Some(*u as f64)),
+        Scalar::Float(f) => Ok(Some(*f)),
+        Scalar::Str(_) => {
+            let t = numeric_text(&value).unwrap_or_default();
+            if is_placeholder(t) {
+                return Ok(None);
+            }
+            match t.parse::<f64>() {
+                Ok(f) if f.is_finite() => Ok(Some(f)),
+                _ => Err(wrong(field, NUMBER, &value)),
+            }
+        }
+        _ => Err(wrong(field, NUMBER, &value)),
+    }
+}
+
+fn time(field: &'static str, value: Field) -> Result<Option<i64>, QuarantineReason> {
+    const TIMESTAMP: &str = "a timestamp like \"2020-08-28 03:52:47\"";
+    let Some(value) = value else { return Ok(None) };
+    match &value {
+        Scalar::Null => Ok(None),
+        Scalar::Str(s) => {
+            let t = s.trim();
+            if is_placeholder(t) {
+                return Ok(None);
+            }
+            timestamp::parse_micros(t).map(Some).ok_or_else(|| wrong(field, TIMESTAMP, &value))
+        }
+        _ => Err(wrong(field, TIMESTAMP, &value)),
+    }
+}
+
+/// SPEC §3: "7k" → 7000, "1.2k" → 1200, "1M" → 1000000, "523" → 523; a placeholder → null.
+fn follower_count(value: Field) -> Result<Option<i64>, QuarantineReason> {
+    const FIELD: &str = "follower_count";
+    const COUNT: &str = "a count like \"7k\", \"1.2M\" or \"523\"";
+    let Some(value) = value else { return Ok(None) };
+    match &value {
+        Scalar::Str(s) => {
+            let t = s.trim();
+            if is_placeholder(t) {
+                return Ok(None);
+            }
+            parse_count(t).map(Some).ok_or_else(|| wrong(FIELD, COUNT, &value))
+        }
+        Scalar::Int(i) if *i >= 0 => Ok(Some(*i)),
+        Scalar::Float(f) if *f >= 0.0 && f.fract() == 0.0 && *f < 9.0e15 => Ok(Some(*f as i64)),
+        Scalar::Null => Ok(None),
+        _ => Err(wrong(FIELD, COUNT, &value)),
+    }
+}
+
+/// Exact decimal arithmetic: "1.2k" is 1200, never 1199.
+pub fn parse_count(text: &str) -> Option<i64> {
+    let (number, multiplier) = match text.chars().last()? {
+        c if c.is_ascii_digit() => (text, 1),
+        c => {
+            let &(_, m) = COUNT_SUFFIXES.iter().find(|(s, _)| *s == c)?;
+            (text[..text.len() - c.len_utf8()].trim_end(), m)
+        }
+    };
+    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+    let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty() || !all_digits(whole) || !all_digits(fraction) || (number.contains('.') && fraction.is_empty()) {
+        return None;
+    }
+    let mut value = whole.parse::<i64>().ok()?.checked_mul(multiplier)?;
+    let mut scale = multiplier;
+    for digit in fraction.bytes() {
+        scale /= 10;
+        if scale == 0 {
+            // More decimals than the multiplier resolves ("1.25k" is fine, "1.2345k" is 1234).
+            break;
+        }
+        value = value.checked_add(i64::from(digit - b'0') * scale)?;
+    }
+    Some(value)
+}
+
+/// SPEC §3: "Local save in /data/x" → "/data/x"; a bare path stays as it is.
+fn save_location_path(location: String) -> String {
+    match location.strip_prefix(SAVE_LOCATION_PREFIX) {
+        Some(path) => path.trim().to_owned(),
+        None => location,
+    }
+}
+
+fn rfc3339<S: Serializer>(micros: &Option<i64>, serializer: S) -> Result<S::Ok, S::Error> {
+    match micros {
+        Some(m) => serializer.serialize_str(&timestamp::format_rfc3339(*m)),
+        None => serializer.serialize_none(),
+    }
+}

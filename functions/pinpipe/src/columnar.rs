@@ -1,0 +1,177 @@
+//! Cleaned rows as Arrow `RecordBatch`es with exactly SPEC §3's columns, order and
+//! types. Arrow is the one representation downstream: deltalake appends these
+//! batches as they are, and the analytics hand them to Polars without JSON.
+
+use std::sync::Arc;
+
+use arrow_array::builder::{Float64Builder, ListBuilder};
+use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
+use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
+
+use crate::clean::{GeoRow, PinRow, QuarantineReason, UserRow, clean_geo, clean_pin, clean_user};
+use crate::kind::Kind;
+
+/// SPEC §3's schemas. Timestamps are microseconds, UTC; the list item is named
+/// `element`, as Delta and Parquet name it.
+pub mod schema {
+    use super::*;
+
+    pub fn timestamp_utc() -> DataType {
+        DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+    }
+
+    pub fn coordinates_item() -> Arc<Field> {
+        Arc::new(Field::new("element", DataType::Float64, true))
+    }
+
+    pub fn of(kind: Kind) -> SchemaRef {
+        let text = |name: &str| Field::new(name, DataType::Utf8, true);
+        let ind = Field::new("ind", DataType::Int64, false);
+        Arc::new(Schema::new(match kind {
+            Kind::Pin => vec![
+                ind,
+                text("unique_id"),
+                text("title"),
+                text("description"),
+                Field::new("follower_count", DataType::Int64, true),
+                text("poster_name"),
+                text("tag_list"),
+                text("is_image_or_video"),
+                text("image_src"),
+                text("save_location"),
+                text("category"),
+            ],
+            Kind::Geo => vec![
+                ind,
+                text("country"),
+                Field::new("coordinates", DataType::List(coordinates_item()), true),
+                Field::new("timestamp", timestamp_utc(), true),
+            ],
+            Kind::User => vec![
+                ind,
+                text("user_name"),
+                Field::new("age", DataType::Int64, true),
+                Field::new("date_joined", timestamp_utc(), true),
+            ],
+        }))
+    }
+}
+
+/// The result of cleaning a batch of raw records: the clean rows as one Arrow
+/// batch, and each record that could not be cleaned by its position in the input.
+#[derive(Debug)]
+pub struct CleanedBatch {
+    pub kind: Kind,
+    pub batch: RecordBatch,
+    /// The input position of each row of `batch`, for tracing a row to its origin.
+    pub row_sources: Vec<usize>,
+    pub quarantined: Vec<(usize, QuarantineReason)>,
+}
+
+/// Cleans raw records of one kind into one Arrow batch; what cannot be cleaned
+/// is returned with its reason, never dropped.
+pub fn clean_batch<'a>(kind: Kind, records: impl IntoIterator<Item = &'a [u8]>) -> CleanedBatch {
+    let mut row_sources = Vec::new();
+    let mut quarantined = Vec::new();
+    let batch = match kind {
+        Kind::Pin => pin_batch(&collect(records, clean_pin, &mut row_sources, &mut quarantined)),
+        Kind::Geo => geo_batch(&collect(records, clean_geo, &mut row_sources, &mut quarantined)),
+        Kind::User => user_batch(&collect(records, clean_user, &mut row_sources, &mut quarantined)),
+    };
+    CleanedBatch { kind, batch, row_sources, quarantined }
+}
+
+fn collect<'a, R>(
+    records: impl IntoIterator<Item = &'a [u8]>,
+    clean: fn(&[u8]) -> Result<R, QuarantineReason>,
+    row_sources: &mut Vec<usize>,
+    quarantined: &mut Vec<(usize, QuarantineReason)>,
+) -> Vec<R> {
+    let mut rows = Vec::new();
+    for (position, bytes) in records.into_iter().enumerate() {
+        match clean(bytes) {
+            Ok(row) => {
+                rows.push(row);
+                row_sources.push(position);
+            }
+            Err(reason) => quarantined.push((position, reason)),
+        }
+    }
+    rows
+}
+
+fn texts<'r, T: 'r>(rows: &'r [T], f: impl Fn(&'r T) -> Option<&'r String>) -> ArrayRef {
+    Arc::new(rows.iter().map(|r| f(r).map(String::as_str)).collect::<StringArray>())
+}
+
+fn ints<T>(rows: &[T], f: impl Fn(&T) -> Option<i64>) -> ArrayRef {
+    Arc::new(rows.iter().map(f).collect::<Int64Array>())
+}
+
+fn times<T>(rows: &[T], f: impl Fn(&T) -> Option<i64>) -> ArrayRef {
+    Arc::new(rows.iter().map(f).collect::<TimestampMicrosecondArray>().with_timezone("UTC"))
+}
+
+fn ids<T>(rows: &[T], f: impl Fn(&T) -> i64) -> ArrayRef {
+    Arc::new(Int64Array::from_iter_values(rows.iter().map(f)))
+}
+
+fn batch(kind: Kind, columns: Vec<ArrayRef>) -> RecordBatch {
+    RecordBatch::try_new(schema::of(kind), columns).expect("columns are built to the schema")
+}
+
+pub fn pin_batch(rows: &[PinRow]) -> RecordBatch {
+    batch(
+        Kind::Pin,
+        vec![
+            ids(rows, |r| r.ind),
+            texts(rows, |r| r.unique_id.as_ref()),
+            texts(rows, |r| r.title.as_ref()),
+            texts(rows, |r| r.description.as_ref()),
+            ints(rows, |r| r.follower_count),
+            texts(rows, |r| r.poster_name.as_ref()),
+            texts(rows, |r| r.tag_list.as_ref()),
+            texts(rows, |r| r.is_image_or_video.as_ref()),
+            texts(rows, |r| r.image_src.as_ref()),
+            texts(rows, |r| r.save_location.as_ref()),
+            texts(rows, |r| r.category.as_ref()),
+        ],
+    )
+}
+
+pub fn geo_batch(rows: &[GeoRow]) -> RecordBatch {
+    let mut coordinates =
+        ListBuilder::with_capacity(Float64Builder::with_capacity(rows.len() * 2), rows.len())
+            .with_field(schema::coordinates_item());
+    for row in rows {
+        match row.coordinates {
+            Some([lat, lon]) => {
+                coordinates.values().append_option(lat);
+                coordinates.values().append_option(lon);
+                coordinates.append(true);
+            }
+            None => coordinates.append_null(),
+        }
+    }
+    batch(
+        Kind::Geo,
+        vec![
+            ids(rows, |r| r.ind),
+            texts(rows, |r| r.country.as_ref()),
+            Arc::new(coordinates.finish()),
+            times(rows, |r| r.timestamp),
+        ],
+    )
+}
+
+pub fn user_batch(rows: &[UserRow]) -> RecordBatch {
+    batch(
+        Kind::User,
+        vec![
+            ids(rows, |r| r.ind),
+            texts(rows, |r| r.user_name.as_ref()),
+            ints(rows, |r| r.age),
+            times(rows, |r| r.date_joined),
+        ],
+    )
+}

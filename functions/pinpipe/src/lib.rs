@@ -1,0 +1,22 @@
+//! pinpipe's domain, testable without Lambda or AWS.
+//!
+//! - [`raw`]: the three raw record shapes of SPEC §2, tolerant of every real variant;
+//! - [`catalogue`]: the dirty-value catalogue (SPEC §2, `shared/data/DIRTY_VALUES.md`) as data;
+//! - [`clean`]: the one cleaning implementation (SPEC §3) with typed quarantine reasons;
+//! - [`columnar`]: cleaned rows as Arrow `RecordBatch`es with SPEC §3's exact schema,
+//!   the one representation both the Delta writer and the Polars analytics consume;
+//! - [`generate`]: realistic raw posts with the measured dirty-value distributions;
+//! - [`config`]: SPEC §10's environment contract and the names it derives (SPEC §1, §6).
+
+pub mod catalogue;
+pub mod clean;
+pub mod columnar;
+pub mod config;
+pub mod generate;
+pub mod kind;
+pub mod raw;
+pub mod timestamp;
+
+pub use clean::{CleanRow, GeoRow, PinRow, QuarantineReason, UserRow, clean_record};
+pub use columnar::{CleanedBatch, clean_batch, schema};
+pub use kind::Kind;

@@ -1,1 +1,5 @@
+//! One integration-test binary (keeps link time down): every module is a behaviour.
 
+mod properties;
+mod samples;
+mod stack_smoke;

@@ -362,3 +362,157 @@ fn rfc3339<S: Serializer>(micros: &Option<i64>, serializer: S) -> Result<S::Ok, 
         None => serializer.serialize_none(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pin(json: &str) -> Result<PinRow, QuarantineReason> {
+        clean_pin(json.as_bytes())
+    }
+
+    #[test]
+    fn follower_counts() {
+        for (raw, want) in [
+            ("7k", 7_000),
+            ("1.2k", 1_200),
+            ("1M", 1_000_000),
+            ("15M", 15_000_000),
+            ("1.5M", 1_500_000),
+            ("523", 523),
+            ("0", 0),
+            ("2B", 2_000_000_000),
+            ("1.25k", 1_250),
+            ("999K", 999_000),
+        ] {
+            assert_eq!(parse_count(raw), Some(want), "{raw}");
+        }
+        for bad in ["", "k", "1.k", ".5k", "1,2k", "-5", "12x", "1.2.3k", "9999999999999999999M"] {
+            assert_eq!(parse_count(bad), None, "{bad}");
+        }
+        assert_eq!(pin(r#"{"index":1,"follower_count":"User Info Error"}"#).unwrap().follower_count, None);
+        assert_eq!(pin(r#"{"index":1,"follower_count":523}"#).unwrap().follower_count, Some(523));
+        assert_eq!(pin(r#"{"index":1,"follower_count":" 7k\u00a0"}"#).unwrap().follower_count, Some(7_000));
+        let err = pin(r#"{"index":1,"follower_count":"lots"}"#).unwrap_err();
+        assert_eq!(err.field(), Some("follower_count"));
+        assert_eq!(err.code(), "wrong_type");
+    }
+
+    #[test]
+    fn text_is_trimmed_nbsp_too_inner_text_kept() {
+        let row = pin("{\"index\":1,\"title\":\"\u{a0} TIE DYE\u{a0}\\n\u{a0}T-SHIRTS \\n\",\"description\":\"cut…\u{a0}\"}").unwrap();
+        assert_eq!(row.title.as_deref(), Some("TIE DYE\u{a0}\n\u{a0}T-SHIRTS"));
+        assert_eq!(row.description.as_deref(), Some("cut…"));
+    }
+
+    #[test]
+    fn placeholders_are_null_in_every_string_column() {
+        for placeholder in crate::catalogue::PLACEHOLDERS.iter().map(|p| p.value).chain([""]) {
+            let quoted = serde_json::to_string(&format!(" {placeholder}\u{a0}")).unwrap();
+            let row = pin(&format!(
+                r#"{{"index":1,"unique_id":{quoted},"title":{quoted},"description":{quoted},"poster_name":{quoted},
+                    "tag_list":{quoted},"is_image_or_video":{quoted},"image_src":{quoted},"save_location":{quoted},
+                    "category":{quoted}}}"#
+            ))
+            .unwrap();
+            assert_eq!(
+                row,
+                PinRow {
+                    ind: 1,
+                    unique_id: None,
+                    title: None,
+                    description: None,
+                    follower_count: None,
+                    poster_name: None,
+                    tag_list: None,
+                    is_image_or_video: None,
+                    image_src: None,
+                    save_location: None,
+                    category: None
+                },
+                "{placeholder:?}"
+            );
+            let geo = clean_geo(format!(r#"{{"ind":1,"country":{quoted},"timestamp":{quoted}}}"#).as_bytes()).unwrap();
+            assert_eq!((geo.country, geo.timestamp), (None, None));
+        }
+        assert_eq!(pin(r#"{"index":1,"title":"Untitled: Photo"}"#).unwrap().title.as_deref(), Some("Untitled: Photo"));
+    }
+
+    #[test]
+    fn save_location_keeps_only_the_path() {
+        let row = pin(r#"{"index":1,"save_location":"Local save in /data/mens-fashion"}"#).unwrap();
+        assert_eq!(row.save_location.as_deref(), Some("/data/mens-fashion"));
+        let row = pin(r#"{"index":1,"save_location":"/data/art"}"#).unwrap();
+        assert_eq!(row.save_location.as_deref(), Some("/data/art"));
+    }
+
+    #[test]
+    fn ids_as_numbers_or_strings_under_either_name() {
+        for json in [r#"{"index":7}"#, r#"{"ind":7}"#, r#"{"index":"7"}"#, r#"{"index":7.0}"#, r#"{"index":" 7 "}"#] {
+            assert_eq!(pin(json).unwrap().ind, 7, "{json}");
+        }
+        assert_eq!(pin(r#"{"title":"x"}"#).unwrap_err(), QuarantineReason::MissingField { field: "index" });
+        assert_eq!(pin(r#"{"index":null}"#).unwrap_err(), QuarantineReason::MissingField { field: "index" });
+        assert_eq!(clean_user(b"{}").unwrap_err(), QuarantineReason::MissingField { field: "ind" });
+        for bad in [r#"{"index":"seven"}"#, r#"{"index":7.5}"#, r#"{"index":true}"#, r#"{"index":[7]}"#] {
+            assert_eq!(pin(bad).unwrap_err().field(), Some("index"), "{bad}");
+        }
+        assert_eq!(pin(r#"{"index":1,"ind":1}"#).unwrap_err().code(), "malformed");
+    }
+
+    #[test]
+    fn a_string_holding_an_object_is_the_object() {
+        let inner = r#"{"ind": 4, "first_name": "Adam", "last_name": "Acosta", "age": "20", "date_joined": "2015-10-21 21:26:45"}"#;
+        let wrapped = serde_json::to_string(inner).unwrap();
+        let direct = clean_user(inner.as_bytes()).unwrap();
+        assert_eq!(clean_user(wrapped.as_bytes()).unwrap(), direct);
+        assert_eq!(direct.user_name.as_deref(), Some("Adam Acosta"));
+        assert_eq!(direct.age, Some(20));
+        // Only one level: a string holding a string holding an object is not a record.
+        let twice = serde_json::to_string(&wrapped).unwrap();
+        assert_eq!(clean_user(twice.as_bytes()).unwrap_err(), QuarantineReason::NotAnObject { found: "a string" });
+    }
+
+    #[test]
+    fn what_is_not_a_record_is_quarantined_with_its_reason() {
+        assert_eq!(clean_geo(b"[1,2]").unwrap_err(), QuarantineReason::NotAnObject { found: "an array" });
+        assert_eq!(clean_geo(b"42").unwrap_err(), QuarantineReason::NotAnObject { found: "a number" });
+        assert_eq!(clean_geo(b"null").unwrap_err(), QuarantineReason::NotAnObject { found: "null" });
+        for bad in [&b"{"[..], b"", b"{\"ind\":1}x", b"\xff\xfe", b"{'ind': 1}"] {
+            assert_eq!(clean_geo(bad).unwrap_err().code(), "not_json", "{bad:?}");
+        }
+        let err = clean_geo(br#"{"ind":1,"latitude":"north"}"#).unwrap_err();
+        assert_eq!(err.to_string(), r#"field `latitude`: expected a number, found "north""#);
+        let err = clean_geo(br#"{"ind":1,"timestamp":"28/08/2020"}"#).unwrap_err();
+        assert_eq!(err.field(), Some("timestamp"));
+        assert_eq!(clean_pin(br#"{"index":1,"title":{"a":1}}"#).unwrap_err().field(), Some("title"));
+    }
+
+    #[test]
+    fn geo_coordinates_and_timestamp() {
+        let row = clean_geo(
+            br#"{"ind": 1, "timestamp": "2021-09-26 19:49:23", "latitude": -88.8298, "longitude": "-170.188", "country": "Albania"}"#,
+        )
+        .unwrap();
+        assert_eq!(row.coordinates, Some([Some(-88.8298), Some(-170.188)]));
+        assert_eq!(row.timestamp, Some(1_632_685_763_000_000));
+        assert_eq!(clean_geo(br#"{"ind":1}"#).unwrap().coordinates, None);
+        assert_eq!(clean_geo(br#"{"ind":1,"longitude":3}"#).unwrap().coordinates, Some([None, Some(3.0)]));
+    }
+
+    #[test]
+    fn user_name_joins_what_is_there() {
+        let name = |json: &str| clean_user(json.as_bytes()).unwrap().user_name;
+        assert_eq!(name(r#"{"ind":1,"first_name":" Ann ","last_name":"Lee"}"#).as_deref(), Some("Ann Lee"));
+        assert_eq!(name(r#"{"ind":1,"first_name":"Ann"}"#).as_deref(), Some("Ann"));
+        assert_eq!(name(r#"{"ind":1,"last_name":"User Info Error"}"#), None);
+    }
+
+    #[test]
+    fn reasons_serialise_with_a_code() {
+        let reason = QuarantineReason::WrongType { field: "age", expected: "an integer", found: "\"x\"".into() };
+        let json = serde_json::to_value(&reason).unwrap();
+        assert_eq!(json["code"], "wrong_type");
+        assert_eq!(json["field"], "age");
+    }
+}

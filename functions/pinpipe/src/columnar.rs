@@ -175,3 +175,47 @@ pub fn user_batch(rows: &[UserRow]) -> RecordBatch {
         ],
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use arrow_array::Array;
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::Float64Type;
+
+    use super::*;
+
+    #[test]
+    fn schemas_are_spec_section_3s() {
+        let names = |k| schema::of(k).fields().iter().map(|f| f.name().clone()).collect::<Vec<_>>().join(",");
+        assert_eq!(
+            names(Kind::Pin),
+            "ind,unique_id,title,description,follower_count,poster_name,tag_list,is_image_or_video,image_src,save_location,category"
+        );
+        assert_eq!(names(Kind::Geo), "ind,country,coordinates,timestamp");
+        assert_eq!(names(Kind::User), "ind,user_name,age,date_joined");
+        let geo = schema::of(Kind::Geo);
+        assert_eq!(geo.field(2).data_type(), &DataType::List(schema::coordinates_item()));
+        assert_eq!(geo.field(3).data_type(), &schema::timestamp_utc());
+    }
+
+    #[test]
+    fn batch_keeps_rows_and_reports_the_rest_by_position() {
+        let lines: Vec<&[u8]> = vec![
+            br#"{"ind":1,"latitude":1.5,"longitude":-2,"country":"Chad","timestamp":"2020-01-01"}"#,
+            b"not json",
+            br#"{"ind":2}"#,
+            br#"{"ind":"x"}"#,
+        ];
+        let cleaned = clean_batch(Kind::Geo, lines);
+        assert_eq!(cleaned.batch.num_rows(), 2);
+        assert_eq!(cleaned.row_sources, vec![0, 2]);
+        assert_eq!(cleaned.quarantined.iter().map(|(i, r)| (*i, r.code())).collect::<Vec<_>>(), vec![
+            (1, "not_json"),
+            (3, "wrong_type")
+        ]);
+        let coordinates = cleaned.batch.column(2).as_list::<i32>();
+        assert_eq!(coordinates.value(0).as_primitive::<Float64Type>().values().to_vec(), vec![1.5, -2.0]);
+        assert!(coordinates.is_null(1));
+        assert!(cleaned.batch.column(3).is_null(1));
+    }
+}

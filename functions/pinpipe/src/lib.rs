@@ -15,6 +15,7 @@ pub mod config;
 pub mod generate;
 pub mod kind;
 pub mod raw;
+pub mod telemetry;
 pub mod timestamp;
 
 pub use clean::{CleanRow, GeoRow, PinRow, QuarantineReason, UserRow, clean_record};

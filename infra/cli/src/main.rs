@@ -1,1 +1,42 @@
-fn main(){}
+//! `pinpipe`: the local stand-ins of SPEC §8. Each subcommand is a thin shell over
+//! the library; the work lives in `pinpipe`.
+
+mod clean;
+mod generate;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "pinpipe", version, about = "Pinterest's data pipelines, locally", long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Realistic raw records (pin/geo/user NDJSON) with the measured dirty values.
+    Generate(generate::Args),
+    /// NDJSON in, cleaned NDJSON out (SPEC §3 columns in order); quarantined lines to stderr.
+    Clean(clean::Args),
+}
+
+fn main() -> anyhow::Result<()> {
+    let result = match Cli::parse().command {
+        Command::Generate(args) => generate::run(args),
+        Command::Clean(args) => clean::run(args),
+    };
+    match result {
+        // `pinpipe clean … | head` closes the pipe early: that is not a failure.
+        Err(e) if is_broken_pipe(&e) => Ok(()),
+        other => other,
+    }
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    use std::io::ErrorKind::BrokenPipe;
+    error.chain().any(|cause| {
+        cause.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == BrokenPipe)
+            || cause.downcast_ref::<serde_json::Error>().and_then(serde_json::Error::io_error_kind) == Some(BrokenPipe)
+    })
+}

@@ -1,0 +1,25 @@
+//! Logging for every binary: `tracing` to stderr, JSON when `AWS_LAMBDA_LOG_FORMAT=JSON`
+//! (as Lambda sets it) and plain text otherwise; level from `RUST_LOG` (default `info`).
+
+use tracing_subscriber::EnvFilter;
+
+/// Installs the global subscriber once; later calls do nothing.
+pub fn init() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = if json {
+        builder.json().with_current_span(false).without_time().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+/// The error every function answers with until its issue lands: it says which
+/// function and what to use meanwhile, and is never retryable.
+#[derive(Debug, thiserror::Error)]
+#[error("{function} is not implemented yet ({tracked_in}); nothing was read or written")]
+pub struct NotImplemented {
+    pub function: &'static str,
+    pub tracked_in: &'static str,
+}

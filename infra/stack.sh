@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# The local test stack on 127.0.0.1 (SPEC §8, ../shared/STACK.md):
+#   moto server (S3 + Kinesis)  on $PINPIPE_MOTO_PORT  (5001)
+#   tansu Kafka broker          on $PINPIPE_KAFKA_PORT (9092)
+#   a Python venv with the independent readers (deltalake, duckdb + delta, pyarrow).
+#
+#   infra/stack.sh install   install whatever is missing (idempotent; cached under $PINPIPE_CACHE)
+#   infra/stack.sh up        install, start what is not running, wait until healthy
+#   infra/stack.sh down      stop exactly the processes `up` started (pid files)
+#   infra/stack.sh status    what runs, and where
+#   infra/stack.sh env       the variables tests and tools need, as `export` lines
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+CACHE=${PINPIPE_CACHE:-$HOME/.cache/pinpipe}
+RUN=${PINPIPE_STACK_DIR:-$ROOT/.stack}
+VENV=$CACHE/venv
+TANSU_VERSION=0.6.0
+TANSU=$CACHE/tansu-$TANSU_VERSION/bin/tansu
+MOTO_PORT=${PINPIPE_MOTO_PORT:-5001}
+KAFKA_PORT=${PINPIPE_KAFKA_PORT:-9092}
+REQUIREMENTS=$ROOT/infra/stack/requirements.txt
+
+log() { printf '[stack] %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+install_python() {
+  local stamp=$VENV/.requirements.sha256 want
+  want=$(sha256sum "$REQUIREMENTS" | cut -d' ' -f1)
+  if [[ -x $VENV/bin/python && -f $stamp && $(cat "$stamp") == "$want" ]]; then
+    return
+  fi
+  if ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
+    log "installing python3-venv (apt)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+  fi
+  log "creating the Python venv at $VENV (moto, deltalake, duckdb, pyarrow; ~2 min)"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q --upgrade pip
+  "$VENV/bin/pip" install -q -r "$REQUIREMENTS"
+  # The readers must really load: DuckDB's delta extension ships inside a PyPI package.
+  "$VENV/bin/python" - <<'PY'
+import deltalake, duckdb, pyarrow, boto3, confluent_kafka, glob, os
+import duckdb_extension_delta as d
+ext = glob.glob(os.path.join(os.path.dirname(d.__file__), "extensions", "*", "delta.duckdb_extension"))
+assert ext, "the delta extension file is missing from duckdb-extension-delta"
+con = duckdb.connect(config={"allow_unsigned_extensions": "true"})
+con.execute(f"LOAD '{ext[0]}'")
+PY
+  echo "$want" >"$stamp"
+}
+
+install_tansu() {
+  [[ -x $TANSU ]] && return
+  log "building tansu $TANSU_VERSION (cargo install --debug; ~7 min, once per machine)"
+  cargo install --locked --quiet tansu --version "$TANSU_VERSION" --features dynostore --debug \
+    --root "$CACHE/tansu-$TANSU_VERSION"
+}
+
+install() {
+  mkdir -p "$CACHE"
+  install_python
+  install_tansu
+}
+
+# alive NAME: the process in NAME's pid file runs and is the one we started.
+alive() {
+  local pidfile=$RUN/$1.pid pid
+  [[ -f $pidfile ]] || return 1
+  pid=$(cat "$pidfile")
+  [[ -d /proc/$pid ]] && grep -q "$2" "/proc/$pid/cmdline" 2>/dev/null
+}
+
+port_open() { python3 -c "import socket,sys; socket.create_connection(('127.0.0.1', $1), 0.5)" 2>/dev/null; }
+
+wait_for() { # NAME SECONDS CHECK...
+  local name=$1 seconds=$2; shift 2
+  local deadline=$((SECONDS + seconds))
+  until "$@"; do
+    if ((SECONDS > deadline)); then
+      log "$name did not become healthy in ${seconds}s; its log:"
+      tail -n 30 "$RUN/$name.log" >&2 || true
+      return 1
+    fi
+    sleep 0.3
+  done
+}
+
+moto_healthy() {
+  python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$MOTO_PORT/moto-api/', timeout=1)" 2>/dev/null
+}
+
+start() { # NAME MATCH PORT COMMAND...
+  local name=$1 match=$2 port=$3; shift 3
+  if alive "$name" "$match"; then
+    log "$name already running (pid $(cat "$RUN/$name.pid"))"
+    return
+  fi
+  port_open "$port" && die "127.0.0.1:$port is taken by a process this script did not start; stop it or set PINPIPE_${name^^}_PORT"
+  log "starting $name on 127.0.0.1:$port"
+  setsid "$@" >"$RUN/$name.log" 2>&1 </dev/null &
+  echo $! >"$RUN/$name.pid"
+}
+
+up() {
+  install
+  mkdir -p "$RUN"
+  start moto moto_server "$MOTO_PORT" "$VENV/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT"
+  start kafka tansu "$KAFKA_PORT" "$TANSU" broker \
+    --listener-url "tcp://127.0.0.1:$KAFKA_PORT" --advertised-listener-url "tcp://127.0.0.1:$KAFKA_PORT" \
+    --storage-engine memory://tansu/
+  wait_for moto 30 moto_healthy
+  wait_for kafka 30 port_open "$KAFKA_PORT"
+  env_lines >"$RUN/stack.env"
+  log "up: moto http://127.0.0.1:$MOTO_PORT, kafka 127.0.0.1:$KAFKA_PORT; variables in $RUN/stack.env"
+}
+
+down() {
+  local name pid
+  for name in kafka moto; do
+    [[ -f $RUN/$name.pid ]] || continue
+    pid=$(cat "$RUN/$name.pid")
+    if alive "$name" "$([[ $name == moto ]] && echo moto_server || echo tansu)"; then
+      log "stopping $name (pid $pid)"
+      kill "$pid" 2>/dev/null || true
+      for _ in $(seq 50); do [[ -d /proc/$pid ]] || break; sleep 0.1; done
+      [[ -d /proc/$pid ]] && kill -9 "$pid" 2>/dev/null || true
+    fi
+    rm -f "$RUN/$name.pid"
+  done
+}
+
+status() {
+  alive moto moto_server && echo "moto   up   pid $(cat "$RUN/moto.pid")  http://127.0.0.1:$MOTO_PORT" || echo "moto   down"
+  alive kafka tansu && echo "kafka  up   pid $(cat "$RUN/kafka.pid")  127.0.0.1:$KAFKA_PORT" || echo "kafka  down"
+  [[ -x $VENV/bin/python ]] && echo "python $VENV/bin/python" || echo "python not installed"
+}
+
+env_lines() {
+  cat <<ENV
+export AWS_ENDPOINT_URL=http://127.0.0.1:$MOTO_PORT
+export AWS_ACCESS_KEY_ID=testing
+export AWS_SECRET_ACCESS_KEY=testing
+export AWS_REGION=us-east-1
+export AWS_DEFAULT_REGION=us-east-1
+export AWS_ALLOW_HTTP=true
+export PINPIPE_KAFKA_BOOTSTRAP=127.0.0.1:$KAFKA_PORT
+export PINPIPE_PYTHON=$VENV/bin/python
+ENV
+}
+
+case ${1:-up} in
+  install) install ;;
+  up) up ;;
+  down) down ;;
+  status) status ;;
+  env) env_lines ;;
+  *) die "usage: infra/stack.sh install|up|down|status|env" ;;
+esac

@@ -39,7 +39,13 @@ pub mod stack {
         aws_config::defaults(aws_config::BehaviorVersion::latest())
             .region(aws_config::Region::new("us-east-1"))
             .endpoint_url(endpoint)
-            .credentials_provider(aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "pinpipe-tests"))
+            .credentials_provider(aws_sdk_s3::config::Credentials::new(
+                "testing",
+                "testing",
+                None,
+                None,
+                "pinpipe-tests",
+            ))
             .load()
             .await
     }

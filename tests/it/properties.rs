@@ -19,8 +19,16 @@ fn json_value() -> impl Strategy<Value = Value> {
     ];
     leaf.prop_recursive(3, 24, 6, |inner| {
         let field = prop_oneof![
-            Just("index"), Just("ind"), Just("title"), Just("follower_count"), Just("latitude"),
-            Just("timestamp"), Just("age"), Just("date_joined"), Just("first_name"), Just("x"),
+            Just("index"),
+            Just("ind"),
+            Just("title"),
+            Just("follower_count"),
+            Just("latitude"),
+            Just("timestamp"),
+            Just("age"),
+            Just("date_joined"),
+            Just("first_name"),
+            Just("x"),
         ];
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),

@@ -31,64 +31,84 @@ fn s(text: &str) -> Option<String> {
 
 /// Microseconds of a UTC wall-clock time, written out by hand.
 fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32, se: u32) -> Option<i64> {
-    Some(chrono::NaiveDate::from_ymd_opt(y, mo, d).unwrap().and_hms_opt(h, mi, se).unwrap().and_utc().timestamp_micros())
+    Some(
+        chrono::NaiveDate::from_ymd_opt(y, mo, d).unwrap().and_hms_opt(h, mi, se).unwrap().and_utc().timestamp_micros(),
+    )
 }
 
 #[test]
 fn a_clean_pin_with_a_trailing_nbsp_and_a_millions_count() {
-    assert_eq!(pin(1), PinRow {
-        ind: 1,
-        unique_id: s("79dbcedb-4f96-4fcc-bcb2-70dc82f646e1"),
-        title: s("Meet The Enigmatic Aykut Aydoğdu Illustrations"),
-        description: s("This Turkish, Istanbul-based illustrator Aykut Aydoğdu has developed a unique style creating surreal, enigmatic illustrations that reflect the most intense and incomprehensible…"),
-        follower_count: Some(2_000_000),
-        poster_name: s("Bored Panda"),
-        tag_list: s("Surealism Art,Surreal Artwork,Artwork Paintings,Digital Paintings,Illustrator,Psy Art,Illustration Vector,Portrait Illustration,Art Illustrations"),
-        is_image_or_video: s("image"),
-        image_src: s("https://i.pinimg.com/originals/ae/99/06/ae9906f31466e095dff2e29e57df92a0.jpg"),
-        save_location: s("/data/art"),
-        category: s("art"),
-    });
+    assert_eq!(
+        pin(1),
+        PinRow {
+            ind: 1,
+            unique_id: s("79dbcedb-4f96-4fcc-bcb2-70dc82f646e1"),
+            title: s("Meet The Enigmatic Aykut Aydoğdu Illustrations"),
+            description: s(
+                "This Turkish, Istanbul-based illustrator Aykut Aydoğdu has developed a unique style creating surreal, enigmatic illustrations that reflect the most intense and incomprehensible…"
+            ),
+            follower_count: Some(2_000_000),
+            poster_name: s("Bored Panda"),
+            tag_list: s(
+                "Surealism Art,Surreal Artwork,Artwork Paintings,Digital Paintings,Illustrator,Psy Art,Illustration Vector,Portrait Illustration,Art Illustrations"
+            ),
+            is_image_or_video: s("image"),
+            image_src: s("https://i.pinimg.com/originals/ae/99/06/ae9906f31466e095dff2e29e57df92a0.jpg"),
+            save_location: s("/data/art"),
+            category: s("art"),
+        }
+    );
 }
 
 #[test]
 fn the_all_errors_row_is_all_nulls_but_what_is_real() {
-    assert_eq!(pin(302), PinRow {
-        ind: 302,
-        unique_id: s("72c5e48f-2413-4c40-8724-71c11a87e80b"),
-        title: None,
-        description: None,
-        follower_count: None,
-        poster_name: None,
-        tag_list: None,
-        is_image_or_video: s("multi-video(story page format)"),
-        image_src: None,
-        save_location: s("/data/art"),
-        category: s("art"),
-    });
+    assert_eq!(
+        pin(302),
+        PinRow {
+            ind: 302,
+            unique_id: s("72c5e48f-2413-4c40-8724-71c11a87e80b"),
+            title: None,
+            description: None,
+            follower_count: None,
+            poster_name: None,
+            tag_list: None,
+            is_image_or_video: s("multi-video(story page format)"),
+            image_src: None,
+            save_location: s("/data/art"),
+            category: s("art"),
+        }
+    );
 }
 
 #[test]
 fn empty_title_story_format_and_image_error() {
-    assert_eq!(pin(5658), PinRow {
-        ind: 5658,
-        unique_id: s("742e2019-6a68-44ad-a143-1b90e1fa4afa"),
-        title: None,
-        description: None,
-        follower_count: Some(57_000),
-        poster_name: s("GenTwenty | Personal Growth, Self-Care, and Money"),
-        tag_list: s("Ways To Save Money,Money Tips,Money Saving Tips,Money Hacks,Saving Ideas,Budgeting Finances,Budgeting Tips,Planning Budget,Money Saving Challenge"),
-        is_image_or_video: s("multi-video(story page format)"),
-        image_src: None,
-        save_location: s("/data/finance"),
-        category: s("finance"),
-    });
+    assert_eq!(
+        pin(5658),
+        PinRow {
+            ind: 5658,
+            unique_id: s("742e2019-6a68-44ad-a143-1b90e1fa4afa"),
+            title: None,
+            description: None,
+            follower_count: Some(57_000),
+            poster_name: s("GenTwenty | Personal Growth, Self-Care, and Money"),
+            tag_list: s(
+                "Ways To Save Money,Money Tips,Money Saving Tips,Money Hacks,Saving Ideas,Budgeting Finances,Budgeting Tips,Planning Budget,Money Saving Challenge"
+            ),
+            is_image_or_video: s("multi-video(story page format)"),
+            image_src: None,
+            save_location: s("/data/finance"),
+            category: s("finance"),
+        }
+    );
 }
 
 #[test]
 fn untitled_as_a_whole_value_and_counts_in_digits() {
     let description_untitled = pin(1014);
-    assert_eq!((description_untitled.title.as_deref(), description_untitled.description), (Some("Hairstyles & Beauty"), None));
+    assert_eq!(
+        (description_untitled.title.as_deref(), description_untitled.description),
+        (Some("Hairstyles & Beauty"), None)
+    );
     assert_eq!(description_untitled.follower_count, Some(0));
     let title_untitled = pin(10983);
     assert_eq!((title_untitled.title, title_untitled.description.as_deref()), (None, Some("Tumblr Blog")));
@@ -112,29 +132,33 @@ fn white_space_is_trimmed_nbsp_too_and_inner_text_kept_byte_for_byte() {
 #[test]
 fn geo_rows_by_hand() {
     let geos = raw_by_id("sample_geo.jsonl", "ind");
-    assert_eq!(clean_geo(geos[&1].as_bytes()).unwrap(), GeoRow {
-        ind: 1,
-        country: s("Albania"),
-        coordinates: Some([Some(-88.8298), Some(-170.188)]),
-        timestamp: utc(2021, 9, 26, 19, 49, 23),
-    });
-    assert_eq!(clean_geo(geos[&5658].as_bytes()).unwrap(), GeoRow {
-        ind: 5658,
-        country: s("Cote d'Ivoire"),
-        coordinates: Some([Some(-74.0172), Some(-109.979)]),
-        timestamp: utc(2019, 4, 5, 4, 50, 37),
-    });
+    assert_eq!(
+        clean_geo(geos[&1].as_bytes()).unwrap(),
+        GeoRow {
+            ind: 1,
+            country: s("Albania"),
+            coordinates: Some([Some(-88.8298), Some(-170.188)]),
+            timestamp: utc(2021, 9, 26, 19, 49, 23),
+        }
+    );
+    assert_eq!(
+        clean_geo(geos[&5658].as_bytes()).unwrap(),
+        GeoRow {
+            ind: 5658,
+            country: s("Cote d'Ivoire"),
+            coordinates: Some([Some(-74.0172), Some(-109.979)]),
+            timestamp: utc(2019, 4, 5, 4, 50, 37),
+        }
+    );
 }
 
 #[test]
 fn user_rows_by_hand() {
     let users = raw_by_id("sample_user.jsonl", "ind");
-    assert_eq!(clean_user(users[&2711].as_bytes()).unwrap(), UserRow {
-        ind: 2711,
-        user_name: s("Adrian Baker"),
-        age: Some(24),
-        date_joined: utc(2015, 12, 4, 5, 17, 24),
-    });
+    assert_eq!(
+        clean_user(users[&2711].as_bytes()).unwrap(),
+        UserRow { ind: 2711, user_name: s("Adrian Baker"), age: Some(24), date_joined: utc(2015, 12, 4, 5, 17, 24) }
+    );
 }
 
 #[test]
@@ -183,7 +207,8 @@ fn every_dirty_value_in_the_samples_is_null_and_nothing_else_is() {
     for line in sample_lines("sample_pin.jsonl") {
         let raw: Value = serde_json::from_str(&line).unwrap();
         let row = serde_json::to_value(clean_pin(line.as_bytes()).unwrap()).unwrap();
-        for column in ["title", "description", "poster_name", "tag_list", "image_src", "category", "is_image_or_video"] {
+        for column in ["title", "description", "poster_name", "tag_list", "image_src", "category", "is_image_or_video"]
+        {
             let text = raw[column].as_str().unwrap();
             let trimmed = text.trim_matches(|c: char| c.is_whitespace());
             match PLACEHOLDERS.iter().find(|p| p.value == trimmed) {
@@ -208,7 +233,9 @@ fn every_dirty_value_in_the_samples_is_null_and_nothing_else_is() {
 
 #[test]
 fn all_real_samples_clean_into_spec_batches_with_nothing_quarantined() {
-    for (kind, file) in [(Kind::Pin, "sample_pin.jsonl"), (Kind::Geo, "sample_geo.jsonl"), (Kind::User, "sample_user.jsonl")] {
+    for (kind, file) in
+        [(Kind::Pin, "sample_pin.jsonl"), (Kind::Geo, "sample_geo.jsonl"), (Kind::User, "sample_user.jsonl")]
+    {
         let lines = sample_lines(file);
         let cleaned = clean_batch(kind, lines.iter().map(|l| l.as_bytes()));
         assert_eq!(cleaned.quarantined, vec![], "{file}");

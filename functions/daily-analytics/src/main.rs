@@ -4,7 +4,9 @@
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use pinpipe::telemetry::{self, NotImplemented};
 
-async fn handle(_event: LambdaEvent<aws_lambda_events::event::eventbridge::EventBridgeEvent>) -> Result<(), Diagnostic> {
+async fn handle(
+    _event: LambdaEvent<aws_lambda_events::event::eventbridge::EventBridgeEvent>,
+) -> Result<(), Diagnostic> {
     let error = NotImplemented { function: "daily-analytics", tracked_in: "issue 6: daily analytics" };
     Err(Diagnostic { error_type: "NotImplemented".into(), error_message: error.to_string() })
 }

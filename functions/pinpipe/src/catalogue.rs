@@ -66,8 +66,7 @@ pub const CATEGORIES: &[&str] = &[
 ];
 
 /// The three real `is_image_or_video` values and their measured shares.
-pub const MEDIA_TYPES: &[(&str, f64)] =
-    &[("image", 0.90), ("video", 0.03), ("multi-video(story page format)", 0.07)];
+pub const MEDIA_TYPES: &[(&str, f64)] = &[("image", 0.90), ("video", 0.03), ("multi-video(story page format)", 0.07)];
 
 #[cfg(test)]
 mod tests {

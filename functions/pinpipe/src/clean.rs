@@ -332,7 +332,8 @@ pub fn parse_count(text: &str) -> Option<i64> {
     };
     let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
     let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-    if whole.is_empty() || !all_digits(whole) || !all_digits(fraction) || (number.contains('.') && fraction.is_empty()) {
+    if whole.is_empty() || !all_digits(whole) || !all_digits(fraction) || (number.contains('.') && fraction.is_empty())
+    {
         return None;
     }
     let mut value = whole.parse::<i64>().ok()?.checked_mul(multiplier)?;
@@ -400,7 +401,9 @@ mod tests {
 
     #[test]
     fn text_is_trimmed_nbsp_too_inner_text_kept() {
-        let row = pin("{\"index\":1,\"title\":\"\u{a0} TIE DYE\u{a0}\\n\u{a0}T-SHIRTS \\n\",\"description\":\"cut…\u{a0}\"}").unwrap();
+        let row =
+            pin("{\"index\":1,\"title\":\"\u{a0} TIE DYE\u{a0}\\n\u{a0}T-SHIRTS \\n\",\"description\":\"cut…\u{a0}\"}")
+                .unwrap();
         assert_eq!(row.title.as_deref(), Some("TIE DYE\u{a0}\n\u{a0}T-SHIRTS"));
         assert_eq!(row.description.as_deref(), Some("cut…"));
     }

@@ -140,9 +140,8 @@ pub fn pin_batch(rows: &[PinRow]) -> RecordBatch {
 }
 
 pub fn geo_batch(rows: &[GeoRow]) -> RecordBatch {
-    let mut coordinates =
-        ListBuilder::with_capacity(Float64Builder::with_capacity(rows.len() * 2), rows.len())
-            .with_field(schema::coordinates_item());
+    let mut coordinates = ListBuilder::with_capacity(Float64Builder::with_capacity(rows.len() * 2), rows.len())
+        .with_field(schema::coordinates_item());
     for row in rows {
         match row.coordinates {
             Some([lat, lon]) => {
@@ -209,10 +208,10 @@ mod tests {
         let cleaned = clean_batch(Kind::Geo, lines);
         assert_eq!(cleaned.batch.num_rows(), 2);
         assert_eq!(cleaned.row_sources, vec![0, 2]);
-        assert_eq!(cleaned.quarantined.iter().map(|(i, r)| (*i, r.code())).collect::<Vec<_>>(), vec![
-            (1, "not_json"),
-            (3, "wrong_type")
-        ]);
+        assert_eq!(
+            cleaned.quarantined.iter().map(|(i, r)| (*i, r.code())).collect::<Vec<_>>(),
+            vec![(1, "not_json"), (3, "wrong_type")]
+        );
         let coordinates = cleaned.batch.column(2).as_list::<i32>();
         assert_eq!(coordinates.value(0).as_primitive::<Float64Type>().values().to_vec(), vec![1.5, -2.0]);
         assert!(coordinates.is_null(1));

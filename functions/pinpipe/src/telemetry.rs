@@ -8,11 +8,7 @@ pub fn init() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    let _ = if json {
-        builder.json().with_current_span(false).without_time().try_init()
-    } else {
-        builder.try_init()
-    };
+    let _ = if json { builder.json().with_current_span(false).without_time().try_init() } else { builder.try_init() };
 }
 
 /// The error every function answers with until its issue lands: it says which

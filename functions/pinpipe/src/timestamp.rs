@@ -11,8 +11,14 @@ pub fn parse_micros(text: &str) -> Option<i64> {
     let b = text.as_bytes();
     let date = NaiveDate::from_ymd_opt(
         digits(b, 0, 4)? as i32,
-        { expect(b, 4, b'-')?; digits(b, 5, 2)? },
-        { expect(b, 7, b'-')?; digits(b, 8, 2)? },
+        {
+            expect(b, 4, b'-')?;
+            digits(b, 5, 2)?
+        },
+        {
+            expect(b, 7, b'-')?;
+            digits(b, 8, 2)?
+        },
     )?;
     let mut pos = 10;
     let mut time = NaiveTime::MIN;
@@ -37,8 +43,8 @@ pub fn parse_micros(text: &str) -> Option<i64> {
                     return None;
                 }
                 let kept = &b[start..end.min(start + 6)];
-                micros = kept.iter().fold(0u32, |acc, d| acc * 10 + u32::from(d - b'0'))
-                    * 10u32.pow(6 - kept.len() as u32);
+                micros =
+                    kept.iter().fold(0u32, |acc, d| acc * 10 + u32::from(d - b'0')) * 10u32.pow(6 - kept.len() as u32);
                 pos = end;
             }
         }
@@ -124,8 +130,16 @@ mod tests {
     #[test]
     fn rejects_what_is_not_a_timestamp() {
         for bad in [
-            "", "2020", "2020-13-01", "2020-02-30", "2020-08-28 25:00:00", "2020-08-28 03:52:47 ",
-            "2020-08-28X03:52:47", "28/08/2020", "2020-08-28T03:52:47.", "2020-08-28T03:52:47+2",
+            "",
+            "2020",
+            "2020-13-01",
+            "2020-02-30",
+            "2020-08-28 25:00:00",
+            "2020-08-28 03:52:47 ",
+            "2020-08-28X03:52:47",
+            "28/08/2020",
+            "2020-08-28T03:52:47.",
+            "2020-08-28T03:52:47+2",
             "yesterday",
         ] {
             assert_eq!(parse_micros(bad), None, "{bad}");

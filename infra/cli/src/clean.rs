@@ -22,7 +22,9 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let input: Box<dyn BufRead> = match &args.input {
-        Some(path) => Box::new(BufReader::new(File::open(path).with_context(|| format!("opening {}", path.display()))?)),
+        Some(path) => {
+            Box::new(BufReader::new(File::open(path).with_context(|| format!("opening {}", path.display()))?))
+        }
         None => Box::new(io::stdin().lock()),
     };
     let output: Box<dyn Write> = match &args.out {

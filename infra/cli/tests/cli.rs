@@ -21,9 +21,24 @@ fn temp_dir(name: &str) -> PathBuf {
 #[test]
 fn clean_prints_spec_rows_for_each_real_sample() {
     for (kind, file, ind, expected) in [
-        ("geo", "sample_geo.jsonl", 1, r#"{"ind":1,"country":"Albania","coordinates":[-88.8298,-170.188],"timestamp":"2021-09-26T19:49:23Z"}"#),
-        ("user", "sample_user.jsonl", 2711, r#"{"ind":2711,"user_name":"Adrian Baker","age":24,"date_joined":"2015-12-04T05:17:24Z"}"#),
-        ("pin", "sample_pin.jsonl", 302, r#"{"ind":302,"unique_id":"72c5e48f-2413-4c40-8724-71c11a87e80b","title":null,"description":null,"follower_count":null,"poster_name":null,"tag_list":null,"is_image_or_video":"multi-video(story page format)","image_src":null,"save_location":"/data/art","category":"art"}"#),
+        (
+            "geo",
+            "sample_geo.jsonl",
+            1,
+            r#"{"ind":1,"country":"Albania","coordinates":[-88.8298,-170.188],"timestamp":"2021-09-26T19:49:23Z"}"#,
+        ),
+        (
+            "user",
+            "sample_user.jsonl",
+            2711,
+            r#"{"ind":2711,"user_name":"Adrian Baker","age":24,"date_joined":"2015-12-04T05:17:24Z"}"#,
+        ),
+        (
+            "pin",
+            "sample_pin.jsonl",
+            302,
+            r#"{"ind":302,"unique_id":"72c5e48f-2413-4c40-8724-71c11a87e80b","title":null,"description":null,"follower_count":null,"poster_name":null,"tag_list":null,"is_image_or_video":"multi-video(story page format)","image_src":null,"save_location":"/data/art","category":"art"}"#,
+        ),
     ] {
         let out = pinpipe(&["clean", "--kind", kind, "--in", &sample(file)]);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -49,11 +64,17 @@ fn clean_reports_quarantined_lines_on_stderr_and_keeps_the_rest() {
         .unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success());
-    assert_eq!(String::from_utf8(out.stdout).unwrap(), "{\"ind\":1,\"user_name\":\"Ann Lee\",\"age\":31,\"date_joined\":null}\n");
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "{\"ind\":1,\"user_name\":\"Ann Lee\",\"age\":31,\"date_joined\":null}\n"
+    );
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(stderr.contains("quarantined line 2 (not_json)"), "{stderr}");
     assert!(stderr.contains("quarantined line 4 (missing_field): missing required field `ind`"), "{stderr}");
-    assert!(stderr.contains("quarantined line 5 (wrong_type): field `age`: expected an integer, found \"old\""), "{stderr}");
+    assert!(
+        stderr.contains("quarantined line 5 (wrong_type): field `age`: expected an integer, found \"old\""),
+        "{stderr}"
+    );
     assert!(stderr.contains("1 rows cleaned, 3 lines quarantined"), "{stderr}");
 }
 

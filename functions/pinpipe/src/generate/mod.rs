@@ -237,7 +237,8 @@ impl Generator {
         let story_share = MEDIA_TYPES[2].1;
         // The broken rows and the image errors are all story-format rows.
         let broken = story && rng.random_bool(rates::BROKEN / story_share);
-        let image_error = broken || (story && rng.random_bool((rates::IMAGE_ERROR - rates::BROKEN) / (story_share - rates::BROKEN)));
+        let image_error =
+            broken || (story && rng.random_bool((rates::IMAGE_ERROR - rates::BROKEN) / (story_share - rates::BROKEN)));
 
         let title = if broken {
             NO_TITLE.to_owned()
@@ -325,11 +326,8 @@ impl Generator {
         let corpus = &*CORPUS;
         let mut rng = self.rng(PERSON_STREAM, number);
         // Half of all latitudes lie below -60, whatever the country (as measured).
-        let latitude = if rng.random_bool(0.5) {
-            rng.random_range(-89.98..-60.0)
-        } else {
-            rng.random_range(-60.0..89.99)
-        };
+        let latitude =
+            if rng.random_bool(0.5) { rng.random_range(-89.98..-60.0) } else { rng.random_range(-60.0..89.99) };
         Person {
             first_name: corpus.first_names[rng.random_range(0..corpus.first_names.len())],
             last_name: corpus.last_names[rng.random_range(0..corpus.last_names.len())],

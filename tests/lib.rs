@@ -71,3 +71,78 @@ pub mod stack {
         format!("{what} is not reachable ({error}); start the local stack with `infra/stack.sh up`")
     }
 }
+
+/// Kinesis events as Lambda delivers them, for the stream cleaner.
+pub mod kinesis {
+    use aws_lambda_events::event::kinesis::KinesisEvent;
+    use base64::Engine;
+
+    /// A real-looking 56-digit sequence number (moto's are tiny): `shard` picks the
+    /// prefix, `n` the position.
+    pub fn sequence_number(shard: u32, n: u64) -> String {
+        format!("4954698668313554428650745793632162567570019247115{shard:01}{n:06}")
+    }
+
+    /// A Kinesis event of `records` (sequence number, data) from one shard.
+    pub fn event(stream: &str, shard: &str, records: &[(String, Vec<u8>)]) -> KinesisEvent {
+        let records: Vec<_> = records
+            .iter()
+            .map(|(sequence_number, data)| {
+                serde_json::json!({
+                    "kinesis": {
+                        "kinesisSchemaVersion": "1.0",
+                        "partitionKey": "1",
+                        "sequenceNumber": sequence_number,
+                        "data": base64::engine::general_purpose::STANDARD.encode(data),
+                        "approximateArrivalTimestamp": 1_700_000_000.123
+                    },
+                    "eventSource": "aws:kinesis",
+                    "eventVersion": "1.0",
+                    "eventID": format!("{shard}:{sequence_number}"),
+                    "eventName": "aws:kinesis:record",
+                    "invokeIdentityArn": "arn:aws:iam::123456789012:role/stream-cleaner",
+                    "awsRegion": "us-east-1",
+                    "eventSourceARN": format!("arn:aws:kinesis:us-east-1:123456789012:stream/{stream}")
+                })
+            })
+            .collect();
+        serde_json::from_value(serde_json::json!({ "Records": records })).expect("a valid Kinesis event")
+    }
+}
+
+/// Readers that are not ours, run from the test venv (`infra/stack.sh`).
+pub mod readers {
+    use std::process::Command;
+
+    pub fn python() -> String {
+        std::env::var("PINPIPE_PYTHON")
+            .unwrap_or_else(|_| format!("{}/.cache/pinpipe/venv/bin/python", std::env::var("HOME").unwrap_or_default()))
+    }
+
+    /// What DuckDB's delta extension reads from a Delta table.
+    #[derive(Debug, serde::Deserialize)]
+    pub struct DeltaReadout {
+        pub columns: Vec<(String, String)>,
+        pub rows: usize,
+        pub inds: Vec<i64>,
+        pub first: Option<Vec<String>>,
+    }
+
+    pub fn duckdb_delta(table_uri: &str) -> DeltaReadout {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/read_delta.py");
+        let out = Command::new(python())
+            .arg(script)
+            .arg(table_uri)
+            .output()
+            .unwrap_or_else(|e| panic!("running {} ({e}); install the stack with `infra/stack.sh up`", python()));
+        assert!(out.status.success(), "DuckDB could not read {table_uri}: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).expect("read_delta.py prints JSON")
+    }
+}
+
+/// A fresh local directory for a test's lake.
+pub fn temp_lake(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(stack::unique_name(&format!("pinpipe-lake-{name}")));
+    std::fs::create_dir_all(&dir).expect("creating a temp lake");
+    dir
+}

@@ -3,3 +3,4 @@
 mod properties;
 mod samples;
 mod stack_smoke;
+mod stream_cleaner;

@@ -12,9 +12,17 @@ pub mod catalogue;
 pub mod clean;
 pub mod columnar;
 pub mod config;
+#[cfg(feature = "delta")]
+pub mod delta;
 pub mod generate;
 pub mod kind;
+#[cfg(feature = "delta")]
+pub mod lake;
+pub mod quarantine;
 pub mod raw;
+pub mod sequence;
+#[cfg(feature = "stream")]
+pub mod stream;
 pub mod telemetry;
 pub mod timestamp;
 

@@ -19,3 +19,23 @@ pub struct NotImplemented {
     pub function: &'static str,
     pub tracked_in: &'static str,
 }
+
+/// Emits counts as one CloudWatch embedded-metric-format line on stdout, which
+/// Lambda's log pipeline turns into metrics (namespace `pinpipe`, dimension `function`).
+pub fn emit_counts(function: &str, counts: &impl serde::Serialize) {
+    let serde_json::Value::Object(values) = serde_json::to_value(counts).unwrap_or_default() else { return };
+    let timestamp =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+    let metrics: Vec<_> = values.keys().map(|name| serde_json::json!({ "Name": name, "Unit": "Count" })).collect();
+    let mut line = serde_json::json!({
+        "_aws": {
+            "Timestamp": timestamp,
+            "CloudWatchMetrics": [{ "Namespace": "pinpipe", "Dimensions": [["function"]], "Metrics": metrics }]
+        },
+        "function": function,
+    });
+    if let Some(object) = line.as_object_mut() {
+        object.extend(values);
+    }
+    println!("{line}");
+}

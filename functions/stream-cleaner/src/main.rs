@@ -1,16 +1,25 @@
-//! The stream-cleaner Lambda. Until issue 4: the streaming path lands it answers every event with a
-//! clear, non-retryable "not implemented yet" error.
+//! The stream-cleaner Lambda (Kinesis trigger): config and the lake are read once,
+//! then every batch goes through `pinpipe::stream::StreamCleaner`.
 
-use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
-use pinpipe::telemetry::{self, NotImplemented};
+use aws_lambda_events::event::kinesis::KinesisEvent;
+use aws_lambda_events::event::streams::KinesisEventResponse;
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use pinpipe::config::Config;
+use pinpipe::lake::Lake;
+use pinpipe::stream::StreamCleaner;
+use pinpipe::telemetry;
 
-async fn handle(_event: LambdaEvent<aws_lambda_events::event::kinesis::KinesisEvent>) -> Result<(), Diagnostic> {
-    let error = NotImplemented { function: "stream-cleaner", tracked_in: "issue 4: the streaming path" };
-    Err(Diagnostic { error_type: "NotImplemented".into(), error_message: error.to_string() })
+async fn handle(cleaner: &StreamCleaner, event: LambdaEvent<KinesisEvent>) -> Result<KinesisEventResponse, Error> {
+    let (response, counts) = cleaner.handle(&event.payload).await;
+    telemetry::emit_counts("stream-cleaner", &counts);
+    Ok(response)
 }
 
 #[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
+async fn main() -> Result<(), Error> {
     telemetry::init();
-    lambda_runtime::run(service_fn(handle)).await
+    let config = Config::from_env()?;
+    let lake = Lake::open(&config.lake)?;
+    let cleaner = StreamCleaner::new(lake, config.id);
+    lambda_runtime::run(service_fn(|event| handle(&cleaner, event))).await
 }

@@ -1,0 +1,131 @@
+//! The lake (SPEC §6): an S3 bucket (`s3://bucket[/prefix]`) or a local directory,
+//! reached through one `object_store` for plain objects (quarantine, bronze,
+//! reports) and through deltalake, configured alike, for the Delta tables.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use object_store::aws::AmazonS3Builder;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path;
+use object_store::prefix::PrefixStore;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use url::Url;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LakeError {
+    #[error("PINPIPE_LAKE={0:?} is neither s3://bucket[/prefix] nor a usable local directory: {1}")]
+    BadRoot(String, String),
+    #[error("lake object {key}: {source}")]
+    Object { key: String, source: object_store::Error },
+    #[error("Delta table {table}: {source}")]
+    Delta { table: String, source: Box<deltalake::DeltaTableError> },
+    #[error("Delta table {table}: {detail}")]
+    Inconsistent { table: String, detail: String },
+}
+
+impl LakeError {
+    pub(crate) fn delta(table: &Url, source: deltalake::DeltaTableError) -> Self {
+        LakeError::Delta { table: table.to_string(), source: Box::new(source) }
+    }
+}
+
+/// The lake root and its store.
+#[derive(Debug, Clone)]
+pub struct Lake {
+    root: Url,
+    store: Arc<dyn ObjectStore>,
+    delta_options: HashMap<String, String>,
+}
+
+impl Lake {
+    /// Opens `PINPIPE_LAKE`'s value. S3 settings come from the AWS environment
+    /// (`AWS_REGION`, credentials, `AWS_ENDPOINT_URL[_S3]`, as the SDKs read them).
+    pub fn open(uri: &str) -> Result<Lake, LakeError> {
+        let bad = |why: String| LakeError::BadRoot(uri.to_owned(), why);
+        if let Some(rest) = uri.strip_prefix("s3://") {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            if bucket.is_empty() {
+                return Err(bad("no bucket".into()));
+            }
+            // deltalake resolves s3:// table URLs through handlers registered at run time.
+            deltalake::aws::register_handlers(None);
+            let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
+            let mut delta_options = HashMap::new();
+            if let Some(endpoint) = s3_endpoint() {
+                let http = endpoint.starts_with("http://");
+                builder = builder.with_endpoint(&endpoint).with_allow_http(http);
+                delta_options.insert("aws_endpoint_url".to_owned(), endpoint);
+                delta_options.insert("aws_allow_http".to_owned(), http.to_string());
+            }
+            let s3 = builder.build().map_err(|e| bad(e.to_string()))?;
+            let prefix = prefix.trim_end_matches('/');
+            let store: Arc<dyn ObjectStore> =
+                if prefix.is_empty() { Arc::new(s3) } else { Arc::new(PrefixStore::new(s3, prefix)) };
+            let root = Url::parse(&format!(
+                "s3://{bucket}/{}",
+                if prefix.is_empty() { String::new() } else { format!("{prefix}/") }
+            ))
+            .map_err(|e| bad(e.to_string()))?;
+            Ok(Lake { root, store, delta_options })
+        } else {
+            let dir = PathBuf::from(uri.strip_prefix("file://").unwrap_or(uri));
+            std::fs::create_dir_all(&dir).map_err(|e| bad(e.to_string()))?;
+            let dir = dir.canonicalize().map_err(|e| bad(e.to_string()))?;
+            let store = LocalFileSystem::new_with_prefix(&dir).map_err(|e| bad(e.to_string()))?;
+            let root = Url::from_directory_path(&dir).map_err(|()| bad("not an absolute path".into()))?;
+            Ok(Lake { root, store: Arc::new(store), delta_options: HashMap::new() })
+        }
+    }
+
+    /// The lake root as a URL ending in `/`.
+    pub fn root(&self) -> &Url {
+        &self.root
+    }
+
+    /// The URL of a path relative to the root (`delta/stream/…`).
+    pub fn url(&self, relative: &str) -> Url {
+        let mut url = self.root.join(relative.trim_start_matches('/')).expect("relative lake paths join");
+        if !url.path().ends_with('/') {
+            url.set_path(&format!("{}/", url.path()));
+        }
+        url
+    }
+
+    pub(crate) fn delta_options(&self) -> HashMap<String, String> {
+        self.delta_options.clone()
+    }
+
+    pub fn store(&self) -> &Arc<dyn ObjectStore> {
+        &self.store
+    }
+
+    pub async fn put(&self, key: &str, bytes: impl Into<Bytes>) -> Result<(), LakeError> {
+        let payload = PutPayload::from_bytes(bytes.into());
+        self.store
+            .put(&Path::from(key), payload)
+            .await
+            .map(drop)
+            .map_err(|source| LakeError::Object { key: key.into(), source })
+    }
+
+    /// The object's bytes, or `None` when it does not exist.
+    pub async fn get(&self, key: &str) -> Result<Option<Bytes>, LakeError> {
+        match self.store.get(&Path::from(key)).await {
+            Ok(result) => {
+                result.bytes().await.map(Some).map_err(|source| LakeError::Object { key: key.into(), source })
+            }
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(source) => Err(LakeError::Object { key: key.into(), source }),
+        }
+    }
+}
+
+/// The S3 endpoint override, as the AWS SDKs read it (service-specific first).
+fn s3_endpoint() -> Option<String> {
+    ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]
+        .iter()
+        .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+}

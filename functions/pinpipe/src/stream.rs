@@ -1,0 +1,223 @@
+//! The stream cleaner (SPEC §6, §7): a Kinesis batch → clean → an exactly-once
+//! append to `delta/stream/<id>_<kind>_table`; what cannot be cleaned goes to
+//! quarantine. Generic over where the event came from: the Lambda event source
+//! mapping, or the local poller.
+
+use std::collections::HashMap;
+
+use aws_lambda_events::event::kinesis::{KinesisEvent, KinesisEventRecord};
+use aws_lambda_events::event::streams::{KinesisBatchItemFailure, KinesisEventResponse};
+use tokio::sync::Mutex;
+
+use crate::columnar::clean_batch;
+use crate::config::Names;
+use crate::delta::{AppendError, Appended, CleanTable, Fault, WriterMark};
+use crate::kind::Kind;
+use crate::lake::{Lake, LakeError};
+use crate::quarantine::{Origin, Quarantined};
+use crate::sequence::SequenceNumber;
+
+/// How often a shard's append is retried after losing a commit race to another
+/// delivery of the same shard with different records.
+const CONFLICT_RETRIES: usize = 5;
+
+/// Counts of one invocation (also emitted as CloudWatch embedded metrics).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct StreamCounts {
+    pub records_in: u64,
+    pub rows_written: u64,
+    pub quarantined: u64,
+    pub duplicates_skipped: u64,
+    pub failed: u64,
+}
+
+impl std::ops::AddAssign for StreamCounts {
+    fn add_assign(&mut self, o: Self) {
+        self.records_in += o.records_in;
+        self.rows_written += o.rows_written;
+        self.quarantined += o.quarantined;
+        self.duplicates_skipped += o.duplicates_skipped;
+        self.failed += o.failed;
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ShardError {
+    #[error(transparent)]
+    Lake(#[from] LakeError),
+    #[error(transparent)]
+    Append(#[from] AppendError),
+    #[error("writer {0} kept losing commit races after {CONFLICT_RETRIES} attempts")]
+    Contended(String),
+}
+
+/// The stream cleaner's state, built once per Lambda instance.
+pub struct StreamCleaner {
+    lake: Lake,
+    id: String,
+    /// Open tables, kept between invocations (refreshed before each use).
+    tables: Mutex<HashMap<Kind, CleanTable>>,
+    fault: Option<Fault>,
+}
+
+/// One shard's records in an event, in delivery order.
+struct ShardRecords<'e> {
+    stream: String,
+    shard: String,
+    records: Vec<&'e KinesisEventRecord>,
+}
+
+impl StreamCleaner {
+    pub fn new(lake: Lake, id: impl Into<String>) -> Self {
+        StreamCleaner { lake, id: id.into(), tables: Mutex::new(HashMap::new()), fault: None }
+    }
+
+    /// Injects a failure between writing data files and committing (tests).
+    pub fn with_fault(mut self, fault: Option<Fault>) -> Self {
+        self.fault = fault;
+        self
+    }
+
+    pub fn lake(&self) -> &Lake {
+        &self.lake
+    }
+
+    /// Handles one Kinesis event. A shard that fails reports its first record as
+    /// the batch item failure, so Lambda retries from there; records that can never
+    /// succeed are quarantined, not reported.
+    pub async fn handle(&self, event: &KinesisEvent) -> (KinesisEventResponse, StreamCounts) {
+        let mut response = KinesisEventResponse::default();
+        let mut counts = StreamCounts::default();
+        for shard in group_by_shard(event) {
+            match self.process_shard(&shard).await {
+                Ok(c) => counts += c,
+                Err(error) => {
+                    tracing::error!(stream = %shard.stream, shard = %shard.shard, %error, "shard batch failed; reporting it for retry");
+                    counts.records_in += shard.records.len() as u64;
+                    counts.failed += shard.records.len() as u64;
+                    let mut failure = KinesisBatchItemFailure::default();
+                    failure.item_identifier = Some(shard.records[0].kinesis.sequence_number.clone());
+                    response.batch_item_failures.push(failure);
+                }
+            }
+        }
+        (response, counts)
+    }
+
+    async fn process_shard(&self, shard: &ShardRecords<'_>) -> Result<StreamCounts, ShardError> {
+        let mut counts = StreamCounts { records_in: shard.records.len() as u64, ..Default::default() };
+        let origin = |record: &KinesisEventRecord| Origin::Stream {
+            stream: shard.stream.clone(),
+            shard: shard.shard.clone(),
+            sequence_number: record.kinesis.sequence_number.clone(),
+        };
+        let Some(kind) = Kind::from_suffix(&shard.stream) else {
+            // No table can ever take these: keep them, with the reason.
+            for record in &shard.records {
+                let q = Quarantined::with_reason(
+                    "unknown_stream",
+                    format!("stream {:?} does not end in -pin, -geo or -user", shard.stream),
+                    None,
+                    &record.kinesis.data.0,
+                    origin(record),
+                );
+                self.lake.put(&q.key(), q.to_json()).await?;
+            }
+            counts.quarantined = shard.records.len() as u64;
+            return Ok(counts);
+        };
+        let mut sequenced = Vec::with_capacity(shard.records.len());
+        for record in &shard.records {
+            match SequenceNumber::parse(&record.kinesis.sequence_number) {
+                Ok(seq) => sequenced.push((seq, *record)),
+                Err(e) => {
+                    let q = Quarantined::with_reason(
+                        "bad_sequence_number",
+                        e.to_string(),
+                        None,
+                        &record.kinesis.data.0,
+                        origin(record),
+                    );
+                    self.lake.put(&q.key(), q.to_json()).await?;
+                    counts.quarantined += 1;
+                }
+            }
+        }
+        let app_id = format!("{}/{}", shard.stream, shard.shard);
+        let mut tables = self.tables.lock().await;
+        let table = match tables.entry(kind) {
+            std::collections::hash_map::Entry::Occupied(e) => {
+                let table = e.into_mut();
+                table.refresh().await?;
+                table
+            }
+            std::collections::hash_map::Entry::Vacant(e) => {
+                let relative = Names { id: &self.id }.stream_table(kind);
+                e.insert(CleanTable::open(&self.lake, &relative, kind).await?)
+            }
+        };
+        for _ in 0..CONFLICT_RETRIES {
+            let mark = table.mark(&app_id).await?;
+            let fresh: Vec<_> =
+                sequenced.iter().filter(|(seq, _)| mark.as_ref().is_none_or(|m| seq > &m.last_sequence)).collect();
+            let duplicates = (sequenced.len() - fresh.len()) as u64;
+            let Some(last) = fresh.iter().map(|(seq, _)| seq).max() else {
+                counts.duplicates_skipped = duplicates;
+                return Ok(counts);
+            };
+            let cleaned = clean_batch(kind, fresh.iter().map(|(_, r)| r.kinesis.data.0.as_slice()));
+            for (position, reason) in &cleaned.quarantined {
+                let record = fresh[*position].1;
+                let q = Quarantined::new(reason, &record.kinesis.data.0, origin(record));
+                self.lake.put(&q.key(), q.to_json()).await?;
+            }
+            let rows = cleaned.batch.num_rows() as u64;
+            match table.append(&app_id, mark.as_ref(), last, cleaned.batch, self.fault).await {
+                Ok(Appended::Committed { version, counter }) => {
+                    tracing::info!(%app_id, version, counter, rows, "appended");
+                    counts.rows_written += rows;
+                    counts.quarantined += cleaned.quarantined.len() as u64;
+                    counts.duplicates_skipped = duplicates;
+                    return Ok(counts);
+                }
+                Ok(Appended::AlreadyCommitted) => {
+                    counts.duplicates_skipped = sequenced.len() as u64;
+                    return Ok(counts);
+                }
+                Err(AppendError::Conflict { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(ShardError::Contended(app_id))
+    }
+}
+
+/// The marks of every writer are read from the table; this is what tests and the
+/// poller use to see a writer's progress.
+pub async fn writer_mark(table: &CleanTable, stream: &str, shard: &str) -> Result<Option<WriterMark>, LakeError> {
+    table.mark(&format!("{stream}/{shard}")).await
+}
+
+/// Splits an event into its shards' records, keeping delivery order.
+fn group_by_shard(event: &KinesisEvent) -> Vec<ShardRecords<'_>> {
+    let mut shards: Vec<ShardRecords> = Vec::new();
+    for record in &event.records {
+        let stream = record
+            .event_source_arn
+            .as_deref()
+            .and_then(|arn| arn.rsplit_once(":stream/").map(|(_, name)| name))
+            .unwrap_or_default()
+            .to_owned();
+        let shard = record
+            .event_id
+            .as_deref()
+            .and_then(|id| id.split_once(':').map(|(shard, _)| shard))
+            .unwrap_or_default()
+            .to_owned();
+        match shards.iter_mut().find(|s| s.stream == stream && s.shard == shard) {
+            Some(group) => group.records.push(record),
+            None => shards.push(ShardRecords { stream, shard, records: vec![record] }),
+        }
+    }
+    shards
+}

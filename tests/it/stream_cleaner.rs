@@ -1,0 +1,212 @@
+//! The stream cleaner against real storage (a local directory and moto S3): every
+//! valid record lands exactly once whatever Lambda does with the batches, and an
+//! independent reader (DuckDB's delta extension) sees SPEC §3's columns and types.
+
+use std::path::Path;
+
+use pinpipe::Kind;
+use pinpipe::config::Names;
+use pinpipe::delta::Fault;
+use pinpipe::generate::{GenerateOptions, Generator};
+use pinpipe::lake::Lake;
+use pinpipe::stream::{StreamCleaner, StreamCounts};
+use pinpipe_tests::kinesis::{event, sequence_number};
+use pinpipe_tests::readers::duckdb_delta;
+use pinpipe_tests::{sample_lines, stack, temp_lake};
+
+const ID: &str = "0a1b2c3d4e5f";
+
+fn stream(kind: Kind) -> String {
+    Names { id: ID }.stream(kind)
+}
+
+fn cleaner(lake: &Path) -> StreamCleaner {
+    pinpipe::telemetry::init();
+    StreamCleaner::new(Lake::open(lake.to_str().unwrap()).unwrap(), ID)
+}
+
+fn table_dir(lake: &Path, kind: Kind) -> String {
+    lake.join(Names { id: ID }.stream_table(kind)).display().to_string()
+}
+
+/// The real sample records of a kind, each with a real-looking sequence number.
+fn real_records(file: &str, shard: u32, range: std::ops::Range<usize>) -> Vec<(String, Vec<u8>)> {
+    let lines = sample_lines(file);
+    range.map(|i| (sequence_number(shard, i as u64), lines[i].clone().into_bytes())).collect()
+}
+
+fn sample_inds(file: &str, field: &str, range: std::ops::Range<usize>) -> Vec<i64> {
+    let mut inds: Vec<i64> = sample_lines(file)[range]
+        .iter()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()[field].as_i64().unwrap())
+        .collect();
+    inds.sort();
+    inds
+}
+
+#[tokio::test]
+async fn redelivered_batches_land_once_with_spec_columns() {
+    let lake = temp_lake("redeliver");
+    let cleaner = cleaner(&lake);
+    let batch = event(&stream(Kind::Geo), "shardId-000000000000", &real_records("sample_geo.jsonl", 0, 0..30));
+    let (response, counts) = cleaner.handle(&batch).await;
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!((counts.rows_written, counts.duplicates_skipped), (30, 0));
+    for _ in 0..3 {
+        let (response, counts) = cleaner.handle(&batch).await;
+        assert!(response.batch_item_failures.is_empty());
+        assert_eq!((counts.rows_written, counts.duplicates_skipped), (0, 30));
+    }
+    // A fresh instance (a cold Lambda) reads the mark back from the table.
+    let (_, counts) = self::cleaner(&lake).handle(&batch).await;
+    assert_eq!(counts.duplicates_skipped, 30);
+
+    let read = duckdb_delta(&table_dir(&lake, Kind::Geo));
+    assert_eq!(read.inds, sample_inds("sample_geo.jsonl", "ind", 0..30));
+    assert_eq!(
+        read.columns,
+        [
+            ("ind", "BIGINT"),
+            ("country", "VARCHAR"),
+            ("coordinates", "DOUBLE[]"),
+            ("timestamp", "TIMESTAMP WITH TIME ZONE")
+        ]
+        .map(|(n, t)| (n.to_owned(), t.to_owned()))
+    );
+    let first = read.first.unwrap();
+    assert_eq!(first[1], "Albania");
+    assert_eq!(first[2], "[-88.8298, -170.188]");
+    assert!(first[3].starts_with("2021-09-26 19:49:23"), "{}", first[3]);
+}
+
+#[tokio::test]
+async fn recut_and_overlapping_batches_land_once() {
+    let lake = temp_lake("recut");
+    let cleaner = cleaner(&lake);
+    let all = real_records("sample_user.jsonl", 0, 0..60);
+    for range in [0..20, 10..40, 35..41, 0..60, 41..60] {
+        let (response, _) = cleaner.handle(&event(&stream(Kind::User), "shardId-000000000000", &all[range])).await;
+        assert!(response.batch_item_failures.is_empty());
+    }
+    let read = duckdb_delta(&table_dir(&lake, Kind::User));
+    assert_eq!(read.inds, sample_inds("sample_user.jsonl", "ind", 0..60));
+    assert_eq!(
+        read.columns,
+        [("ind", "BIGINT"), ("user_name", "VARCHAR"), ("age", "BIGINT"), ("date_joined", "TIMESTAMP WITH TIME ZONE")]
+            .map(|(n, t)| (n.to_owned(), t.to_owned()))
+    );
+}
+
+#[tokio::test]
+async fn four_shards_append_to_one_table_at_once() {
+    let lake = temp_lake("shards");
+    let posts: Vec<_> = Generator::new(GenerateOptions { posts: 200, seed: 11, resend: false }).posts().collect();
+    let shard_events: Vec<_> = (0..4u32)
+        .map(|shard| {
+            let records: Vec<_> = posts[shard as usize * 50..(shard as usize + 1) * 50]
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (sequence_number(shard, i as u64), p.pin.clone().into_bytes()))
+                .collect();
+            event(&stream(Kind::Pin), &format!("shardId-00000000000{shard}"), &records)
+        })
+        .collect();
+    // Four Lambda instances, one per shard, twice over (the second round is redelivery).
+    for _ in 0..2 {
+        let cleaners: Vec<_> = (0..4).map(|_| cleaner(&lake)).collect();
+        let runs = cleaners.iter().zip(&shard_events).map(|(c, e)| c.handle(e));
+        for (response, _) in futures::future::join_all(runs).await {
+            assert!(response.batch_item_failures.is_empty(), "{response:?}");
+        }
+    }
+    let read = duckdb_delta(&table_dir(&lake, Kind::Pin));
+    assert_eq!(read.inds, (0..200).collect::<Vec<_>>());
+    assert_eq!(read.columns.len(), 11);
+    assert_eq!(read.columns[4], ("follower_count".to_owned(), "BIGINT".to_owned()));
+}
+
+#[tokio::test]
+async fn the_same_batch_delivered_twice_at_once_lands_once() {
+    let lake = temp_lake("twice");
+    let batch = event(&stream(Kind::Geo), "shardId-000000000003", &real_records("sample_geo.jsonl", 3, 0..40));
+    let (a, b) = (cleaner(&lake), cleaner(&lake));
+    let ((ra, ca), (rb, cb)) = tokio::join!(a.handle(&batch), b.handle(&batch));
+    assert!(ra.batch_item_failures.is_empty() && rb.batch_item_failures.is_empty());
+    assert_eq!(ca.rows_written + cb.rows_written, 40, "{ca:?} {cb:?}");
+    assert_eq!(duckdb_delta(&table_dir(&lake, Kind::Geo)).rows, 40);
+}
+
+#[tokio::test]
+async fn a_crash_between_data_files_and_commit_leaves_no_rows_and_the_retry_commits_once() {
+    let lake = temp_lake("crash");
+    let batch = event(&stream(Kind::User), "shardId-000000000000", &real_records("sample_user.jsonl", 0, 0..25));
+    let crashing = cleaner(&lake).with_fault(Some(Fault::AfterDataFilesBeforeCommit));
+    let (response, counts) = crashing.handle(&batch).await;
+    let failures: Vec<_> = response.batch_item_failures.iter().map(|f| f.item_identifier.clone().unwrap()).collect();
+    assert_eq!(failures, vec![sequence_number(0, 0)], "the whole shard batch is retried from its first record");
+    assert_eq!(counts.failed, 25);
+    let table = table_dir(&lake, Kind::User);
+    let orphans = std::fs::read_dir(&table)
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "parquet"))
+        .count();
+    assert!(orphans > 0, "data files were written before the crash");
+    assert_eq!(duckdb_delta(&table).rows, 0, "nothing visible without a commit");
+
+    let (response, counts) = cleaner(&lake).handle(&batch).await;
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(counts.rows_written, 25);
+    cleaner(&lake).handle(&batch).await;
+    assert_eq!(duckdb_delta(&table).inds, sample_inds("sample_user.jsonl", "ind", 0..25));
+}
+
+#[tokio::test]
+async fn poison_records_are_quarantined_and_the_rest_lands() {
+    let lake = temp_lake("poison");
+    let mut records = real_records("sample_pin.jsonl", 0, 0..5);
+    records.insert(1, (sequence_number(0, 100), b"not json".to_vec()));
+    records.insert(3, (sequence_number(0, 101), br#"{"index": "seven", "title": "x"}"#.to_vec()));
+    records.push((sequence_number(0, 102), vec![0xff, 0xfe, 0x00]));
+    // Keep sequence numbers increasing in delivery order, as Kinesis does.
+    for (i, record) in records.iter_mut().enumerate() {
+        record.0 = sequence_number(0, i as u64);
+    }
+    let (response, counts) = cleaner(&lake).handle(&event(&stream(Kind::Pin), "shardId-000000000000", &records)).await;
+    assert!(response.batch_item_failures.is_empty(), "poison is quarantined, not retried");
+    assert_eq!(
+        counts,
+        StreamCounts { records_in: 8, rows_written: 5, quarantined: 3, duplicates_skipped: 0, failed: 0 }
+    );
+    assert_eq!(duckdb_delta(&table_dir(&lake, Kind::Pin)).rows, 5);
+
+    let quarantined = |n: u64| -> serde_json::Value {
+        let path = lake.join(format!(
+            "quarantine/stream/{}/shardId-000000000000/{}.json",
+            stream(Kind::Pin),
+            sequence_number(0, n)
+        ));
+        serde_json::from_slice(&std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).unwrap()
+    };
+    assert_eq!(quarantined(1)["code"], "not_json");
+    assert_eq!(quarantined(1)["original"], "not json");
+    assert_eq!(quarantined(3)["code"], "wrong_type");
+    assert_eq!(quarantined(3)["field"], "index");
+    assert_eq!(quarantined(7)["encoding"], "base64");
+    assert_eq!(quarantined(7)["origin"]["sequence_number"], sequence_number(0, 7));
+}
+
+#[tokio::test]
+async fn an_s3_lake_on_moto_lands_each_record_once() {
+    let s3 = stack::s3().await;
+    let bucket = stack::unique_name("lake");
+    s3.create_bucket().bucket(&bucket).send().await.unwrap_or_else(|e| panic!("{}", stack::not_running("moto S3", e)));
+    let lake = Lake::open(&format!("s3://{bucket}/lake")).unwrap();
+    let batch = event(&stream(Kind::Pin), "shardId-000000000001", &real_records("sample_pin.jsonl", 1, 0..40));
+    let (a, b) = (StreamCleaner::new(lake.clone(), ID), StreamCleaner::new(lake.clone(), ID));
+    let ((ra, _), (rb, _)) = tokio::join!(a.handle(&batch), b.handle(&batch));
+    assert!(ra.batch_item_failures.is_empty() && rb.batch_item_failures.is_empty(), "{ra:?} {rb:?}");
+    let (_, counts) = a.handle(&batch).await;
+    assert_eq!(counts.duplicates_skipped, 40);
+    let read = duckdb_delta(&format!("s3://{bucket}/lake/{}", Names { id: ID }.stream_table(Kind::Pin)));
+    assert_eq!(read.inds, sample_inds("sample_pin.jsonl", "index", 0..40));
+}

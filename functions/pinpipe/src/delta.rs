@@ -274,10 +274,11 @@ fn mark_in_commit(commit: &[u8], app_id: &str, counter: i64) -> Option<String> {
         let Ok(action) = serde_json::from_slice::<serde_json::Value>(line) else { continue };
         if let Some(txn) = action.get("txn") {
             has_txn |= txn["appId"] == app_id && txn["version"] == counter;
-        } else if let Some(info) = action.get("commitInfo") {
-            if info[APP_ID_KEY] == app_id && info[COUNTER_KEY] == counter {
-                last = info[LAST_SEQUENCE_KEY].as_str().map(str::to_owned);
-            }
+        } else if let Some(info) = action.get("commitInfo")
+            && info[APP_ID_KEY] == app_id
+            && info[COUNTER_KEY] == counter
+        {
+            last = info[LAST_SEQUENCE_KEY].as_str().map(str::to_owned);
         }
     }
     if has_txn { last } else { None }

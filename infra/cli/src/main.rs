@@ -3,6 +3,7 @@
 
 mod clean;
 mod generate;
+mod poll_stream;
 
 use clap::{Parser, Subcommand};
 
@@ -19,12 +20,18 @@ enum Command {
     Generate(generate::Args),
     /// NDJSON in, cleaned NDJSON out (SPEC §3 columns in order); quarantined lines to stderr.
     Clean(clean::Args),
+    /// Run the stream cleaner over a Kinesis stream, as Lambda's event source mapping would.
+    PollStream(poll_stream::Args),
 }
 
 fn main() -> anyhow::Result<()> {
     let result = match Cli::parse().command {
         Command::Generate(args) => generate::run(args),
         Command::Clean(args) => clean::run(args),
+        Command::PollStream(args) => {
+            pinpipe::telemetry::init();
+            tokio::runtime::Runtime::new()?.block_on(poll_stream::run(args))
+        }
     };
     match result {
         // `pinpipe clean … | head` closes the pipe early: that is not a failure.

@@ -1,0 +1,166 @@
+//! The local stand-in for Lambda's Kinesis event source mapping: per shard,
+//! GetRecords from the last checkpoint → a `KinesisEvent` exactly as Lambda builds
+//! it → the handler → advance only past what succeeded (partial batch responses
+//! honoured, like `ReportBatchItemFailures`), so a failed batch is redelivered.
+
+use std::collections::HashMap;
+use std::future::Future;
+
+use aws_lambda_events::event::kinesis::KinesisEvent;
+use aws_lambda_events::event::streams::KinesisEventResponse;
+use aws_sdk_kinesis::types::ShardIteratorType;
+use base64::Engine;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PollError {
+    #[error("Kinesis {operation} on {stream}: {detail}")]
+    Kinesis { operation: &'static str, stream: String, detail: String },
+}
+
+/// What one polling round did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Round {
+    pub records: usize,
+    pub invocations: usize,
+    /// Invocations that reported batch item failures (to be redelivered).
+    pub failed_invocations: usize,
+}
+
+pub struct KinesisPoller {
+    client: aws_sdk_kinesis::Client,
+    stream: String,
+    stream_arn: String,
+    batch_size: i32,
+    /// Per shard: the last sequence number handled successfully.
+    checkpoints: HashMap<String, String>,
+}
+
+impl KinesisPoller {
+    pub async fn new(client: aws_sdk_kinesis::Client, stream: &str, batch_size: i32) -> Result<Self, PollError> {
+        let summary = client
+            .describe_stream_summary()
+            .stream_name(stream)
+            .send()
+            .await
+            .map_err(|e| kinesis("DescribeStreamSummary", stream, e))?;
+        let stream_arn = summary.stream_description_summary().map(|s| s.stream_arn().to_owned()).unwrap_or_default();
+        Ok(KinesisPoller { client, stream: stream.to_owned(), stream_arn, batch_size, checkpoints: HashMap::new() })
+    }
+
+    /// One round: at most one batch per shard.
+    pub async fn poll_once<F, Fut>(&mut self, mut handler: F) -> Result<Round, PollError>
+    where
+        F: FnMut(KinesisEvent) -> Fut,
+        Fut: Future<Output = KinesisEventResponse>,
+    {
+        let mut round = Round::default();
+        let shards = self
+            .client
+            .list_shards()
+            .stream_name(&self.stream)
+            .send()
+            .await
+            .map_err(|e| kinesis("ListShards", &self.stream, e))?;
+        for shard in shards.shards() {
+            let shard_id = shard.shard_id().to_owned();
+            let request = self.client.get_shard_iterator().stream_name(&self.stream).shard_id(&shard_id);
+            let request = match self.checkpoints.get(&shard_id) {
+                Some(seq) => {
+                    request.shard_iterator_type(ShardIteratorType::AfterSequenceNumber).starting_sequence_number(seq)
+                }
+                None => request.shard_iterator_type(ShardIteratorType::TrimHorizon),
+            };
+            let iterator = request.send().await.map_err(|e| kinesis("GetShardIterator", &self.stream, e))?;
+            let Some(iterator) = iterator.shard_iterator() else { continue };
+            let got = self
+                .client
+                .get_records()
+                .shard_iterator(iterator)
+                .limit(self.batch_size)
+                .send()
+                .await
+                .map_err(|e| kinesis("GetRecords", &self.stream, e))?;
+            if got.records().is_empty() {
+                continue;
+            }
+            let sequence_numbers: Vec<String> = got.records().iter().map(|r| r.sequence_number().to_owned()).collect();
+            let event = self.event(&shard_id, got.records());
+            round.records += sequence_numbers.len();
+            round.invocations += 1;
+            let response = handler(event).await;
+            // Advance to just before the first failure (Lambda retries from there).
+            let first_failure = response
+                .batch_item_failures
+                .iter()
+                .filter_map(|f| f.item_identifier.as_deref())
+                .filter_map(|id| sequence_numbers.iter().position(|s| s == id))
+                .min();
+            let done = first_failure.unwrap_or(sequence_numbers.len());
+            if first_failure.is_some() {
+                round.failed_invocations += 1;
+            }
+            if done > 0 {
+                self.checkpoints.insert(shard_id, sequence_numbers[done - 1].clone());
+            }
+        }
+        Ok(round)
+    }
+
+    /// Polls until a round finds nothing new, or `max_rounds` (a failing handler
+    /// would otherwise be redelivered forever). Returns the rounds' totals.
+    pub async fn run_until_idle<F, Fut>(&mut self, mut handler: F, max_rounds: usize) -> Result<Round, PollError>
+    where
+        F: FnMut(KinesisEvent) -> Fut,
+        Fut: Future<Output = KinesisEventResponse>,
+    {
+        let mut total = Round::default();
+        for _ in 0..max_rounds {
+            let round = self.poll_once(&mut handler).await?;
+            total.records += round.records;
+            total.invocations += round.invocations;
+            total.failed_invocations += round.failed_invocations;
+            if round.records == 0 {
+                break;
+            }
+        }
+        Ok(total)
+    }
+
+    /// The event Lambda would deliver for these records of one shard.
+    fn event(&self, shard_id: &str, records: &[aws_sdk_kinesis::types::Record]) -> KinesisEvent {
+        let region = self.stream_arn.split(':').nth(3).unwrap_or("us-east-1");
+        let records: Vec<_> = records
+            .iter()
+            .map(|r| {
+                let arrival = r.approximate_arrival_timestamp().map_or(0.0, |t| t.as_secs_f64());
+                serde_json::json!({
+                    "kinesis": {
+                        "kinesisSchemaVersion": "1.0",
+                        "partitionKey": r.partition_key(),
+                        "sequenceNumber": r.sequence_number(),
+                        "data": base64::engine::general_purpose::STANDARD.encode(r.data().as_ref()),
+                        "approximateArrivalTimestamp": arrival,
+                    },
+                    "eventSource": "aws:kinesis",
+                    "eventVersion": "1.0",
+                    "eventID": format!("{shard_id}:{}", r.sequence_number()),
+                    "eventName": "aws:kinesis:record",
+                    "invokeIdentityArn": "arn:aws:iam::123456789012:role/pinpipe-local",
+                    "awsRegion": region,
+                    "eventSourceARN": self.stream_arn,
+                })
+            })
+            .collect();
+        serde_json::from_value(serde_json::json!({ "Records": records })).expect("the Lambda Kinesis event shape")
+    }
+}
+
+fn kinesis(operation: &'static str, stream: &str, error: impl std::error::Error) -> PollError {
+    let mut detail = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        detail = format!("{detail}: {cause}");
+        source = cause.source();
+    }
+    PollError::Kinesis { operation, stream: stream.to_owned(), detail }
+}

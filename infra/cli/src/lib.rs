@@ -1,0 +1,4 @@
+//! Local stand-ins for what AWS runs around the functions: event-source pollers that
+//! feed the same Lambda event types to the same handlers.
+
+pub mod kinesis_poller;

@@ -1,0 +1,66 @@
+//! `pinpipe poll-stream --stream NAME`: runs the stream cleaner over a Kinesis
+//! stream the way the Lambda event source mapping would, until it is idle (or for
+//! ever with `--follow`).
+
+use std::time::Duration;
+
+use anyhow::Context;
+use pinpipe::config::Config;
+use pinpipe::lake::Lake;
+use pinpipe::stream::{StreamCleaner, StreamCounts};
+use pinpipe_local::kinesis_poller::KinesisPoller;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The Kinesis stream (e.g. streaming-0a1b2c3d4e5f-pin); endpoint from AWS_ENDPOINT_URL.
+    #[arg(long)]
+    stream: String,
+    /// Records per invocation, as the event source mapping's BatchSize.
+    #[arg(long, default_value_t = 100)]
+    batch_size: i32,
+    /// Keep polling (once a second) instead of stopping when the stream is idle.
+    #[arg(long)]
+    follow: bool,
+}
+
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    let config = Config::from_env()?;
+    let lake = Lake::open(&config.lake)?;
+    let cleaner = StreamCleaner::new(lake, config.id);
+    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let mut poller = KinesisPoller::new(aws_sdk_kinesis::Client::new(&aws), &args.stream, args.batch_size)
+        .await
+        .context("opening the stream")?;
+    let mut total = StreamCounts::default();
+    loop {
+        let round = poller
+            .run_until_idle(
+                |event| {
+                    let cleaner = &cleaner;
+                    let total = &mut total;
+                    async move {
+                        let (response, counts) = cleaner.handle(&event).await;
+                        *total += counts;
+                        response
+                    }
+                },
+                1_000,
+            )
+            .await?;
+        if round.records > 0 || !args.follow {
+            eprintln!(
+                "{}: {} records in, {} rows written, {} quarantined, {} duplicates skipped, {} failed (redelivered)",
+                args.stream,
+                total.records_in,
+                total.rows_written,
+                total.quarantined,
+                total.duplicates_skipped,
+                total.failed
+            );
+        }
+        if !args.follow {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}

@@ -210,3 +210,38 @@ async fn an_s3_lake_on_moto_lands_each_record_once() {
     let read = duckdb_delta(&format!("s3://{bucket}/lake/{}", Names { id: ID }.stream_table(Kind::Pin)));
     assert_eq!(read.inds, sample_inds("sample_pin.jsonl", "index", 0..40));
 }
+
+#[tokio::test]
+async fn checkpoints_every_n_versions_and_marks_survive_them() {
+    let lake = temp_lake("checkpoint");
+    let records = real_records("sample_geo.jsonl", 2, 0..45);
+    // One record per invocation, two shards alternating: 45 commits after the create.
+    for (i, record) in records.iter().enumerate() {
+        let shard = format!("shardId-00000000000{}", i % 2);
+        let (response, _) =
+            cleaner(&lake).handle(&event(&stream(Kind::Geo), &shard, std::slice::from_ref(record))).await;
+        assert!(response.batch_item_failures.is_empty());
+    }
+    let log = Path::new(&table_dir(&lake, Kind::Geo)).join("_delta_log");
+    let checkpoints: Vec<_> = std::fs::read_dir(&log)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".checkpoint.parquet"))
+        .collect();
+    let interval = pinpipe::delta::CHECKPOINT_INTERVAL;
+    // deltalake checkpoints the version that completes each interval: 19, 39, … for 20.
+    let mut expected = vec![
+        format!("{:020}.checkpoint.parquet", interval - 1),
+        format!("{:020}.checkpoint.parquet", 2 * interval - 1),
+    ];
+    let mut checkpoints = checkpoints;
+    checkpoints.sort();
+    expected.sort();
+    assert_eq!(checkpoints, expected);
+    assert!(log.join(format!("{:020}.json", 1)).exists(), "no per-commit cleanup of old log files");
+    // A cold instance reads both writers' marks back past the checkpoints.
+    let (_, counts) = cleaner(&lake).handle(&event(&stream(Kind::Geo), "shardId-000000000000", &records)).await;
+    assert_eq!(counts.rows_written, 0);
+    assert_eq!(counts.duplicates_skipped, 45);
+    assert_eq!(duckdb_delta(&table_dir(&lake, Kind::Geo)).rows, 45);
+}

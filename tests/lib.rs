@@ -146,3 +146,51 @@ pub fn temp_lake(name: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).expect("creating a temp lake");
     dir
 }
+
+/// API Gateway requests as lambda_http receives them: REST API (v1, stage in the
+/// path, IAM identity when authorised) and HTTP API (v2, what `cargo lambda watch` sends).
+pub mod apigw {
+    use lambda_http::Request;
+
+    pub fn v1(method: &str, path: &str, body: &str, iam: bool) -> Request {
+        let identity = if iam {
+            serde_json::json!({"userArn": "arn:aws:iam::123456789012:user/admin", "accessKey": "AKIAEXAMPLE", "sourceIp": "127.0.0.1"})
+        } else {
+            serde_json::json!({"sourceIp": "127.0.0.1"})
+        };
+        let event = serde_json::json!({
+            "resource": "/{proxy+}",
+            "path": path,
+            "httpMethod": method,
+            "headers": {"content-type": "application/json", "Host": "abc123.execute-api.us-east-1.amazonaws.com"},
+            "multiValueHeaders": {"content-type": ["application/json"], "Host": ["abc123.execute-api.us-east-1.amazonaws.com"]},
+            "queryStringParameters": null,
+            "pathParameters": {"proxy": path.trim_start_matches('/')},
+            "stageVariables": null,
+            "requestContext": {
+                "accountId": "123456789012", "resourceId": "r1", "stage": "Prod", "requestId": "req",
+                "identity": identity, "resourcePath": "/{proxy+}", "httpMethod": method,
+                "apiId": "abc123", "path": format!("/Prod{path}"), "protocol": "HTTP/1.1"
+            },
+            "body": body,
+            "isBase64Encoded": false
+        });
+        lambda_http::request::from_str(&event.to_string()).expect("a valid API Gateway v1 event")
+    }
+
+    pub fn v2(method: &str, path: &str, body: &str) -> Request {
+        let event = serde_json::json!({
+            "version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": "",
+            "headers": {"content-type": "application/json", "host": "127.0.0.1:9000"},
+            "requestContext": {
+                "accountId": "123456789012", "apiId": "local", "domainName": "127.0.0.1", "domainPrefix": "local",
+                "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "tests"},
+                "requestId": "req", "routeKey": "$default", "stage": "$default",
+                "time": "22/Nov/2026:14:00:00 +0000", "timeEpoch": 1795356000000u64
+            },
+            "body": body,
+            "isBase64Encoded": false
+        });
+        lambda_http::request::from_str(&event.to_string()).expect("a valid API Gateway v2 event")
+    }
+}

@@ -1,20 +1,16 @@
-//! The ingest Lambda behind API Gateway (SPEC §5). Until issues 4 and 5 land it
-//! answers every request with a JSON 501 naming what is missing.
+//! The ingest Lambda behind API Gateway (SPEC §5): the Kinesis client is built
+//! once; every request goes through `pinpipe::ingest::Ingest`.
 
-use lambda_http::{Body, Error, Request, Response, http::StatusCode, service_fn};
-use pinpipe::telemetry::{self, NotImplemented};
-
-async fn handle(_request: Request) -> Result<Response<Body>, Error> {
-    let error = NotImplemented { function: "ingest", tracked_in: "issue 4: /streams, issue 5: /topics" };
-    let body = serde_json::json!({ "error": "not_implemented", "message": error.to_string(), "retryable": false });
-    Ok(Response::builder()
-        .status(StatusCode::NOT_IMPLEMENTED)
-        .header("content-type", "application/json")
-        .body(Body::from(body.to_string()))?)
-}
+use lambda_http::{Body, Error, Request, Response, service_fn};
+use pinpipe::ingest::Ingest;
+use pinpipe::telemetry;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init();
-    lambda_http::run(service_fn(handle)).await
+    // Endpoint, region and credentials from the SDK's own environment (AWS_ENDPOINT_URL locally).
+    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let ingest = Ingest::new(aws_sdk_kinesis::Client::new(&aws));
+    lambda_http::run(service_fn(|request: Request| async { Ok::<Response<Body>, Error>(ingest.handle(request).await) }))
+        .await
 }

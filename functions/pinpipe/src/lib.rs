@@ -15,6 +15,8 @@ pub mod config;
 #[cfg(feature = "delta")]
 pub mod delta;
 pub mod generate;
+#[cfg(feature = "ingest")]
+pub mod ingest;
 pub mod kind;
 #[cfg(feature = "delta")]
 pub mod lake;

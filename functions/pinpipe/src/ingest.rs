@@ -1,0 +1,545 @@
+//! The ingest function's HTTP API (SPEC §5), Kinesis half: the `/streams` routes
+//! the original project's scripts call, in front of Kinesis. Every answer is JSON;
+//! bad input is a 4xx naming the problem and nothing is half-written (a PutRecords
+//! body is checked whole before anything is sent).
+
+use aws_sdk_kinesis::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_kinesis::primitives::Blob;
+use aws_sdk_kinesis::types::PutRecordsRequestEntry;
+use lambda_http::http::{Method, StatusCode};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::{Value, json};
+
+use crate::clean::{QuarantineReason, clean_record};
+use crate::kind::Kind;
+
+/// Kinesis' own limits, checked before calling it.
+pub const MAX_RECORD_BYTES: usize = 1024 * 1024;
+pub const MAX_PUT_RECORDS: usize = 500;
+pub const MAX_PUT_RECORDS_BYTES: usize = 5 * 1024 * 1024;
+/// Lambda's synchronous payload limit.
+pub const MAX_BODY_BYTES: usize = 6_000_000;
+const MAX_SHARDS: i32 = 500;
+
+/// An error answer: status, a stable code, a message naming the problem.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub field: Option<String>,
+    pub retryable: Option<bool>,
+    pub allow: Option<String>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError { status, code, message: message.into(), field: None, retryable: None, allow: None }
+    }
+
+    fn bad_field(field: impl Into<String>, message: impl Into<String>) -> Self {
+        let mut e = ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", message);
+        e.field = Some(field.into());
+        e
+    }
+
+    fn too_large(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", message)
+    }
+
+    fn upstream(status: StatusCode, retryable: bool, message: impl Into<String>) -> Self {
+        let mut e = ApiError::new(status, if retryable { "upstream_unavailable" } else { "upstream_error" }, message);
+        e.retryable = Some(retryable);
+        e
+    }
+
+    pub fn into_response(self) -> Response<Body> {
+        let mut body = json!({ "error": self.code, "message": self.message });
+        if let Some(field) = self.field {
+            body["field"] = field.into();
+        }
+        if let Some(retryable) = self.retryable {
+            body["retryable"] = retryable.into();
+        }
+        let mut response = json_response(self.status, &body);
+        if let Some(allow) = self.allow {
+            if let Ok(value) = allow.parse() {
+                response.headers_mut().insert("allow", value);
+            }
+        }
+        response
+    }
+}
+
+fn json_response(status: StatusCode, body: &Value) -> Response<Body> {
+    let mut response = Response::new(Body::from(body.to_string()));
+    *response.status_mut() = status;
+    response.headers_mut().insert("content-type", "application/json".parse().expect("static"));
+    response
+}
+
+/// The routes of SPEC §5.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route<'p> {
+    Streams,
+    Stream(&'p str),
+    Record(&'p str),
+    Records(&'p str),
+    Topic(&'p str),
+}
+
+impl Route<'_> {
+    fn allowed(&self) -> &'static [Method] {
+        match self {
+            Route::Streams => &[Method::GET],
+            Route::Stream(_) => &[Method::GET, Method::POST, Method::DELETE],
+            Route::Record(_) | Route::Records(_) => &[Method::PUT],
+            Route::Topic(_) => &[Method::POST],
+        }
+    }
+}
+
+/// Finds the route in a path: `/streams/…` or `/topics/…`, wherever it starts —
+/// a REST API (v1) puts its stage first (`/Prod/streams/…`), `cargo lambda watch`
+/// its function URL prefix.
+fn route(path: &str) -> Option<Route<'_>> {
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let start = segments.iter().position(|s| *s == "streams" || *s == "topics")?;
+    match &segments[start..] {
+        ["streams"] => Some(Route::Streams),
+        ["streams", name] => Some(Route::Stream(name)),
+        ["streams", name, "record"] => Some(Route::Record(name)),
+        ["streams", name, "records"] => Some(Route::Records(name)),
+        ["topics", topic] => Some(Route::Topic(topic)),
+        _ => None,
+    }
+}
+
+#[derive(Deserialize)]
+struct PutRecordBody<'a> {
+    #[serde(rename = "StreamName", default)]
+    stream_name: Option<String>,
+    #[serde(rename = "Data", alias = "data", borrow, default)]
+    data: Option<&'a RawValue>,
+    #[serde(rename = "PartitionKey", alias = "partition-key", alias = "partitionKey", default)]
+    partition_key: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct PutRecordsBody<'a> {
+    #[serde(rename = "StreamName", default)]
+    stream_name: Option<String>,
+    #[serde(rename = "records", alias = "Records", borrow, default)]
+    records: Option<Vec<PutRecordBody<'a>>>,
+}
+
+/// A record checked and ready for Kinesis: the object's plain JSON bytes.
+struct Checked {
+    data: Vec<u8>,
+    partition_key: String,
+}
+
+/// The ingest function's state, built once per Lambda instance.
+#[derive(Debug, Clone)]
+pub struct Ingest {
+    kinesis: aws_sdk_kinesis::Client,
+}
+
+impl Ingest {
+    pub fn new(kinesis: aws_sdk_kinesis::Client) -> Self {
+        Ingest { kinesis }
+    }
+
+    /// Answers one request; every failure is a JSON error response, never a panic or a bare 500.
+    pub async fn handle(&self, request: Request) -> Response<Body> {
+        match self.dispatch(&request).await {
+            Ok(response) => response,
+            Err(error) => {
+                if error.status.is_server_error() {
+                    tracing::warn!(status = %error.status, message = %error.message, "upstream failure");
+                }
+                error.into_response()
+            }
+        }
+    }
+
+    async fn dispatch(&self, request: &Request) -> Result<Response<Body>, ApiError> {
+        let raw_path = request.raw_http_path();
+        let path = if raw_path.is_empty() { request.uri().path() } else { raw_path };
+        let Some(route) = route(path) else {
+            return Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no route for {path}: see SPEC §5")));
+        };
+        let method = request.method();
+        if !route.allowed().contains(method) {
+            let allow = route.allowed().iter().map(Method::as_str).collect::<Vec<_>>().join(", ");
+            let mut e = ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                format!("{method} is not allowed on {path}; use {allow}"),
+            );
+            e.allow = Some(allow);
+            return Err(e);
+        }
+        let body = request.body().as_ref();
+        if body.len() > MAX_BODY_BYTES {
+            return Err(ApiError::too_large(format!(
+                "the body is {} bytes; the limit is {MAX_BODY_BYTES}",
+                body.len()
+            )));
+        }
+        match (route, method) {
+            (Route::Streams, _) => self.list_streams().await,
+            (Route::Stream(name), &Method::GET) => self.describe_stream(name).await,
+            (Route::Stream(name), &Method::POST) => {
+                require_iam(request)?;
+                self.create_stream(name, body).await
+            }
+            (Route::Stream(name), _) => {
+                require_iam(request)?;
+                self.delete_stream(name).await
+            }
+            (Route::Record(name), _) => self.put_record(name, body).await,
+            (Route::Records(name), _) => self.put_records(name, body).await,
+            (Route::Topic(topic), _) => Err(ApiError::new(
+                StatusCode::NOT_IMPLEMENTED,
+                "not_implemented",
+                format!("POST /topics/{topic} (Kafka REST produce, the batch path) is not implemented yet"),
+            )),
+        }
+    }
+
+    async fn list_streams(&self) -> Result<Response<Body>, ApiError> {
+        let mut names = Vec::new();
+        let mut start: Option<String> = None;
+        loop {
+            let page = self
+                .kinesis
+                .list_streams()
+                .set_exclusive_start_stream_name(start.take())
+                .send()
+                .await
+                .map_err(|e| kinesis_error(e, None))?;
+            names.extend(page.stream_names().iter().cloned());
+            if !page.has_more_streams() || page.stream_names().is_empty() {
+                break;
+            }
+            start = names.last().cloned();
+        }
+        Ok(json_response(StatusCode::OK, &json!({ "StreamNames": names })))
+    }
+
+    async fn describe_stream(&self, name: &str) -> Result<Response<Body>, ApiError> {
+        check_stream_name(name)?;
+        let out = self
+            .kinesis
+            .describe_stream_summary()
+            .stream_name(name)
+            .send()
+            .await
+            .map_err(|e| kinesis_error(e, Some(name)))?;
+        let Some(s) = out.stream_description_summary() else {
+            return Err(ApiError::upstream(StatusCode::BAD_GATEWAY, true, "Kinesis answered without a stream summary"));
+        };
+        Ok(json_response(
+            StatusCode::OK,
+            &json!({
+                "StreamName": s.stream_name(),
+                "StreamARN": s.stream_arn(),
+                "StreamStatus": s.stream_status().as_str(),
+                "ShardCount": s.open_shard_count(),
+                "RetentionPeriodHours": s.retention_period_hours(),
+                "EncryptionType": s.encryption_type().map(|e| e.as_str()),
+            }),
+        ))
+    }
+
+    async fn create_stream(&self, name: &str, body: &[u8]) -> Result<Response<Body>, ApiError> {
+        check_stream_name(name)?;
+        let shards = if body.iter().all(u8::is_ascii_whitespace) {
+            1
+        } else {
+            let value: Value = parse_json(body)?;
+            match value.get("ShardCount") {
+                None | Some(Value::Null) => 1,
+                Some(n) => match n.as_i64() {
+                    Some(n) if (1..=i64::from(MAX_SHARDS)).contains(&n) => n as i32,
+                    _ => {
+                        return Err(ApiError::bad_field(
+                            "ShardCount",
+                            format!("ShardCount must be an integer from 1 to {MAX_SHARDS}, not {n}"),
+                        ));
+                    }
+                },
+            }
+        };
+        self.kinesis
+            .create_stream()
+            .stream_name(name)
+            .shard_count(shards)
+            .send()
+            .await
+            .map_err(|e| kinesis_error(e, Some(name)))?;
+        Ok(json_response(StatusCode::OK, &json!({ "StreamName": name, "ShardCount": shards })))
+    }
+
+    async fn delete_stream(&self, name: &str) -> Result<Response<Body>, ApiError> {
+        check_stream_name(name)?;
+        self.kinesis.delete_stream().stream_name(name).send().await.map_err(|e| kinesis_error(e, Some(name)))?;
+        Ok(json_response(StatusCode::OK, &json!({ "StreamName": name, "Deleted": true })))
+    }
+
+    async fn put_record(&self, name: &str, body: &[u8]) -> Result<Response<Body>, ApiError> {
+        check_stream_name(name)?;
+        let parsed: PutRecordBody = parse_json(body)?;
+        check_body_stream(parsed.stream_name.as_deref(), name)?;
+        let record = check_record(name, &parsed, "")?;
+        let out = self
+            .kinesis
+            .put_record()
+            .stream_name(name)
+            .partition_key(record.partition_key)
+            .data(Blob::new(record.data))
+            .send()
+            .await
+            .map_err(|e| kinesis_error(e, Some(name)))?;
+        Ok(json_response(
+            StatusCode::OK,
+            &json!({ "SequenceNumber": out.sequence_number(), "ShardId": out.shard_id() }),
+        ))
+    }
+
+    async fn put_records(&self, name: &str, body: &[u8]) -> Result<Response<Body>, ApiError> {
+        check_stream_name(name)?;
+        let parsed: PutRecordsBody = parse_json(body)?;
+        check_body_stream(parsed.stream_name.as_deref(), name)?;
+        let Some(records) = parsed.records else {
+            return Err(ApiError::bad_field(
+                "records",
+                "the body needs \"records\": [{\"data\": …, \"partition-key\": …}, …]",
+            ));
+        };
+        if records.is_empty() {
+            return Err(ApiError::bad_field("records", "\"records\" is empty"));
+        }
+        if records.len() > MAX_PUT_RECORDS {
+            return Err(ApiError::too_large(format!(
+                "{} records; PutRecords takes at most {MAX_PUT_RECORDS}",
+                records.len()
+            )));
+        }
+        let mut entries = Vec::with_capacity(records.len());
+        let mut total = 0;
+        for (i, record) in records.iter().enumerate() {
+            let checked = check_record(name, record, &format!("records[{i}]."))?;
+            total += checked.data.len() + checked.partition_key.len();
+            entries.push(
+                PutRecordsRequestEntry::builder()
+                    .data(Blob::new(checked.data))
+                    .partition_key(checked.partition_key)
+                    .build()
+                    .expect("data and partition key are set"),
+            );
+        }
+        if total > MAX_PUT_RECORDS_BYTES {
+            return Err(ApiError::too_large(format!(
+                "the records total {total} bytes; PutRecords takes at most {MAX_PUT_RECORDS_BYTES}"
+            )));
+        }
+        let out = self
+            .kinesis
+            .put_records()
+            .stream_name(name)
+            .set_records(Some(entries))
+            .send()
+            .await
+            .map_err(|e| kinesis_error(e, Some(name)))?;
+        let results: Vec<Value> = out
+            .records()
+            .iter()
+            .map(|r| match r.error_code() {
+                Some(code) => json!({ "ErrorCode": code, "ErrorMessage": r.error_message() }),
+                None => json!({ "SequenceNumber": r.sequence_number(), "ShardId": r.shard_id() }),
+            })
+            .collect();
+        Ok(json_response(
+            StatusCode::OK,
+            &json!({ "FailedRecordCount": out.failed_record_count().unwrap_or(0), "Records": results }),
+        ))
+    }
+}
+
+fn parse_json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| {
+        let mut error =
+            ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", format!("the body is not the JSON expected: {e}"));
+        error.field = Some("body".into());
+        error
+    })
+}
+
+fn check_stream_name(name: &str) -> Result<(), ApiError> {
+    let valid =
+        (1..=128).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+    if valid {
+        Ok(())
+    } else {
+        Err(ApiError::bad_field(
+            "stream-name",
+            format!("{name:?} is not a Kinesis stream name (1-128 of a-z A-Z 0-9 _ . -)"),
+        ))
+    }
+}
+
+fn check_body_stream(in_body: Option<&str>, in_path: &str) -> Result<(), ApiError> {
+    match in_body {
+        Some(body) if body != in_path => Err(ApiError::bad_field(
+            "StreamName",
+            format!("StreamName {body:?} in the body differs from {in_path:?} in the path"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// A record's data as the object's plain JSON bytes — an object as sent, or the
+/// text of a string holding one — checked against its stream's kind.
+fn check_record(stream: &str, record: &PutRecordBody, prefix: &str) -> Result<Checked, ApiError> {
+    let data_field = format!("{prefix}Data");
+    let Some(raw) = record.data else {
+        return Err(ApiError::bad_field(
+            &data_field,
+            format!("{data_field} is missing: send the record as a JSON object"),
+        ));
+    };
+    let text = raw.get();
+    let data: Vec<u8> = if text.starts_with('{') {
+        text.as_bytes().to_vec()
+    } else if text.starts_with('"') {
+        let inner: String = serde_json::from_str(text).expect("RawValue holds valid JSON");
+        match serde_json::from_str::<&RawValue>(&inner) {
+            Ok(value) if value.get().starts_with('{') => inner.trim().as_bytes().to_vec(),
+            _ => {
+                return Err(ApiError::bad_field(
+                    &data_field,
+                    format!("{data_field} is a string, but not one holding a JSON object"),
+                ));
+            }
+        }
+    } else {
+        return Err(ApiError::bad_field(
+            &data_field,
+            format!("{data_field} must be a JSON object (or a string holding one)"),
+        ));
+    };
+    if data.len() > MAX_RECORD_BYTES {
+        return Err(ApiError::too_large(format!(
+            "{data_field} is {} bytes; a Kinesis record holds at most {MAX_RECORD_BYTES}",
+            data.len()
+        )));
+    }
+    if let Some(kind) = Kind::from_suffix(stream)
+        && let Err(reason) = clean_record(kind, &data)
+    {
+        let field = match reason {
+            QuarantineReason::MissingField { field } | QuarantineReason::WrongType { field, .. } => {
+                format!("{data_field}.{field}")
+            }
+            _ => data_field.clone(),
+        };
+        return Err(ApiError::bad_field(
+            field,
+            format!("{data_field} is not a {kind} record the cleaner can read: {reason}"),
+        ));
+    }
+    let key_field = format!("{prefix}PartitionKey");
+    let partition_key = match &record.partition_key {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        None | Some(Value::Null) => return Err(ApiError::bad_field(&key_field, format!("{key_field} is missing"))),
+        Some(other) => {
+            return Err(ApiError::bad_field(&key_field, format!("{key_field} must be a string, not {other}")));
+        }
+    };
+    if !(1..=256).contains(&partition_key.chars().count()) {
+        return Err(ApiError::bad_field(&key_field, format!("{key_field} must be 1 to 256 characters")));
+    }
+    Ok(Checked { data, partition_key })
+}
+
+/// Creating and deleting streams is for callers API Gateway authenticated with IAM.
+fn require_iam(request: &Request) -> Result<(), ApiError> {
+    let authorised = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV1(ctx)) => ctx.identity.user_arn.is_some() || ctx.identity.access_key.is_some(),
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.authorizer.as_ref().is_some_and(|a| a.iam.is_some()),
+        _ => false,
+    };
+    if authorised {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "creating and deleting streams needs a caller with IAM authorisation",
+        ))
+    }
+}
+
+/// Kinesis failures as answers: a missing stream is the caller's 404; throttling and
+/// unreachable service are retryable 503s; other upstream failures 502s.
+fn kinesis_error<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(
+    error: SdkError<E, R>,
+    stream: Option<&str>,
+) -> ApiError {
+    match &error {
+        SdkError::ServiceError(service) => {
+            let code = service.err().code().unwrap_or("Unknown");
+            let message = service.err().message().unwrap_or("").to_owned();
+            match code {
+                "ResourceNotFoundException" => {
+                    let mut e = ApiError::new(
+                        StatusCode::NOT_FOUND,
+                        "stream_not_found",
+                        format!("stream {:?} does not exist", stream.unwrap_or("")),
+                    );
+                    e.field = Some("stream-name".into());
+                    e
+                }
+                "ResourceInUseException" => ApiError::new(StatusCode::CONFLICT, "stream_in_use", message),
+                "InvalidArgumentException" | "ValidationException" => {
+                    ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", message)
+                }
+                "ProvisionedThroughputExceededException"
+                | "LimitExceededException"
+                | "ThrottlingException"
+                | "KMSThrottlingException" => ApiError::upstream(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    true,
+                    format!("Kinesis is throttling: {code}: {message}"),
+                ),
+                _ => ApiError::upstream(StatusCode::BAD_GATEWAY, false, format!("Kinesis refused: {code}: {message}")),
+            }
+        }
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => {
+            ApiError::upstream(StatusCode::SERVICE_UNAVAILABLE, true, "Kinesis could not be reached; try again")
+        }
+        _ => ApiError::upstream(StatusCode::BAD_GATEWAY, true, "Kinesis answered with something unreadable; try again"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_on_the_raw_path_with_or_without_a_stage() {
+        assert_eq!(route("/streams"), Some(Route::Streams));
+        assert_eq!(route("/Prod/streams/s-pin/record"), Some(Route::Record("s-pin")));
+        assert_eq!(route("/lambda-url/ingest/streams/s-pin/records"), Some(Route::Records("s-pin")));
+        assert_eq!(route("/streams/s-pin/"), Some(Route::Stream("s-pin")));
+        assert_eq!(route("/topics/0a1b.pin"), Some(Route::Topic("0a1b.pin")));
+        assert_eq!(route("/streams/a/b/c"), None);
+        assert_eq!(route("/nothing"), None);
+    }
+}

@@ -163,14 +163,14 @@ async fn limits_are_413s() {
         .await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{answer}");
     let one = r#"{"data": {"index": 1}, "partition-key": "k"}"#;
-    let body = format!(r#"{{"records": [{}]}}"#, vec![one; MAX_PUT_RECORDS + 1].join(","));
+    let body = format!(r#"{{"records": [{}]}}"#, [one; MAX_PUT_RECORDS + 1].join(","));
     assert_eq!(
         api.call(v2("PUT", &format!("/streams/{stream}/records"), &body)).await.0,
         StatusCode::PAYLOAD_TOO_LARGE
     );
     // Six records of ~0.9 MiB: each fits, together they pass PutRecords' 5 MiB.
     let chunk = format!(r#"{{"data": {{"index": 1, "title": "{}"}}, "partition-key": "k"}}"#, "y".repeat(900_000));
-    let body = format!(r#"{{"records": [{}]}}"#, vec![chunk.as_str(); 6].join(","));
+    let body = format!(r#"{{"records": [{}]}}"#, [chunk.as_str(); 6].join(","));
     let (status, answer) = api.call(v2("PUT", &format!("/streams/{stream}/records"), &body)).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{answer}");
     assert_eq!(api.read_back(&stream).await, Vec::<String>::new());

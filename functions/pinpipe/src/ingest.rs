@@ -65,10 +65,8 @@ impl ApiError {
             body["retryable"] = retryable.into();
         }
         let mut response = json_response(self.status, &body);
-        if let Some(allow) = self.allow {
-            if let Ok(value) = allow.parse() {
-                response.headers_mut().insert("allow", value);
-            }
+        if let Some(value) = self.allow.and_then(|allow| allow.parse().ok()) {
+            response.headers_mut().insert("allow", value);
         }
         response
     }

@@ -31,22 +31,24 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let mut poller = KinesisPoller::new(aws_sdk_kinesis::Client::new(&aws), &args.stream, args.batch_size)
         .await
         .context("opening the stream")?;
-    let mut total = StreamCounts::default();
+    let total = std::cell::Cell::new(StreamCounts::default());
     loop {
         let round = poller
             .run_until_idle(
                 |event| {
-                    let cleaner = &cleaner;
-                    let total = &mut total;
+                    let (cleaner, total) = (&cleaner, &total);
                     async move {
                         let (response, counts) = cleaner.handle(&event).await;
-                        *total += counts;
+                        let mut sum = total.get();
+                        sum += counts;
+                        total.set(sum);
                         response
                     }
                 },
                 1_000,
             )
             .await?;
+        let total = total.get();
         if round.records > 0 || !args.follow {
             eprintln!(
                 "{}: {} records in, {} rows written, {} quarantined, {} duplicates skipped, {} failed (redelivered)",

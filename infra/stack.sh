@@ -2,7 +2,7 @@
 # The local test stack on 127.0.0.1 (SPEC §8, ../shared/STACK.md):
 #   moto server (S3 + Kinesis)  on $PINPIPE_MOTO_PORT  (5001)
 #   tansu Kafka broker          on $PINPIPE_KAFKA_PORT (9092)
-#   a Python venv with the independent readers (deltalake, duckdb + delta, pyarrow).
+#   a Python venv with the independent readers (deltalake, duckdb + delta, pyarrow) and cargo-lambda.
 #
 #   infra/stack.sh install   install whatever is missing (idempotent; cached under $PINPIPE_CACHE)
 #   infra/stack.sh up        install, start what is not running, wait until healthy
@@ -146,6 +146,7 @@ export AWS_DEFAULT_REGION=us-east-1
 export AWS_ALLOW_HTTP=true
 export PINPIPE_KAFKA_BOOTSTRAP=127.0.0.1:$KAFKA_PORT
 export PINPIPE_PYTHON=$VENV/bin/python
+export PINPIPE_CARGO_LAMBDA=$VENV/bin/cargo-lambda
 ENV
 }
 

@@ -2,6 +2,7 @@
 
 mod ingest_streams;
 mod kinesis_poller;
+mod lambda_watch;
 mod properties;
 mod samples;
 mod stack_smoke;

@@ -26,15 +26,5 @@ Target: at least 1M posts per minute to files.
 | command | wall | rate | peak RSS |
 |---|---|---|---|
 $rows"
-touch BENCHMARKS.md
-python3 - "$table" <<'PY'
-import re, sys
-table = sys.argv[1].rstrip() + "\n"
-text = open("BENCHMARKS.md").read() or "# Benchmarks\n\nEach section is written by the script it names; rerun it to refresh.\n\n"
-if "## generate" in text:
-    text = re.sub(r"## generate.*?(?=\n## |\Z)", table, text, flags=re.S)
-else:
-    text = text.rstrip() + "\n\n" + table
-open("BENCHMARKS.md", "w").write(text)
-PY
+echo "$table" | python3 infra/bench/write_section.py generate
 echo "$table"

@@ -1,6 +1,7 @@
 //! `pinpipe`: the local stand-ins of SPEC §8. Each subcommand is a thin shell over
 //! the library; the work lives in `pinpipe`.
 
+mod bench_stream;
 mod clean;
 mod generate;
 mod poll_stream;
@@ -22,6 +23,9 @@ enum Command {
     Clean(clean::Args),
     /// Run the stream cleaner over a Kinesis stream, as Lambda's event source mapping would.
     PollStream(poll_stream::Args),
+    /// Benchmark the stream cleaner against a bare JSON parse (writes a Markdown table).
+    #[command(hide = true)]
+    BenchStream(bench_stream::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -31,6 +35,10 @@ fn main() -> anyhow::Result<()> {
         Command::PollStream(args) => {
             pinpipe::telemetry::init();
             tokio::runtime::Runtime::new()?.block_on(poll_stream::run(args))
+        }
+        // One thread, as the benchmark measures one core.
+        Command::BenchStream(args) => {
+            tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(bench_stream::run(args))
         }
     };
     match result {

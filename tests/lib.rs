@@ -194,3 +194,65 @@ pub mod apigw {
         lambda_http::request::from_str(&event.to_string()).expect("a valid API Gateway v2 event")
     }
 }
+
+/// The API's OpenAPI document (`functions/ingest/openapi.json`), as a test oracle:
+/// every answer's status must be documented for its path and method, and its body
+/// must carry the documented schema's required properties.
+pub mod openapi {
+    use serde_json::Value;
+
+    pub fn document() -> Value {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../functions/ingest/openapi.json");
+        serde_json::from_str(&std::fs::read_to_string(path).expect("the OpenAPI document")).expect("valid JSON")
+    }
+
+    fn resolve<'a>(doc: &'a Value, node: &'a Value) -> &'a Value {
+        match node.get("$ref").and_then(Value::as_str) {
+            Some(r) => {
+                let target = r.trim_start_matches("#/").split('/').fold(doc, |n, key| &n[key]);
+                resolve(doc, target)
+            }
+            None => node,
+        }
+    }
+
+    fn required(doc: &Value, schema: &Value) -> Vec<String> {
+        let schema = resolve(doc, schema);
+        let mut names: Vec<String> =
+            schema["required"].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(str::to_owned)).collect();
+        for part in schema["allOf"].as_array().into_iter().flatten() {
+            names.extend(required(doc, part));
+        }
+        names
+    }
+
+    /// The documented path template a concrete path matches (`/streams/{stream-name}/record`).
+    fn template<'a>(doc: &'a Value, path: &str) -> Option<&'a str> {
+        let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+        doc["paths"].as_object()?.keys().map(String::as_str).find(|t| {
+            let parts: Vec<&str> = t.split('/').filter(|s| !s.is_empty()).collect();
+            parts.len() == segments.len() && parts.iter().zip(&segments).all(|(p, s)| p.starts_with('{') || p == s)
+        })
+    }
+
+    /// Panics unless the answer conforms to the document. Paths that are not
+    /// documented must be answered 404, methods that are not 405.
+    pub fn check(doc: &Value, method: &str, path: &str, status: u16, body: &Value) {
+        let Some(template) = template(doc, path) else {
+            assert_eq!(status, 404, "{method} {path}: undocumented paths are 404");
+            return;
+        };
+        let Some(operation) = doc["paths"][template].get(method.to_ascii_lowercase()) else {
+            assert_eq!(status, 405, "{method} {path}: undocumented methods are 405");
+            return;
+        };
+        let response = operation["responses"]
+            .get(status.to_string())
+            .unwrap_or_else(|| panic!("{method} {template}: status {status} is not documented ({body})"));
+        let response = resolve(doc, response);
+        let schema = &response["content"]["application/json"]["schema"];
+        for name in required(doc, schema) {
+            assert!(body.get(&name).is_some(), "{method} {template} {status}: the body lacks `{name}`: {body}");
+        }
+    }
+}

@@ -3,28 +3,32 @@
 //! names the problem, and a rejected request writes nothing.
 
 use lambda_http::http::StatusCode;
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Request, RequestExt, Response};
 use pinpipe::ingest::{Ingest, MAX_PUT_RECORDS, MAX_RECORD_BYTES};
 use pinpipe_tests::apigw::{v1, v2};
-use pinpipe_tests::{sample_lines, stack};
+use pinpipe_tests::{openapi, sample_lines, stack};
 use serde_json::{Value, json};
 
 struct Api {
     ingest: Ingest,
     kinesis: aws_sdk_kinesis::Client,
+    doc: Value,
 }
 
 impl Api {
     async fn new() -> Api {
         let kinesis = stack::kinesis().await;
-        Api { ingest: Ingest::new(kinesis.clone()), kinesis }
+        Api { ingest: Ingest::new(kinesis.clone()), kinesis, doc: openapi::document() }
     }
 
+    /// Calls the API and checks the answer against the OpenAPI document.
     async fn call(&self, request: Request) -> (StatusCode, Value) {
+        let (method, path) = (request.method().to_string(), request.raw_http_path().to_owned());
         let response: Response<Body> = self.ingest.handle(request).await;
         let status = response.status();
         assert_eq!(response.headers()["content-type"], "application/json");
         let body = serde_json::from_slice(response.body().as_ref()).expect("every answer is JSON");
+        openapi::check(&self.doc, &method, &path, status.as_u16(), &body);
         (status, body)
     }
 
@@ -235,6 +239,7 @@ async fn an_unreachable_kinesis_is_a_retryable_503() {
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     let body: Value = serde_json::from_slice(response.body().as_ref()).unwrap();
     assert_eq!(body["retryable"], true);
+    openapi::check(&openapi::document(), "PUT", "/streams/streaming-x-pin/record", 503, &body);
 }
 
 #[tokio::test]
@@ -243,4 +248,16 @@ async fn topics_answer_not_implemented_yet() {
     let (status, answer) = api.call(v2("POST", "/topics/0a1b2c3d4e5f.pin", r#"{"records": []}"#)).await;
     assert_eq!(status, StatusCode::NOT_IMPLEMENTED);
     assert_eq!(answer["error"], "not_implemented");
+}
+
+#[test]
+#[should_panic(expected = "status 418 is not documented")]
+fn the_openapi_check_rejects_an_undocumented_status() {
+    openapi::check(&openapi::document(), "PUT", "/streams/s/record", 418, &json!({"error": "x", "message": "y"}));
+}
+
+#[test]
+#[should_panic(expected = "the body lacks `ShardId`")]
+fn the_openapi_check_rejects_a_body_missing_a_required_property() {
+    openapi::check(&openapi::document(), "PUT", "/streams/s/record", 200, &json!({"SequenceNumber": "1"}));
 }

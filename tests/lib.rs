@@ -60,6 +60,31 @@ pub mod stack {
         aws_sdk_kinesis::Client::new(&aws_config().await)
     }
 
+    /// Every record in a stream as (sequence number, data), shard by shard from
+    /// TRIM_HORIZON, each shard in sequence order.
+    pub async fn read_stream(kinesis: &aws_sdk_kinesis::Client, stream: &str) -> Vec<(String, Vec<u8>)> {
+        let mut out = Vec::new();
+        let shards = kinesis.list_shards().stream_name(stream).send().await.expect("ListShards");
+        for shard in shards.shards() {
+            let iterator = kinesis
+                .get_shard_iterator()
+                .stream_name(stream)
+                .shard_id(shard.shard_id())
+                .shard_iterator_type(aws_sdk_kinesis::types::ShardIteratorType::TrimHorizon)
+                .send()
+                .await
+                .expect("GetShardIterator");
+            let got = kinesis
+                .get_records()
+                .shard_iterator(iterator.shard_iterator().unwrap_or_default())
+                .send()
+                .await
+                .expect("GetRecords");
+            out.extend(got.records().iter().map(|r| (r.sequence_number().to_owned(), r.data().as_ref().to_vec())));
+        }
+        out
+    }
+
     /// A name no other test run uses, so tests need no reset between them.
     pub fn unique_name(prefix: &str) -> String {
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();

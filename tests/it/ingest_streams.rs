@@ -47,22 +47,11 @@ impl Api {
 
     /// Every record's data in the stream, in shard then sequence order.
     async fn read_back(&self, stream: &str) -> Vec<String> {
-        let mut out = Vec::new();
-        let shards = self.kinesis.list_shards().stream_name(stream).send().await.unwrap();
-        for shard in shards.shards() {
-            let it = self
-                .kinesis
-                .get_shard_iterator()
-                .stream_name(stream)
-                .shard_id(shard.shard_id())
-                .shard_iterator_type(aws_sdk_kinesis::types::ShardIteratorType::TrimHorizon)
-                .send()
-                .await
-                .unwrap();
-            let got = self.kinesis.get_records().shard_iterator(it.shard_iterator().unwrap()).send().await.unwrap();
-            out.extend(got.records().iter().map(|r| String::from_utf8(r.data().as_ref().to_vec()).unwrap()));
-        }
-        out
+        stack::read_stream(&self.kinesis, stream)
+            .await
+            .into_iter()
+            .map(|(_, data)| String::from_utf8(data).unwrap())
+            .collect()
     }
 }
 

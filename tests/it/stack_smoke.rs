@@ -70,19 +70,10 @@ async fn kinesis_on_moto_round_trips_plain_json_bytes() {
     }
     let shard = &sent[0].0;
     assert!(sent.iter().all(|(s, _, _)| s == shard), "one partition key, one shard");
-    let iterator = kinesis
-        .get_shard_iterator()
-        .stream_name(&stream)
-        .shard_id(shard)
-        .shard_iterator_type(aws_sdk_kinesis::types::ShardIteratorType::TrimHorizon)
-        .send()
+    let read: Vec<(String, String)> = stack::read_stream(&kinesis, &stream)
         .await
-        .unwrap();
-    let got = kinesis.get_records().shard_iterator(iterator.shard_iterator().unwrap()).send().await.unwrap();
-    let read: Vec<(String, String)> = got
-        .records()
-        .iter()
-        .map(|r| (r.sequence_number().to_owned(), String::from_utf8(r.data().as_ref().to_vec()).unwrap()))
+        .into_iter()
+        .map(|(seq, data)| (seq, String::from_utf8(data).unwrap()))
         .collect();
     let expected: Vec<(String, String)> = sent.into_iter().map(|(_, seq, data)| (seq, data)).collect();
     assert_eq!(read, expected);

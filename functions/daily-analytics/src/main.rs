@@ -1,18 +1,30 @@
-//! The daily-analytics Lambda. Until issue 6: daily analytics lands it answers every event with a
-//! clear, non-retryable "not implemented yet" error.
+//! The daily-analytics Lambda (EventBridge schedule, or by hand with
+//! `{"run_date": "YYYY-MM-DD"}`): config and the lake are read once, then every
+//! invocation runs `pinpipe::analytics::DailyJob`.
 
-use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
-use pinpipe::telemetry::{self, NotImplemented};
+use lambda_runtime::{Diagnostic, Error, LambdaEvent, service_fn};
+use pinpipe::analytics::{DailyJob, run_date_of};
+use pinpipe::config::Config;
+use pinpipe::lake::Lake;
+use pinpipe::telemetry;
 
-async fn handle(
-    _event: LambdaEvent<aws_lambda_events::event::eventbridge::EventBridgeEvent>,
-) -> Result<(), Diagnostic> {
-    let error = NotImplemented { function: "daily-analytics", tracked_in: "issue 6: daily analytics" };
-    Err(Diagnostic { error_type: "NotImplemented".into(), error_message: error.to_string() })
+async fn handle(job: &DailyJob, event: LambdaEvent<serde_json::Value>) -> Result<serde_json::Value, Diagnostic> {
+    let failed = |e: pinpipe::analytics::AnalyticsError| {
+        tracing::error!(error = %e, "daily analytics failed");
+        Diagnostic { error_type: e.kind().into(), error_message: e.to_string() }
+    };
+    let run_date = run_date_of(&event.payload).map_err(failed)?;
+    let report = job.run(run_date).await.map_err(failed)?;
+    let summary = report.summary();
+    telemetry::emit_counts("daily-analytics", &report.totals());
+    Ok(summary)
 }
 
 #[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
+async fn main() -> Result<(), Error> {
     telemetry::init();
-    lambda_runtime::run(service_fn(handle)).await
+    let config = Config::from_env()?;
+    let lake = Lake::open(&config.lake)?;
+    let job = DailyJob::new(lake, config.id);
+    lambda_runtime::run(service_fn(|event| handle(&job, event))).await
 }

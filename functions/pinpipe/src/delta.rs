@@ -175,8 +175,18 @@ impl CleanTable {
         })
     }
 
-    /// Appends `batch` as writer `app_id`'s next commit, covering records up to
-    /// `last_sequence`. `expected` is the mark the caller filtered against: when a
+    /// The table's data files, as keys relative to the lake root, in a stable order.
+    pub fn data_files(&self, relative: &str) -> Result<Vec<String>, LakeError> {
+        let snapshot = self.table.snapshot().map_err(|e| LakeError::delta(&self.url, e))?;
+        let table = relative.trim_end_matches('/');
+        let mut files: Vec<String> =
+            snapshot.log_data().into_iter().map(|add| format!("{table}/{}", add.object_store_path())).collect();
+        files.sort();
+        Ok(files)
+    }
+
+    /// Appends `batches` as writer `app_id`'s next commit, covering records up to
+    /// `last_sequence`; `notes` go into the commit's `commitInfo` beside the mark. `expected` is the mark the caller filtered against: when a
     /// concurrent commit of the same writer wins, the append reports
     /// [`Appended::AlreadyCommitted`] if that commit covered `last_sequence`, and
     /// otherwise a conflict error so the caller re-reads the mark and re-filters.
@@ -185,20 +195,24 @@ impl CleanTable {
         app_id: &str,
         expected: Option<&WriterMark>,
         last_sequence: &SequenceNumber,
-        batch: RecordBatch,
+        batches: Vec<RecordBatch>,
+        notes: HashMap<String, serde_json::Value>,
         fault: Option<Fault>,
     ) -> Result<Appended, AppendError> {
         let counter = expected.map_or(1, |m| m.counter + 1);
         let mut actions = Vec::new();
-        if batch.num_rows() > 0 {
+        if batches.iter().any(|b| b.num_rows() > 0) {
             let mut writer = RecordBatchWriter::for_table(&self.table).map_err(|e| self.delta(e))?;
-            writer.write(batch).await.map_err(|e| self.delta(e))?;
+            for batch in batches.into_iter().filter(|b| b.num_rows() > 0) {
+                writer.write(batch).await.map_err(|e| self.delta(e))?;
+            }
             actions.extend(writer.flush().await.map_err(|e| self.delta(e))?.into_iter().map(Action::Add));
         }
         if fault == Some(Fault::AfterDataFilesBeforeCommit) {
             return Err(AppendError::Injected);
         }
-        let metadata = HashMap::from([
+        let mut metadata = notes;
+        metadata.extend([
             (APP_ID_KEY.to_owned(), serde_json::Value::from(app_id)),
             (COUNTER_KEY.to_owned(), serde_json::Value::from(counter)),
             (LAST_SEQUENCE_KEY.to_owned(), serde_json::Value::from(last_sequence.as_str())),

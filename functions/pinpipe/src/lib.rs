@@ -6,8 +6,12 @@
 //! - [`columnar`]: cleaned rows as Arrow `RecordBatch`es with SPEC §3's exact schema,
 //!   the one representation both the Delta writer and the Polars analytics consume;
 //! - [`generate`]: realistic raw posts with the measured dirty-value distributions;
+//! - [`silver`]: bronze objects into the silver Delta tables, each once;
+//! - [`analytics`]: the daily job and SPEC §4's eight questions with Polars;
 //! - [`config`]: SPEC §10's environment contract and the names it derives (SPEC §1, §6).
 
+#[cfg(feature = "analytics")]
+pub mod analytics;
 pub mod catalogue;
 pub mod clean;
 pub mod columnar;
@@ -23,6 +27,8 @@ pub mod lake;
 pub mod quarantine;
 pub mod raw;
 pub mod sequence;
+#[cfg(feature = "delta")]
+pub mod silver;
 #[cfg(feature = "stream")]
 pub mod stream;
 pub mod telemetry;

@@ -172,7 +172,7 @@ impl StreamCleaner {
                 self.lake.put(&q.key(), q.to_json()).await?;
             }
             let rows = cleaned.batch.num_rows() as u64;
-            match table.append(&app_id, mark.as_ref(), last, cleaned.batch, self.fault).await {
+            match table.append(&app_id, mark.as_ref(), last, vec![cleaned.batch], HashMap::new(), self.fault).await {
                 Ok(Appended::Committed { version, counter }) => {
                     tracing::info!(%app_id, version, counter, rows, "appended");
                     counts.rows_written += rows;

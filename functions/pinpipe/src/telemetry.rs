@@ -1,11 +1,14 @@
 //! Logging for every binary: `tracing` to stderr, JSON when `AWS_LAMBDA_LOG_FORMAT=JSON`
-//! (as Lambda sets it) and plain text otherwise; level from `RUST_LOG` (default `info`).
+//! (as Lambda sets it) and plain text otherwise; level from `RUST_LOG` (default `info`, the Delta kernel's `warn`).
 
 use tracing_subscriber::EnvFilter;
 
 /// Installs the global subscriber once; later calls do nothing.
 pub fn init() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // The Delta kernel logs routine steps at info and expected misses (no table yet) as errors;
+    // deltalake reports real failures to us as results, which we log.
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,delta_kernel=off,buoyant_kernel=off,deltalake_core=warn"));
     let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     let _ = if json { builder.json().with_current_span(false).without_time().try_init() } else { builder.try_init() };

@@ -1,4 +1,5 @@
 //! Local stand-ins for what AWS runs around the functions: event-source pollers that
 //! feed the same Lambda event types to the same handlers.
 
+pub mod bronze;
 pub mod kinesis_poller;

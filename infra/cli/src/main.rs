@@ -1,6 +1,7 @@
 //! `pinpipe`: the local stand-ins of SPEC §8. Each subcommand is a thin shell over
 //! the library; the work lives in `pinpipe`.
 
+mod analytics;
 mod bench_stream;
 mod clean;
 mod generate;
@@ -23,6 +24,10 @@ enum Command {
     Clean(clean::Args),
     /// Run the stream cleaner over a Kinesis stream, as Lambda's event source mapping would.
     PollStream(poll_stream::Args),
+    /// The daily job by hand: new bronze objects into silver, then the eight answers.
+    Analytics(analytics::Args),
+    /// Land generate's NDJSON files in the lake as bronze objects, as the batch sink would.
+    LandBronze(analytics::LandArgs),
     /// Benchmark the stream cleaner against a bare JSON parse (writes a Markdown table).
     #[command(hide = true)]
     BenchStream(bench_stream::Args),
@@ -36,6 +41,11 @@ fn main() -> anyhow::Result<()> {
             pinpipe::telemetry::init();
             tokio::runtime::Runtime::new()?.block_on(poll_stream::run(args))
         }
+        Command::Analytics(args) => {
+            pinpipe::telemetry::init();
+            tokio::runtime::Runtime::new()?.block_on(analytics::run(args))
+        }
+        Command::LandBronze(args) => tokio::runtime::Runtime::new()?.block_on(analytics::land(args)),
         // One thread, as the benchmark measures one core.
         Command::BenchStream(args) => {
             tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(bench_stream::run(args))

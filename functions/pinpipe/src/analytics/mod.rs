@@ -1,0 +1,257 @@
+//! The daily job (SPEC §4, §6): bronze objects not yet in silver are cleaned into
+//! the silver Delta tables; then the eight questions are answered over silver with
+//! Polars and written to `analytics/run_date=YYYY-MM-DD/` with `report.md`.
+//! The `daily-analytics` Lambda and `pinpipe analytics` both run [`DailyJob::run`].
+
+pub mod queries;
+pub mod report;
+
+use std::io::Cursor;
+use std::time::{Duration, Instant};
+
+use chrono::NaiveDate;
+use futures::{StreamExt, TryStreamExt};
+use polars::prelude::*;
+
+use crate::config::Names;
+use crate::delta::CleanTable;
+use crate::kind::Kind;
+use crate::lake::{Lake, LakeError};
+use crate::silver::{self, SilverCounts, SilverError};
+pub use queries::{Posts, Question};
+
+/// Silver files fetched at once.
+const FETCH_CONCURRENCY: usize = 8;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AnalyticsError {
+    #[error("bronze → silver: {0}")]
+    Silver(#[from] SilverError),
+    #[error(transparent)]
+    Lake(#[from] LakeError),
+    #[error("reading silver file {key}: {source}")]
+    SilverFile { key: String, source: PolarsError },
+    #[error("silver file {0} is listed in its table's log but missing")]
+    MissingFile(String),
+    #[error("answering the questions: {0}")]
+    Query(#[from] PolarsError),
+    #[error("{0}")]
+    BadEvent(String),
+}
+
+impl AnalyticsError {
+    /// A short name for the Lambda error type.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            AnalyticsError::BadEvent(_) => "BadEvent",
+            AnalyticsError::Query(_) => "QueryFailed",
+            _ => "LakeError",
+        }
+    }
+}
+
+/// What one run did and found.
+#[derive(Debug, Clone)]
+pub struct RunReport {
+    pub run_date: NaiveDate,
+    /// Bronze → silver, per kind (pin, geo, user).
+    pub silver: [(Kind, SilverCounts); 3],
+    /// Rows in silver, and rows left out as repeated posts (`ind` seen before), per kind.
+    pub silver_rows: [(Kind, u64, u64); 3],
+    pub answers: Vec<(Question, DataFrame)>,
+    /// `analytics/run_date=YYYY-MM-DD/`.
+    pub output_prefix: String,
+    pub elapsed: Duration,
+}
+
+impl RunReport {
+    /// The run's counts summed over the three kinds (also the Lambda's metrics).
+    pub fn totals(&self) -> RunTotals {
+        let mut silver = SilverCounts::default();
+        for (_, counts) in &self.silver {
+            silver += *counts;
+        }
+        RunTotals {
+            objects_read: silver.objects_read,
+            objects_skipped: silver.objects_skipped,
+            rows_cleaned: silver.rows_cleaned,
+            quarantined: silver.quarantined,
+            duplicates_dropped: self.silver_rows.iter().map(|(_, _, dropped)| dropped).sum(),
+        }
+    }
+
+    /// What the Lambda answers: the date, where the output is, and the counts.
+    pub fn summary(&self) -> serde_json::Value {
+        let per_kind: serde_json::Map<String, serde_json::Value> = self
+            .silver
+            .iter()
+            .zip(&self.silver_rows)
+            .map(|((kind, counts), (_, rows, dropped))| {
+                let mut value = serde_json::to_value(counts).expect("plain counts");
+                value["silver_rows"] = (*rows).into();
+                value["duplicates_dropped"] = (*dropped).into();
+                (kind.to_string(), value)
+            })
+            .collect();
+        let answers: serde_json::Map<String, serde_json::Value> =
+            self.answers.iter().map(|(q, frame)| (q.file_stem().to_owned(), frame.height().into())).collect();
+        serde_json::json!({
+            "run_date": self.run_date.format("%Y-%m-%d").to_string(),
+            "output_prefix": self.output_prefix,
+            "report": format!("{}report.md", self.output_prefix),
+            "counts": self.totals(),
+            "per_kind": per_kind,
+            "answer_rows": answers,
+            "elapsed_ms": self.elapsed.as_millis() as u64,
+        })
+    }
+
+    pub fn answer(&self, question: Question) -> &DataFrame {
+        &self.answers.iter().find(|(q, _)| *q == question).expect("every question is answered").1
+    }
+}
+
+/// A run's counts over all kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct RunTotals {
+    pub objects_read: u64,
+    pub objects_skipped: u64,
+    pub rows_cleaned: u64,
+    pub quarantined: u64,
+    pub duplicates_dropped: u64,
+}
+
+/// The job's state, built once per Lambda instance.
+pub struct DailyJob {
+    lake: Lake,
+    id: String,
+}
+
+impl DailyJob {
+    pub fn new(lake: Lake, id: impl Into<String>) -> Self {
+        DailyJob { lake, id: id.into() }
+    }
+
+    pub fn lake(&self) -> &Lake {
+        &self.lake
+    }
+
+    /// Runs the job for `run_date`: new bronze → silver, then silver → the answers,
+    /// written under `analytics/run_date=<run_date>/`.
+    pub async fn run(&self, run_date: NaiveDate) -> Result<RunReport, AnalyticsError> {
+        let started = Instant::now();
+        let names = Names { id: &self.id };
+        let (pin, geo, user) = futures::try_join!(
+            silver::ingest(&self.lake, names, Kind::Pin),
+            silver::ingest(&self.lake, names, Kind::Geo),
+            silver::ingest(&self.lake, names, Kind::User),
+        )?;
+        let (pin_rows, geo_rows, user_rows) =
+            futures::try_join!(self.scan(Kind::Pin), self.scan(Kind::Geo), self.scan(Kind::User))?;
+        let rows = [pin_rows.height(), geo_rows.height(), user_rows.height()];
+        // Polars runs the queries on its own thread pool.
+        let posts = Posts::dedupe(pin_rows.lazy(), geo_rows.lazy(), user_rows.lazy())?;
+        let answers = queries::answer_all(&posts)?;
+        let kept = [posts.pin.height(), posts.geo.height(), posts.user.height()];
+        let output_prefix = format!("analytics/run_date={}/", run_date.format("%Y-%m-%d"));
+        let mut report = RunReport {
+            run_date,
+            silver: [(Kind::Pin, pin), (Kind::Geo, geo), (Kind::User, user)],
+            silver_rows: [
+                (Kind::Pin, rows[0] as u64, (rows[0] - kept[0]) as u64),
+                (Kind::Geo, rows[1] as u64, (rows[1] - kept[1]) as u64),
+                (Kind::User, rows[2] as u64, (rows[2] - kept[2]) as u64),
+            ],
+            answers,
+            output_prefix,
+            elapsed: Duration::ZERO,
+        };
+        self.write(&mut report, started).await?;
+        Ok(report)
+    }
+
+    /// The silver table of `kind`, the columns the questions read, in a stable order.
+    async fn scan(&self, kind: Kind) -> Result<DataFrame, AnalyticsError> {
+        let relative = Names { id: &self.id }.batch_table(kind);
+        let table = CleanTable::open(&self.lake, &relative, kind).await?;
+        let schema = queries::input_schema(kind);
+        let columns: Vec<String> = schema.iter_names().map(|n| n.to_string()).collect();
+        let frames: Vec<DataFrame> = futures::stream::iter(table.data_files(&relative)?)
+            .map(|key| {
+                let columns = columns.clone();
+                async move {
+                    let bytes = self.lake.get(&key).await?.ok_or_else(|| AnalyticsError::MissingFile(key.clone()))?;
+                    ParquetReader::new(Cursor::new(bytes))
+                        .with_columns(Some(columns))
+                        .finish()
+                        .map_err(|source| AnalyticsError::SilverFile { key, source })
+                }
+            })
+            .buffered(FETCH_CONCURRENCY)
+            .try_collect()
+            .await?;
+        let mut all = DataFrame::empty_with_schema(&schema);
+        for frame in &frames {
+            all.vstack_mut(frame)?;
+        }
+        all.rechunk_mut();
+        Ok(all)
+    }
+
+    /// Writes the answers, then `report.md`. Everything is computed before the first
+    /// write and each object is replaced whole (an S3 PUT; a rename locally), so a
+    /// reader sees each file either from the previous run of the date or from this one.
+    async fn write(&self, report: &mut RunReport, started: Instant) -> Result<(), AnalyticsError> {
+        let mut files = Vec::with_capacity(report.answers.len());
+        for (question, frame) in &mut report.answers {
+            let mut bytes = Vec::new();
+            ParquetWriter::new(&mut bytes).finish(frame)?;
+            files.push((format!("{}{}.parquet", report.output_prefix, question.file_stem()), bytes));
+        }
+        for (key, bytes) in files {
+            self.lake.put(&key, bytes).await?;
+        }
+        report.elapsed = started.elapsed();
+        self.lake.put(&format!("{}report.md", report.output_prefix), report::markdown(report)).await?;
+        Ok(())
+    }
+}
+
+/// The run date of an invocation: `{"run_date": "YYYY-MM-DD"}` (a backfill by hand)
+/// or an EventBridge scheduled event's `time`.
+pub fn run_date_of(event: &serde_json::Value) -> Result<NaiveDate, AnalyticsError> {
+    if let Some(date) = event.get("run_date") {
+        let text = date.as_str().ok_or_else(|| AnalyticsError::BadEvent("run_date must be a string".into()))?;
+        return NaiveDate::parse_from_str(text, "%Y-%m-%d")
+            .map_err(|e| AnalyticsError::BadEvent(format!("run_date {text:?} is not YYYY-MM-DD: {e}")));
+    }
+    if let Some(time) = event.get("time").and_then(|t| t.as_str()) {
+        return chrono::DateTime::parse_from_rfc3339(time)
+            .map(|t| t.naive_utc().date())
+            .map_err(|e| AnalyticsError::BadEvent(format!("time {time:?} is not an RFC 3339 timestamp: {e}")));
+    }
+    Err(AnalyticsError::BadEvent(
+        "expected an EventBridge scheduled event (with `time`) or {\"run_date\": \"YYYY-MM-DD\"}".into(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_date_from_a_schedule_or_by_hand() {
+        let scheduled = serde_json::json!({"detail-type": "Scheduled Event", "source": "aws.events", "time": "2026-11-22T00:05:00Z"});
+        assert_eq!(run_date_of(&scheduled).unwrap(), NaiveDate::from_ymd_opt(2026, 11, 22).unwrap());
+        let by_hand = serde_json::json!({"run_date": "2024-02-29"});
+        assert_eq!(run_date_of(&by_hand).unwrap(), NaiveDate::from_ymd_opt(2024, 2, 29).unwrap());
+        for bad in [
+            serde_json::json!({"run_date": "2024-02-30"}),
+            serde_json::json!({"run_date": 20240101}),
+            serde_json::json!({}),
+        ] {
+            let error = run_date_of(&bad).unwrap_err();
+            assert_eq!(error.kind(), "BadEvent", "{error}");
+        }
+    }
+}

@@ -1,0 +1,405 @@
+//! SPEC §4's eight questions over the silver tables, as Polars lazy queries.
+//!
+//! Every question starts from the posts counted once (first row per `ind`), joins
+//! inner on `ind`, leaves nulls out of every grouping and value column, breaks ties
+//! on the name ascending and sorts by the group columns (age groups in age order).
+
+use polars::prelude::*;
+
+use crate::kind::Kind;
+
+/// The silver columns the questions read, per kind.
+pub fn input_schema(kind: Kind) -> Schema {
+    let utc = || DataType::Datetime(TimeUnit::Microseconds, Some(TimeZone::UTC));
+    let fields = match kind {
+        Kind::Pin => vec![
+            Field::new("ind".into(), DataType::Int64),
+            Field::new("follower_count".into(), DataType::Int64),
+            Field::new("poster_name".into(), DataType::String),
+            Field::new("category".into(), DataType::String),
+        ],
+        Kind::Geo => vec![
+            Field::new("ind".into(), DataType::Int64),
+            Field::new("country".into(), DataType::String),
+            Field::new("timestamp".into(), utc()),
+        ],
+        Kind::User => vec![
+            Field::new("ind".into(), DataType::Int64),
+            Field::new("user_name".into(), DataType::String),
+            Field::new("age".into(), DataType::Int64),
+            Field::new("date_joined".into(), utc()),
+        ],
+    };
+    Schema::from_iter(fields)
+}
+
+/// The eight questions (3 has two parts), in SPEC §4's order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Question {
+    Q1,
+    Q2,
+    Q3a,
+    Q3b,
+    Q4,
+    Q5,
+    Q6,
+    Q7,
+    Q8,
+}
+
+impl Question {
+    pub const ALL: [Question; 9] = [
+        Question::Q1,
+        Question::Q2,
+        Question::Q3a,
+        Question::Q3b,
+        Question::Q4,
+        Question::Q5,
+        Question::Q6,
+        Question::Q7,
+        Question::Q8,
+    ];
+
+    /// The output file's stem (SPEC §4).
+    pub fn file_stem(self) -> &'static str {
+        match self {
+            Question::Q1 => "q1_category_by_country",
+            Question::Q2 => "q2_category_by_year",
+            Question::Q3a => "q3a_top_user_by_country",
+            Question::Q3b => "q3b_top_country",
+            Question::Q4 => "q4_category_by_age_group",
+            Question::Q5 => "q5_median_followers_by_age_group",
+            Question::Q6 => "q6_users_joined_by_year",
+            Question::Q7 => "q7_median_followers_by_join_year",
+            Question::Q8 => "q8_median_followers_by_age_group_and_join_year",
+        }
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Question::Q1 => "1. Most popular category per country",
+            Question::Q2 => "2. Most popular category per year, 2018–2022",
+            Question::Q3a => "3a. User with the most followers per country",
+            Question::Q3b => "3b. The country whose top user has the most followers",
+            Question::Q4 => "4. Most popular category per age group",
+            Question::Q5 => "5. Median follower count per age group",
+            Question::Q6 => "6. Users who joined each year, 2015–2020",
+            Question::Q7 => "7. Median follower count per join year, 2015–2020",
+            Question::Q8 => "8. Median follower count per age group and join year, 2015–2020",
+        }
+    }
+}
+
+/// The posts, each `ind` once (the first row delivered for it), per kind.
+#[derive(Clone)]
+pub struct Posts {
+    pub pin: DataFrame,
+    pub geo: DataFrame,
+    pub user: DataFrame,
+}
+
+impl Posts {
+    /// Keeps the first row of each `ind` in every frame, in input order.
+    pub fn dedupe(pin: LazyFrame, geo: LazyFrame, user: LazyFrame) -> PolarsResult<Posts> {
+        let once =
+            |lf: LazyFrame| lf.unique_stable_generic(Some(vec![col("ind")]), UniqueKeepStrategy::First).collect();
+        Ok(Posts { pin: once(pin)?, geo: once(geo)?, user: once(user)? })
+    }
+
+    fn pin(&self) -> LazyFrame {
+        self.pin.clone().lazy()
+    }
+    fn geo(&self) -> LazyFrame {
+        self.geo.clone().lazy()
+    }
+    fn user(&self) -> LazyFrame {
+        self.user.clone().lazy()
+    }
+}
+
+/// All nine answers, in [`Question::ALL`]'s order.
+pub fn answer_all(posts: &Posts) -> PolarsResult<Vec<(Question, DataFrame)>> {
+    let q3a = top_user_by_country(posts).collect()?;
+    let q3b = top_country(q3a.clone().lazy()).collect()?;
+    Ok(vec![
+        (Question::Q1, category_by_country(posts).collect()?),
+        (Question::Q2, category_by_year(posts).collect()?),
+        (Question::Q3a, q3a),
+        (Question::Q3b, q3b),
+        (Question::Q4, category_by_age_group(posts).collect()?),
+        (Question::Q5, median_followers_by_age_group(posts).collect()?),
+        (Question::Q6, users_joined_by_year(posts).collect()?),
+        (Question::Q7, median_followers_by_join_year(posts).collect()?),
+        (Question::Q8, median_followers_by_age_group_and_join_year(posts).collect()?),
+    ])
+}
+
+fn pin_geo(posts: &Posts) -> LazyFrame {
+    posts.pin().join(posts.geo(), [col("ind")], [col("ind")], JoinArgs::new(JoinType::Inner))
+}
+
+fn pin_user(posts: &Posts) -> LazyFrame {
+    posts.pin().join(posts.user(), [col("ind")], [col("ind")], JoinArgs::new(JoinType::Inner))
+}
+
+/// The one most frequent `item` per group: highest count, ties to `item` ascending.
+/// `group` columns are sorted ascending; `shown` are the group columns output.
+fn most_popular(lf: LazyFrame, group: &[&str], shown: &[&str], item: &str, count: &str) -> LazyFrame {
+    let keys: Vec<Expr> = group.iter().map(|g| col(*g)).collect();
+    let not_null =
+        group.iter().skip(1).chain([&item]).fold(col(group[0]).is_not_null(), |acc, c| acc.and(col(*c).is_not_null()));
+    let mut order: Vec<Expr> = keys.clone();
+    order.extend([col(count), col(item)]);
+    let mut descending = vec![false; group.len()];
+    descending.extend([true, false]);
+    let mut output: Vec<Expr> = shown.iter().map(|g| col(*g)).collect();
+    output.extend([col(item), col(count)]);
+    let mut by: Vec<Expr> = keys.clone();
+    by.push(col(item));
+    lf.filter(not_null)
+        .group_by(by)
+        .agg([len().cast(DataType::Int64).alias(count)])
+        .sort_by_exprs(order, SortMultipleOptions::default().with_order_descending_multi(descending))
+        .unique_stable_generic(Some(keys), UniqueKeepStrategy::First)
+        .select(output)
+}
+
+/// Calendar year (UTC) of a timestamp column, as `post_year`, kept within `years`.
+fn in_years(lf: LazyFrame, timestamp: &str, years: std::ops::RangeInclusive<i32>) -> LazyFrame {
+    lf.with_column(col(timestamp).dt().year().alias("post_year"))
+        .filter(col("post_year").gt_eq(lit(*years.start())).and(col("post_year").lt_eq(lit(*years.end()))))
+}
+
+/// SPEC §4's age groups and their order; ages under 18 or null fall in none.
+const AGE_GROUPS: [(&str, i64, i64); 4] =
+    [("18-24", 18, 24), ("25-35", 25, 35), ("36-50", 36, 50), ("+50", 51, i64::MAX)];
+
+/// Adds `age_group` and its position `age_order`, and leaves out rows in no group.
+fn with_age_group(lf: LazyFrame) -> LazyFrame {
+    let in_group = |low: i64, high: i64| col("age").gt_eq(lit(low)).and(col("age").lt_eq(lit(high)));
+    let mut group = lit(NULL).cast(DataType::String);
+    let mut order = lit(NULL).cast(DataType::Int32);
+    for (position, (name, low, high)) in AGE_GROUPS.iter().enumerate().rev() {
+        group = when(in_group(*low, *high)).then(lit(*name)).otherwise(group);
+        order = when(in_group(*low, *high)).then(lit(position as i32)).otherwise(order);
+    }
+    lf.with_columns([group.alias("age_group"), order.alias("age_order")]).filter(col("age_group").is_not_null())
+}
+
+/// Median follower count per group (nulls ignored; a group of only nulls is null).
+fn median_followers(lf: LazyFrame, group: &[&str], shown: &[&str]) -> LazyFrame {
+    let keys: Vec<Expr> = group.iter().map(|g| col(*g)).collect();
+    let mut output: Vec<Expr> = shown.iter().map(|g| col(*g)).collect();
+    output.push(col("median_follower_count"));
+    lf.group_by(keys.clone())
+        .agg([col("follower_count").cast(DataType::Float64).median().alias("median_follower_count")])
+        .sort_by_exprs(keys, SortMultipleOptions::default())
+        .select(output)
+}
+
+/// 1: country, category, category_count.
+pub fn category_by_country(posts: &Posts) -> LazyFrame {
+    most_popular(pin_geo(posts), &["country"], &["country"], "category", "category_count")
+}
+
+/// 2: post_year, category, category_count (years 2018–2022 of geo.timestamp).
+pub fn category_by_year(posts: &Posts) -> LazyFrame {
+    let lf = in_years(pin_geo(posts), "timestamp", 2018..=2022);
+    most_popular(lf, &["post_year"], &["post_year"], "category", "category_count")
+}
+
+/// 3a: country, poster_name, follower_count (ties to the name ascending).
+pub fn top_user_by_country(posts: &Posts) -> LazyFrame {
+    pin_geo(posts)
+        .filter(
+            col("country").is_not_null().and(col("poster_name").is_not_null()).and(col("follower_count").is_not_null()),
+        )
+        .sort_by_exprs(
+            [col("country"), col("follower_count"), col("poster_name")],
+            SortMultipleOptions::default().with_order_descending_multi([false, true, false]),
+        )
+        .unique_stable_generic(Some(vec![col("country")]), UniqueKeepStrategy::First)
+        .select([col("country"), col("poster_name"), col("follower_count")])
+}
+
+/// 3b: country, follower_count — one row, from 3a (ties to the country ascending).
+pub fn top_country(q3a: LazyFrame) -> LazyFrame {
+    q3a.sort_by_exprs(
+        [col("follower_count"), col("country")],
+        SortMultipleOptions::default().with_order_descending_multi([true, false]),
+    )
+    .limit(1)
+    .select([col("country"), col("follower_count")])
+}
+
+/// 4: age_group, category, category_count.
+pub fn category_by_age_group(posts: &Posts) -> LazyFrame {
+    most_popular(
+        with_age_group(pin_user(posts)),
+        &["age_order", "age_group"],
+        &["age_group"],
+        "category",
+        "category_count",
+    )
+}
+
+/// 5: age_group, median_follower_count (one value per post).
+pub fn median_followers_by_age_group(posts: &Posts) -> LazyFrame {
+    median_followers(with_age_group(pin_user(posts)), &["age_order", "age_group"], &["age_group"])
+}
+
+/// 6: post_year, number_users_joined — distinct (user_name, date_joined) per join year.
+pub fn users_joined_by_year(posts: &Posts) -> LazyFrame {
+    let users = posts
+        .user()
+        .filter(col("user_name").is_not_null().and(col("date_joined").is_not_null()))
+        .select([col("user_name"), col("date_joined")])
+        .unique_stable(None, UniqueKeepStrategy::First);
+    in_years(users, "date_joined", 2015..=2020)
+        .group_by([col("post_year")])
+        .agg([len().cast(DataType::Int64).alias("number_users_joined")])
+        .sort(["post_year"], SortMultipleOptions::default())
+}
+
+/// 7: post_year, median_follower_count per join year 2015–2020.
+pub fn median_followers_by_join_year(posts: &Posts) -> LazyFrame {
+    median_followers(in_years(pin_user(posts), "date_joined", 2015..=2020), &["post_year"], &["post_year"])
+}
+
+/// 8: age_group, post_year, median_follower_count.
+pub fn median_followers_by_age_group_and_join_year(posts: &Posts) -> LazyFrame {
+    let lf = with_age_group(in_years(pin_user(posts), "date_joined", 2015..=2020));
+    median_followers(lf, &["age_order", "age_group", "post_year"], &["age_group", "post_year"])
+}
+
+#[cfg(test)]
+mod tests {
+    //! Hand-made posts; every expected row below is worked out by hand from SPEC §4.
+    use super::*;
+    use crate::timestamp::parse_micros;
+
+    fn utc(lf: LazyFrame, column: &str) -> LazyFrame {
+        lf.with_column(col(column).cast(DataType::Datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))))
+    }
+
+    fn at(text: &str) -> Option<i64> {
+        Some(parse_micros(text).expect("a test timestamp"))
+    }
+
+    /// Posts 1–10 (post 1 delivered twice), plus a user row (11) without a pin.
+    fn posts() -> Posts {
+        let pin = df!(
+            "ind" => [1i64, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+            "follower_count" => [Some(100i64), Some(100), Some(500), Some(500), None, Some(10), Some(5000), Some(3000), Some(9999), Some(7), Some(1000)],
+            "poster_name" => [Some("Zed"), Some("Zed"), Some("Bob"), Some("Amy"), Some("Nul"), Some("Cat"), None, Some("Dan"), Some("Fay"), Some("Eve"), Some("Bob")],
+            "category" => [Some("art"), Some("art"), Some("art"), Some("travel"), Some("travel"), Some("travel"), None, None, Some("art"), Some("beauty"), Some("art")],
+        )
+        .unwrap();
+        let geo = df!(
+            "ind" => [1i64, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+            "country" => [Some("X"), Some("X"), Some("X"), Some("X"), Some("X"), Some("Y"), Some("Y"), Some("Y"), None, Some("Z")],
+            "timestamp" => [
+                at("2018-01-01 00:00:00"), at("2018-01-01 00:00:00"), at("2017-12-31 23:59:59"), at("2022-12-31 23:59:59"),
+                at("2022-03-03 00:00:00"), at("2023-01-01 00:00:00"), at("2018-06-01 00:00:00"), None,
+                at("2022-05-05 00:00:00"), at("2018-03-03 00:00:00"),
+            ],
+        )
+        .unwrap();
+        let user = df!(
+            "ind" => [1i64, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
+            "user_name" => [Some("U1"), Some("U1"), Some("U2"), Some("U3"), Some("U4"), Some("U5"), Some("U6"), Some("U7"), Some("U8"), Some("U9"), Some("U2"), None],
+            "age" => [Some(17i64), Some(17), Some(18), Some(24), Some(25), Some(35), Some(36), Some(50), Some(51), None, Some(18), Some(30)],
+            "date_joined" => [
+                at("2015-01-01 00:00:00"), at("2015-01-01 00:00:00"), at("2015-06-01 00:00:00"), at("2016-01-01 00:00:00"),
+                at("2014-12-31 23:59:59"), at("2020-12-31 23:59:59"), at("2021-01-01 00:00:00"), at("2016-05-05 00:00:00"),
+                at("2017-01-01 00:00:00"), at("2017-02-02 00:00:00"), at("2015-06-01 00:00:00"), at("2015-03-03 00:00:00"),
+            ],
+        )
+        .unwrap();
+        Posts::dedupe(pin.lazy(), utc(geo.lazy(), "timestamp"), utc(user.lazy(), "date_joined")).unwrap()
+    }
+
+    fn check(got: LazyFrame, want: DataFrame) {
+        let got = got.collect().unwrap();
+        assert!(got.equals_missing(&want), "got\n{got}\nwant\n{want}");
+    }
+
+    #[test]
+    fn each_post_counts_once() {
+        let posts = posts();
+        assert_eq!((posts.pin.height(), posts.geo.height(), posts.user.height()), (10, 9, 11));
+    }
+
+    #[test]
+    fn q1_most_popular_category_per_country_ties_to_the_name() {
+        // X: art 2 (post 1 once), travel 2 → art; Y: travel 1 (nulls form no group); the null country is left out.
+        let want = df!("country" => ["X", "Y", "Z"], "category" => ["art", "travel", "beauty"], "category_count" => [2i64, 1, 1]);
+        check(category_by_country(&posts()), want.unwrap());
+    }
+
+    #[test]
+    fn q2_years_2018_to_2022_inclusive() {
+        // 2017-12-31 23:59:59 and 2023-01-01 fall outside; 2018: art 1, beauty 1 → art; 2022: travel 2, art 1.
+        let want = df!("post_year" => [2018i32, 2022], "category" => ["art", "travel"], "category_count" => [1i64, 2]);
+        check(category_by_year(&posts()), want.unwrap());
+    }
+
+    #[test]
+    fn q3_top_user_ignores_null_counts_and_names_and_ties_to_the_name() {
+        // X: Bob 500 and Amy 500 tie → Amy; Nul (null count) never wins. Y: the null-named
+        // 5000 never wins → Dan 3000. The null country (Fay 9999) forms no group.
+        let want = df!("country" => ["X", "Y", "Z"], "poster_name" => ["Amy", "Dan", "Eve"], "follower_count" => [500i64, 3000, 7]);
+        let q3a = top_user_by_country(&posts());
+        check(q3a.clone(), want.unwrap());
+        check(top_country(q3a), df!("country" => ["Y"], "follower_count" => [3000i64]).unwrap());
+        let tied =
+            df!("country" => ["B", "A", "C"], "poster_name" => ["b", "a", "c"], "follower_count" => [9i64, 9, 1])
+                .unwrap();
+        check(top_country(tied.lazy()), df!("country" => ["A"], "follower_count" => [9i64]).unwrap());
+    }
+
+    #[test]
+    fn q4_age_groups_in_age_order_at_their_bounds() {
+        // 17 and null are in no group; 18, 24 → 18-24; 25, 35 → 25-35; 36, 50 → 36-50 (only
+        // null categories: no row); 51 → +50.
+        let want = df!("age_group" => ["18-24", "25-35", "+50"], "category" => ["art", "travel", "art"], "category_count" => [2i64, 2, 1]);
+        check(category_by_age_group(&posts()), want.unwrap());
+    }
+
+    #[test]
+    fn q5_exact_medians_odd_even_and_with_nulls() {
+        // 18-24: 500, 500, 1000 → 500; 25-35: null, 10 → 10; 36-50: 5000, 3000 → 4000; +50: 9999.
+        let want = df!("age_group" => ["18-24", "25-35", "36-50", "+50"], "median_follower_count" => [500.0, 10.0, 4000.0, 9999.0]);
+        check(median_followers_by_age_group(&posts()), want.unwrap());
+    }
+
+    #[test]
+    fn q6_distinct_users_per_join_year() {
+        // U2 twice (same name and date) counts once; 2014 and 2021 fall outside; a null name is no user.
+        let want = df!("post_year" => [2015i32, 2016, 2017, 2020], "number_users_joined" => [2i64, 2, 2, 1]);
+        check(users_joined_by_year(&posts()), want.unwrap());
+    }
+
+    #[test]
+    fn q7_and_q8_medians_by_join_year() {
+        // 2015: 100, 500, 1000 → 500; 2016: 500, 3000 → 1750; 2017: 9999, 7 → 5003; 2020: 10.
+        let want =
+            df!("post_year" => [2015i32, 2016, 2017, 2020], "median_follower_count" => [500.0, 1750.0, 5003.0, 10.0]);
+        check(median_followers_by_join_year(&posts()), want.unwrap());
+        let want = df!(
+            "age_group" => ["18-24", "18-24", "25-35", "36-50", "+50"],
+            "post_year" => [2015i32, 2016, 2020, 2016, 2017],
+            "median_follower_count" => [750.0, 500.0, 10.0, 3000.0, 9999.0],
+        );
+        check(median_followers_by_age_group_and_join_year(&posts()), want.unwrap());
+    }
+
+    #[test]
+    fn empty_silver_gives_empty_answers() {
+        let empty = |kind| DataFrame::empty_with_schema(&input_schema(kind)).lazy();
+        let posts = Posts::dedupe(empty(Kind::Pin), empty(Kind::Geo), empty(Kind::User)).unwrap();
+        for (question, frame) in answer_all(&posts).unwrap() {
+            assert_eq!(frame.height(), 0, "{question:?}");
+        }
+    }
+}

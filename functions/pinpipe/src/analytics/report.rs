@@ -1,0 +1,57 @@
+//! `report.md`: the run's answers as Markdown tables, and what the run did.
+
+use std::fmt::Write;
+
+use polars::prelude::{AnyValue, DataFrame};
+
+use super::RunReport;
+
+/// The whole report of a run.
+pub fn markdown(report: &RunReport) -> String {
+    let mut out = String::new();
+    let date = report.run_date.format("%Y-%m-%d");
+    let _ = writeln!(out, "# pinpipe daily analytics — {date}\n");
+    let _ = writeln!(out, "## This run\n");
+    let _ = writeln!(
+        out,
+        "| kind | bronze objects read | already in silver | lines read | rows cleaned | quarantined | silver rows | repeated posts dropped |"
+    );
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|");
+    for ((kind, counts), (_, rows, dropped)) in report.silver.iter().zip(&report.silver_rows) {
+        let _ = writeln!(
+            out,
+            "| {kind} | {} | {} | {} | {} | {} | {rows} | {dropped} |",
+            counts.objects_read, counts.objects_skipped, counts.lines_read, counts.rows_cleaned, counts.quarantined
+        );
+    }
+    let _ = writeln!(out, "\nRun time: {:.2} s.\n", report.elapsed.as_secs_f64());
+    for (question, frame) in &report.answers {
+        let _ = writeln!(out, "## {}\n\n`{}.parquet`\n", question.title(), question.file_stem());
+        out.push_str(&table(frame));
+        out.push('\n');
+    }
+    out
+}
+
+/// A frame as a Markdown table; null shows as an empty cell.
+pub fn table(frame: &DataFrame) -> String {
+    let mut out = String::new();
+    let names: Vec<&str> = frame.get_column_names().iter().map(|n| n.as_str()).collect();
+    let _ = writeln!(out, "| {} |", names.join(" | "));
+    let _ = writeln!(out, "|{}", "---|".repeat(names.len()));
+    for row in 0..frame.height() {
+        let cells: Vec<String> = frame
+            .columns()
+            .iter()
+            .map(|column| match column.get(row) {
+                Ok(AnyValue::Null) | Err(_) => String::new(),
+                Ok(value) => match value.get_str() {
+                    Some(text) => text.replace('|', "\\|"),
+                    None => value.to_string(),
+                },
+            })
+            .collect();
+        let _ = writeln!(out, "| {} |", cells.join(" | "));
+    }
+    out
+}

@@ -1,5 +1,6 @@
 //! One integration-test binary (keeps link time down): every module is a behaviour.
 
+mod analytics;
 mod ingest_streams;
 mod kinesis_poller;
 mod lambda_watch;

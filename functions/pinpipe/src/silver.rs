@@ -12,7 +12,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use futures::{StreamExt, TryStreamExt};
+use futures::TryStreamExt;
 use object_store::path::Path;
 
 use crate::columnar::clean_batch;
@@ -214,18 +214,21 @@ async fn ingest_partition(
     }
 }
 
-/// The objects' bodies, in the given order.
-async fn fetch<'o>(lake: &Lake, objects: &[&'o Listed]) -> Result<Vec<(&'o BronzeObject, bytes::Bytes)>, SilverError> {
-    futures::stream::iter(objects.iter().map(|listed| &listed.object))
-        .map(|object| async move {
-            match lake.get(&object.key).await? {
-                Some(body) => Ok((object, body)),
-                None => Err(SilverError::Vanished(object.key.clone())),
-            }
-        })
-        .buffered(FETCH_CONCURRENCY)
-        .try_collect()
-        .await
+/// The objects' bodies, in the given order, a few at a time.
+async fn fetch(lake: &Lake, objects: &[&Listed]) -> Result<Vec<(BronzeObject, bytes::Bytes)>, SilverError> {
+    let mut fetched = Vec::with_capacity(objects.len());
+    for group in objects.chunks(FETCH_CONCURRENCY) {
+        let bodies = group.iter().map(|listed| fetch_one(lake.clone(), listed.object.clone()));
+        fetched.extend(futures::future::try_join_all(bodies).await?);
+    }
+    Ok(fetched)
+}
+
+async fn fetch_one(lake: Lake, object: BronzeObject) -> Result<(BronzeObject, bytes::Bytes), SilverError> {
+    match lake.get(&object.key).await? {
+        Some(body) => Ok((object, body)),
+        None => Err(SilverError::Vanished(object.key)),
+    }
 }
 
 #[cfg(test)]

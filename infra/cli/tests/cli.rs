@@ -105,3 +105,38 @@ fn bad_arguments_are_clear_errors() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("opening /nonexistent/file.jsonl"));
 }
+
+#[test]
+fn analytics_over_the_real_samples_as_bronze_prints_the_eight_answers() {
+    let raw = temp_dir("analytics-raw");
+    std::fs::create_dir_all(&raw).unwrap();
+    for kind in ["pin", "geo", "user"] {
+        std::fs::copy(sample(&format!("sample_{kind}.jsonl")), raw.join(format!("{kind}.jsonl"))).unwrap();
+    }
+    let lake = temp_dir("analytics-lake");
+    let (raw_arg, lake_arg) = (raw.display().to_string(), lake.display().to_string());
+    let landed = pinpipe(&["land-bronze", "--in", &raw_arg, "--lake", &lake_arg, "--records-per-object", "100"]);
+    assert!(landed.status.success(), "{}", String::from_utf8_lossy(&landed.stderr));
+
+    let run = pinpipe(&["analytics", "--lake", &lake_arg, "--id", "0a1b2c3d4e5f", "--date", "2026-11-22"]);
+    let (stdout, stderr) = (String::from_utf8_lossy(&run.stdout), String::from_utf8_lossy(&run.stderr));
+    assert!(run.status.success(), "{stderr}");
+    let sections: Vec<&str> = stdout.lines().filter(|l| l.starts_with("## ")).collect();
+    assert_eq!(sections.len(), 9, "{stdout}");
+    assert!(sections[0].contains("Most popular category per country"));
+    assert!(stdout.contains("| age_group | category | category_count |\n|---|---|---|\n| 18-24 |"), "{stdout}");
+    assert!(
+        stderr.contains("9 bronze objects read (0 already in silver), 720 rows cleaned, 0 quarantined"),
+        "{stderr}"
+    );
+    assert!(lake.join("analytics/run_date=2026-11-22/report.md").exists());
+
+    // Run again: nothing new to read, the same answers.
+    let again = pinpipe(&["analytics", "--lake", &lake_arg, "--id", "0a1b2c3d4e5f", "--date", "2026-11-22"]);
+    assert!(String::from_utf8_lossy(&again.stderr).contains("0 bronze objects read (9 already in silver)"));
+    assert_eq!(String::from_utf8_lossy(&again.stdout), stdout);
+
+    let bad = pinpipe(&["analytics", "--lake", &lake_arg, "--date", "2026-13-01"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--date"), "{}", String::from_utf8_lossy(&bad.stderr));
+}

@@ -37,6 +37,8 @@ pub enum AnalyticsError {
     Query(#[from] PolarsError),
     #[error("{0}")]
     BadEvent(String),
+    #[error("a bronze → silver task failed: {0}")]
+    Task(String),
 }
 
 impl AnalyticsError {
@@ -140,12 +142,16 @@ impl DailyJob {
     /// written under `analytics/run_date=<run_date>/`.
     pub async fn run(&self, run_date: NaiveDate) -> Result<RunReport, AnalyticsError> {
         let started = Instant::now();
-        let names = Names { id: &self.id };
-        let (pin, geo, user) = futures::try_join!(
-            silver::ingest(&self.lake, names, Kind::Pin),
-            silver::ingest(&self.lake, names, Kind::Geo),
-            silver::ingest(&self.lake, names, Kind::User),
-        )?;
+        // One task per kind, so cleaning and Parquet encoding use every core.
+        let ingest = |kind: Kind| {
+            let (lake, id) = (self.lake.clone(), self.id.clone());
+            tokio::spawn(async move { silver::ingest(&lake, Names { id: &id }, kind).await })
+        };
+        let (pin, geo, user) = (ingest(Kind::Pin), ingest(Kind::Geo), ingest(Kind::User));
+        let joined = |r: Result<Result<SilverCounts, SilverError>, tokio::task::JoinError>| {
+            r.map_err(|e| AnalyticsError::Task(e.to_string()))?.map_err(AnalyticsError::from)
+        };
+        let (pin, geo, user) = (joined(pin.await)?, joined(geo.await)?, joined(user.await)?);
         let (pin_rows, geo_rows, user_rows) =
             futures::try_join!(self.scan(Kind::Pin), self.scan(Kind::Geo), self.scan(Kind::User))?;
         let rows = [pin_rows.height(), geo_rows.height(), user_rows.height()];

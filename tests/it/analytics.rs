@@ -1,0 +1,212 @@
+//! The daily job against real storage (a local directory and moto S3): bronze
+//! objects land in silver exactly once however runs overlap, and the eight answers
+//! equal the same questions written independently as DuckDB SQL.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+use chrono::NaiveDate;
+use pinpipe::Kind;
+use pinpipe::analytics::{DailyJob, Question, run_date_of};
+use pinpipe::config::Names;
+use pinpipe::generate::{GenerateOptions, Generator};
+use pinpipe::lake::Lake;
+use pinpipe_tests::readers::{duckdb_delta, python};
+use pinpipe_tests::{sample_lines, stack, temp_lake};
+
+const ID: &str = "0a1b2c3d4e5f";
+
+fn date(text: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap()
+}
+
+fn job(lake: &Lake) -> DailyJob {
+    pinpipe::telemetry::init();
+    DailyJob::new(lake.clone(), ID)
+}
+
+fn local(dir: &Path) -> Lake {
+    Lake::open(dir.to_str().unwrap()).unwrap()
+}
+
+/// Lands each kind's records as bronze objects; returns how many objects in all.
+async fn land(lake: &Lake, records: [Vec<String>; 3], per_object: usize, partitions: i32, first_offset: i64) -> usize {
+    let mut objects = 0;
+    for (kind, lines) in Kind::ALL.into_iter().zip(records) {
+        let lines: Vec<&[u8]> = lines.iter().map(|l| l.as_bytes()).collect();
+        let topic = Names { id: ID }.topic(kind);
+        objects += pinpipe_local::bronze::land(lake, &topic, &lines, per_object, partitions, first_offset)
+            .await
+            .unwrap()
+            .len();
+    }
+    objects
+}
+
+/// Generated posts with the original emulator's re-sends, as raw lines per kind.
+fn generated(posts: u64, seed: u64) -> [Vec<String>; 3] {
+    let generator = Generator::new(GenerateOptions { posts, seed, resend: true });
+    let mut records: [Vec<String>; 3] = Default::default();
+    for post in generator.posts() {
+        for (lines, kind) in records.iter_mut().zip(Kind::ALL) {
+            lines.push(post.record(kind).to_owned());
+        }
+    }
+    records
+}
+
+fn samples() -> [Vec<String>; 3] {
+    ["sample_pin.jsonl", "sample_geo.jsonl", "sample_user.jsonl"].map(sample_lines)
+}
+
+#[derive(serde::Deserialize)]
+struct CrossCheck {
+    duckdb: Vec<serde_json::Value>,
+    ours: Vec<serde_json::Value>,
+    columns: Vec<(String, String)>,
+}
+
+/// DuckDB's answers over silver beside ours, per file stem (tests/python/analytics_duckdb.py).
+fn duckdb_cross_check(lake: &Path, run_date: &str) -> BTreeMap<String, CrossCheck> {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/analytics_duckdb.py");
+    let out = Command::new(python()).args([script, lake.to_str().unwrap(), ID, run_date]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn answer_files(lake: &Path, run_date: &str) -> BTreeMap<String, Vec<u8>> {
+    let dir = lake.join(format!("analytics/run_date={run_date}"));
+    std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
+        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn answers_equal_independent_duckdb_sql_on_generated_posts() {
+    let dir = temp_lake("analytics-duckdb");
+    let lake = local(&dir);
+    land(&lake, generated(4_000, 7), 250, 3, 0).await;
+    let report = job(&lake).run(date("2026-11-22")).await.unwrap();
+    let totals = report.totals();
+    assert_eq!(totals.rows_cleaned, 12_000, "{totals:?}");
+    assert!(totals.duplicates_dropped > 0, "the re-send pattern repeats posts: {totals:?}");
+
+    let checks = duckdb_cross_check(&dir, "2026-11-22");
+    let spec_columns: [(&str, &[&str]); 9] = [
+        ("q1_category_by_country", &["country", "category", "category_count"]),
+        ("q2_category_by_year", &["post_year", "category", "category_count"]),
+        ("q3a_top_user_by_country", &["country", "poster_name", "follower_count"]),
+        ("q3b_top_country", &["country", "follower_count"]),
+        ("q4_category_by_age_group", &["age_group", "category", "category_count"]),
+        ("q5_median_followers_by_age_group", &["age_group", "median_follower_count"]),
+        ("q6_users_joined_by_year", &["post_year", "number_users_joined"]),
+        ("q7_median_followers_by_join_year", &["post_year", "median_follower_count"]),
+        ("q8_median_followers_by_age_group_and_join_year", &["age_group", "post_year", "median_follower_count"]),
+    ];
+    assert_eq!(checks.len(), 9);
+    for (stem, columns) in spec_columns {
+        let check = &checks[stem];
+        let names: Vec<&str> = check.columns.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, columns, "{stem}");
+        assert!(!check.ours.is_empty(), "{stem} has answers on 4,000 posts");
+        assert_eq!(check.ours, check.duckdb, "{stem}: ours vs DuckDB SQL");
+    }
+    // Age groups in age order, not text order.
+    let groups: Vec<&str> = checks["q4_category_by_age_group"].ours.iter().map(|r| r[0].as_str().unwrap()).collect();
+    assert_eq!(groups, ["18-24", "25-35", "36-50", "+50"]);
+    assert!(dir.join("analytics/run_date=2026-11-22/report.md").exists());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rerun_of_a_date_reads_nothing_twice_and_writes_identical_files() {
+    let dir = temp_lake("analytics-rerun");
+    let lake = local(&dir);
+    let objects = land(&lake, generated(1_000, 11), 100, 2, 0).await as u64;
+    let first = job(&lake).run(date("2026-11-21")).await.unwrap();
+    assert_eq!((first.totals().objects_read, first.totals().objects_skipped), (objects, 0));
+    let files = answer_files(&dir, "2026-11-21");
+    assert_eq!(files.len(), 9);
+
+    let again = job(&lake).run(date("2026-11-21")).await.unwrap();
+    assert_eq!((again.totals().objects_read, again.totals().objects_skipped), (0, objects));
+    assert_eq!(answer_files(&dir, "2026-11-21"), files, "a re-run of the date gives identical files");
+    let report = std::fs::read_to_string(dir.join("analytics/run_date=2026-11-21/report.md")).unwrap();
+    assert!(report.contains("| pin | 0 |"), "{report}");
+
+    // New objects the next day: only they are read; silver then holds every row once.
+    let more = land(&lake, generated(500, 12), 100, 2, 1_000).await as u64;
+    let next = job(&lake).run(date("2026-11-22")).await.unwrap();
+    assert_eq!((next.totals().objects_read, next.totals().objects_skipped), (more, objects));
+    let silver = duckdb_delta(dir.join(Names { id: ID }.batch_table(Kind::Pin)).to_str().unwrap());
+    assert_eq!(silver.rows, 1_500);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn overlapping_runs_on_s3_take_each_object_in_once() {
+    let s3 = stack::s3().await;
+    let bucket = stack::unique_name("pinpipe-analytics");
+    s3.create_bucket().bucket(&bucket).send().await.unwrap_or_else(|e| panic!("{}", stack::not_running("moto S3", e)));
+    let lake = Lake::open(&format!("s3://{bucket}/lake")).unwrap();
+    let objects = land(&lake, samples(), 40, 2, 0).await as u64;
+
+    let (first, second) = (job(&lake), job(&lake));
+    let (a, b) = tokio::join!(first.run(date("2026-11-22")), second.run(date("2026-11-22")));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    // Between them the two runs read each object once.
+    assert_eq!(a.totals().objects_read + b.totals().objects_read, objects, "{:?} {:?}", a.totals(), b.totals());
+    for kind in Kind::ALL {
+        let table = format!("s3://{bucket}/lake/{}", Names { id: ID }.batch_table(kind));
+        let silver = duckdb_delta(&table);
+        assert_eq!(silver.rows, 240, "{kind}: every sample row once");
+    }
+    // Both answered over the whole silver.
+    for question in Question::ALL {
+        assert_eq!(a.answer(question), b.answer(question), "{question:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_lines_are_quarantined_with_their_object_and_line() {
+    let dir = temp_lake("analytics-bad");
+    let lake = local(&dir);
+    let good = sample_lines("sample_geo.jsonl")[0].clone();
+    let lines = vec![good, "not json at all".to_owned(), r#"{"country": "Chad"}"#.to_owned()];
+    land(&lake, [vec![], lines, vec![]], 10, 1, 0).await;
+    let report = job(&lake).run(date("2026-11-22")).await.unwrap();
+    let (_, geo) = report.silver[1];
+    assert_eq!((geo.lines_read, geo.rows_cleaned, geo.quarantined), (3, 1, 2));
+    let key = "topics/0a1b2c3d4e5f.geo/partition=0/0a1b2c3d4e5f.geo+0+0000000000.json";
+    for (line, code) in [(2, "not_json"), (3, "missing_field")] {
+        let path = dir.join(format!("quarantine/object/{key}/line-{line:010}.json"));
+        let stored: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        assert_eq!(stored["code"], code, "{stored}");
+        assert_eq!(stored["origin"]["key"], key);
+        assert_eq!(stored["origin"]["line"], line);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_scheduled_event_sample_runs_the_job_on_the_real_samples() {
+    let dir = temp_lake("analytics-event");
+    let lake = local(&dir);
+    land(&lake, samples(), 100, 1, 0).await;
+    let event: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../events/eventbridge-daily.json")).unwrap(),
+    )
+    .unwrap();
+    let run_date = run_date_of(&event).unwrap();
+    let report = job(&lake).run(run_date).await.unwrap();
+    let summary = report.summary();
+    assert_eq!(summary["run_date"], "2026-11-22");
+    assert_eq!(summary["counts"]["rows_cleaned"], 720);
+    assert_eq!(summary["counts"]["quarantined"], 0);
+    assert!(dir.join("analytics/run_date=2026-11-22/report.md").exists());
+    for (stem, check) in duckdb_cross_check(&dir, "2026-11-22") {
+        assert_eq!(check.ours, check.duckdb, "{stem} on the real samples");
+        assert_eq!(summary["answer_rows"][&stem], check.ours.len(), "{stem}");
+    }
+}

@@ -15,7 +15,10 @@ use std::collections::{BTreeMap, HashMap};
 use futures::TryStreamExt;
 use object_store::path::Path;
 
-use crate::columnar::clean_batch;
+use arrow_array::RecordBatch;
+
+use crate::clean::QuarantineReason;
+use crate::columnar::{CleanedBatch, clean_batch};
 use crate::config::Names;
 use crate::delta::{AppendError, Appended, CleanTable};
 use crate::kind::Kind;
@@ -27,7 +30,7 @@ use crate::sequence::SequenceNumber;
 const CONFLICT_RETRIES: usize = 5;
 /// At most this many raw bytes go into one commit, so a long backlog is taken in
 /// several commits instead of all in memory at once.
-const MAX_COMMIT_BYTES: u64 = 256 << 20;
+const MAX_COMMIT_BYTES: u64 = 64 << 20;
 /// Objects fetched at once.
 const FETCH_CONCURRENCY: usize = 16;
 /// commitInfo key listing the bronze objects a commit took in.
@@ -102,6 +105,8 @@ pub enum SilverError {
     Append(#[from] AppendError),
     #[error("listing {prefix}: {source}")]
     List { prefix: String, source: object_store::Error },
+    #[error("a partition's writer task failed: {0}")]
+    Task(String),
     #[error("bronze object {0} disappeared while being read")]
     Vanished(String),
     #[error("partition writer {0} kept losing commit races after {CONFLICT_RETRIES} attempts")]
@@ -109,11 +114,26 @@ pub enum SilverError {
 }
 
 /// Takes every bronze object of `kind` not yet in its silver table into it.
+/// Partitions are taken in concurrently (each its own writer), so cleaning and
+/// Parquet encoding use every core.
 pub async fn ingest(lake: &Lake, names: Names<'_>, kind: Kind) -> Result<SilverCounts, SilverError> {
-    let mut table = CleanTable::open(lake, &names.batch_table(kind), kind).await?;
+    let relative = names.batch_table(kind);
+    // Create the table once, before the partitions' writers race to append.
+    CleanTable::open(lake, &relative, kind).await?;
+    let writers: Vec<_> = list_partitions(lake, &names.bronze_prefix(kind))
+        .await?
+        .into_values()
+        .map(|objects| {
+            let (lake, relative) = (lake.clone(), relative.clone());
+            tokio::spawn(async move {
+                let mut table = CleanTable::open(&lake, &relative, kind).await?;
+                ingest_partition(&lake, &mut table, kind, &objects).await
+            })
+        })
+        .collect();
     let mut counts = SilverCounts::default();
-    for objects in list_partitions(lake, &names.bronze_prefix(kind)).await?.into_values() {
-        counts += ingest_partition(lake, &mut table, kind, &objects).await?;
+    for writer in writers {
+        counts += writer.await.map_err(|e| SilverError::Task(e.to_string()))??;
     }
     Ok(counts)
 }
@@ -181,7 +201,7 @@ async fn ingest_partition(
                 origins.push((index, number as u64 + 1));
             }
         }
-        let cleaned = clean_batch(kind, lines.iter().copied());
+        let cleaned = clean_on_every_core(kind, &lines)?;
         for (position, reason) in &cleaned.quarantined {
             let (index, line) = origins[*position];
             let origin = Origin::Object { key: chunk[index].0.key.clone(), line };
@@ -191,8 +211,8 @@ async fn ingest_partition(
         let last = chunk.last().expect("take >= 1").0.offset_mark();
         let keys: Vec<serde_json::Value> = chunk.iter().map(|(o, _)| o.key.clone().into()).collect();
         let notes = HashMap::from([(OBJECTS_KEY.to_owned(), serde_json::Value::Array(keys))]);
-        let rows = cleaned.batch.num_rows() as u64;
-        match table.append(&app_id, mark.as_ref(), &last, vec![cleaned.batch], notes, None).await {
+        let rows = cleaned.batches.iter().map(|b| b.num_rows() as u64).sum::<u64>();
+        match table.append(&app_id, mark.as_ref(), &last, cleaned.batches, notes, None).await {
             Ok(Appended::Committed { version, .. }) => {
                 tracing::info!(%app_id, version, objects = chunk.len(), rows, "bronze objects taken into silver");
                 counts.objects_read += chunk.len() as u64;
@@ -212,6 +232,34 @@ async fn ingest_partition(
         }
         table.refresh().await?;
     }
+}
+
+/// Cleaned lines: Arrow batches in input order, and what could not be cleaned by
+/// its position in the input.
+struct CleanedLines {
+    batches: Vec<RecordBatch>,
+    quarantined: Vec<(usize, QuarantineReason)>,
+}
+
+/// Cleans `lines` in slices on scoped threads, one per core: a day of bronze is
+/// CPU-bound parsing, and one partition may hold most of it.
+fn clean_on_every_core(kind: Kind, lines: &[&[u8]]) -> Result<CleanedLines, SilverError> {
+    const MIN_SLICE: usize = 8_192;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let slice = lines.len().div_ceil(cores).max(MIN_SLICE);
+    let parts = std::thread::scope(|scope| -> Result<Vec<CleanedBatch>, SilverError> {
+        let workers: Vec<_> =
+            lines.chunks(slice).map(|part| scope.spawn(move || clean_batch(kind, part.iter().copied()))).collect();
+        // Cleaning is property-tested never to panic; if it ever did, fail the run, not the process.
+        workers.into_iter().map(|w| w.join().map_err(|_| SilverError::Task("cleaning panicked".into()))).collect()
+    })?;
+    let mut cleaned = CleanedLines { batches: Vec::with_capacity(parts.len()), quarantined: Vec::new() };
+    for (index, part) in parts.into_iter().enumerate() {
+        let start = index * slice;
+        cleaned.quarantined.extend(part.quarantined.into_iter().map(|(position, reason)| (start + position, reason)));
+        cleaned.batches.push(part.batch);
+    }
+    Ok(cleaned)
 }
 
 /// The objects' bodies, in the given order, a few at a time.
@@ -235,6 +283,33 @@ async fn fetch_one(lake: Lake, object: BronzeObject) -> Result<(BronzeObject, by
 mod tests {
     use super::*;
     use crate::config::bronze_object_key;
+
+    #[test]
+    fn cleaning_in_slices_keeps_order_and_positions() {
+        let good: Vec<String> = (0..20_000)
+            .map(|i| {
+                format!(
+                    r#"{{"ind":{i},"timestamp":"2020-01-01 00:00:00","latitude":1.0,"longitude":2.0,"country":"Chad"}}"#
+                )
+            })
+            .collect();
+        let mut lines: Vec<&[u8]> = good.iter().map(|l| l.as_bytes()).collect();
+        lines[5] = b"not json";
+        lines[15_000] = b"{}";
+        let cleaned = clean_on_every_core(Kind::Geo, &lines).unwrap();
+        let positions: Vec<usize> = cleaned.quarantined.iter().map(|(p, _)| *p).collect();
+        assert_eq!(positions, [5, 15_000]);
+        let inds: Vec<i64> = cleaned
+            .batches
+            .iter()
+            .flat_map(|b| {
+                let column = b.column(0).as_any().downcast_ref::<arrow_array::Int64Array>().unwrap();
+                column.values().to_vec()
+            })
+            .collect();
+        let expected: Vec<i64> = (0..20_000).filter(|i| *i != 5 && *i != 15_000).collect();
+        assert_eq!(inds, expected);
+    }
 
     #[test]
     fn parses_exactly_kafka_connects_names() {

@@ -10,6 +10,8 @@ import sys
 
 import duckdb
 
+import placeholders  # this directory is on sys.path when run as a script
+
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "../../tests/python"))
 from eight_questions_sql import QUERIES  # noqa: E402
 
@@ -17,19 +19,7 @@ raw, out = sys.argv[1:3]
 os.makedirs(out, exist_ok=True)
 con = duckdb.connect()
 con.execute("SET TimeZone = 'UTC'")
-PLACEHOLDERS = ", ".join(
-    f"'{p}'"
-    for p in [
-        "",
-        "No description available Story format",
-        "No description available",
-        "No Title Data Available",
-        "N,o, ,T,a,g,s, ,A,v,a,i,l,a,b,l,e",
-        "Image src error.",
-        "User Info Error",
-        "Untitled",
-    ]
-)
+PLACEHOLDERS = ", ".join(f"'{p}'" for p in placeholders.PLACEHOLDERS)
 con.execute(f"CREATE MACRO txt(x) AS CASE WHEN trim(x::VARCHAR) IN ({PLACEHOLDERS}) THEN NULL ELSE trim(x::VARCHAR) END")
 con.execute(
     """CREATE MACRO followers(x) AS CASE

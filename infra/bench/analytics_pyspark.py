@@ -11,6 +11,8 @@ import sys
 from pyspark.sql import SparkSession, Window
 from pyspark.sql import functions as F
 
+from placeholders import PLACEHOLDERS
+
 raw, out = sys.argv[1:3]
 spark = (
     SparkSession.builder.master("local[2]")
@@ -22,16 +24,6 @@ spark = (
 )
 spark.sparkContext.setLogLevel("ERROR")
 
-PLACEHOLDERS = [
-    "",
-    "No description available Story format",
-    "No description available",
-    "No Title Data Available",
-    "N,o, ,T,a,g,s, ,A,v,a,i,l,a,b,l,e",
-    "Image src error.",
-    "User Info Error",
-    "Untitled",
-]
 
 
 def text(c):

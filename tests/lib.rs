@@ -135,6 +135,38 @@ pub mod kinesis {
     }
 }
 
+pub mod kafka {
+    use aws_lambda_events::event::kafka::KafkaEvent;
+    use base64::Engine;
+
+    /// An MSK event as Lambda delivers it: `records` (offset, value; `None` is a
+    /// tombstone) of one topic-partition, values base64-encoded.
+    pub fn event(topic: &str, partition: i32, records: &[(i64, Option<Vec<u8>>)]) -> KafkaEvent {
+        let records: Vec<_> = records
+            .iter()
+            .map(|(offset, value)| {
+                serde_json::json!({
+                    "topic": topic,
+                    "partition": partition,
+                    "offset": offset,
+                    "timestamp": 1_700_000_000_123i64,
+                    "timestampType": "CREATE_TIME",
+                    "key": null,
+                    "value": value.as_ref().map(|v| base64::engine::general_purpose::STANDARD.encode(v)),
+                    "headers": []
+                })
+            })
+            .collect();
+        serde_json::from_value(serde_json::json!({
+            "eventSource": "aws:kafka",
+            "eventSourceArn": "arn:aws:kafka:us-east-1:123456789012:cluster/pinpipe/abcd1234-ab12-cd34-ef56-abcdef123456-1",
+            "bootstrapServers": "b-1.pinpipe.abcd12.c2.kafka.us-east-1.amazonaws.com:9098",
+            "records": { format!("{topic}-{partition}"): records }
+        }))
+        .expect("a valid MSK event")
+    }
+}
+
 /// Readers that are not ours, run from the test venv (`infra/stack.sh`).
 pub mod readers {
     use std::process::Command;
@@ -162,6 +194,23 @@ pub mod readers {
             .unwrap_or_else(|e| panic!("running {} ({e}); install the stack with `infra/stack.sh up`", python()));
         assert!(out.status.success(), "DuckDB could not read {table_uri}: {}", String::from_utf8_lossy(&out.stderr));
         serde_json::from_slice(&out.stdout).expect("read_delta.py prints JSON")
+    }
+}
+
+/// What DuckDB's `read_json` reads from NDJSON objects under a prefix (a local
+/// directory or s3://…): the row count and each record's `index`/`ind`, sorted.
+pub mod json_reader {
+    #[derive(Debug, serde::Deserialize)]
+    pub struct JsonReadout {
+        pub rows: usize,
+        pub inds: Vec<i64>,
+    }
+
+    pub fn duckdb_read_json(prefix: &str) -> JsonReadout {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/read_json.py");
+        let out = std::process::Command::new(super::readers::python()).arg(script).arg(prefix).output().unwrap();
+        assert!(out.status.success(), "DuckDB could not read {prefix}: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).expect("read_json.py prints JSON")
     }
 }
 

@@ -1,6 +1,7 @@
 //! One integration-test binary (keeps link time down): every module is a behaviour.
 
 mod analytics;
+mod batch_sink;
 mod ingest_streams;
 mod kinesis_poller;
 mod lambda_watch;

@@ -1,16 +1,33 @@
-//! The batch-sink Lambda. Until issue 5: the batch path lands it answers every event with a
-//! clear, non-retryable "not implemented yet" error.
+//! The batch-sink Lambda (MSK trigger): config and the lake are read once, then every
+//! batch goes through `pinpipe::sink::BatchSink`. The MSK event source mapping has no
+//! partial batch response, so a failed partition fails the invocation and Lambda
+//! retries the batch — safe, as the sink never lands a record twice.
 
-use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
-use pinpipe::telemetry::{self, NotImplemented};
+use aws_lambda_events::event::kafka::KafkaEvent;
+use lambda_runtime::{Diagnostic, Error, LambdaEvent, service_fn};
+use pinpipe::config::Config;
+use pinpipe::lake::Lake;
+use pinpipe::sink::{BatchSink, KafkaBatchResponse};
+use pinpipe::telemetry;
 
-async fn handle(_event: LambdaEvent<aws_lambda_events::event::kafka::KafkaEvent>) -> Result<(), Diagnostic> {
-    let error = NotImplemented { function: "batch-sink", tracked_in: "issue 5: the batch path" };
-    Err(Diagnostic { error_type: "NotImplemented".into(), error_message: error.to_string() })
+async fn handle(sink: &BatchSink, event: LambdaEvent<KafkaEvent>) -> Result<KafkaBatchResponse, Diagnostic> {
+    let (response, counts) = sink.handle(&event.payload).await;
+    telemetry::emit_counts("batch-sink", &counts);
+    if response.batch_item_failures.is_empty() {
+        return Ok(response);
+    }
+    let failed: Vec<&str> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
+    Err(Diagnostic {
+        error_type: "PartitionFailed".into(),
+        error_message: format!("landing failed for {}; the batch will be retried", failed.join(", ")),
+    })
 }
 
 #[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
+async fn main() -> Result<(), Error> {
     telemetry::init();
-    lambda_runtime::run(service_fn(handle)).await
+    let config = Config::from_env()?;
+    let lake = Lake::open(&config.lake)?;
+    let sink = BatchSink::new(lake);
+    lambda_runtime::run(service_fn(|event| handle(&sink, event))).await
 }

@@ -11,7 +11,7 @@ use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::prefix::PrefixStore;
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 use url::Url;
 
 #[derive(Debug, thiserror::Error)]
@@ -109,6 +109,18 @@ impl Lake {
             .await
             .map(drop)
             .map_err(|source| LakeError::Object { key: key.into(), source })
+    }
+
+    /// Writes the object only if no object has that key (S3 `If-None-Match: *`, a
+    /// local create-new). `false` when one already existed: it is left as it was.
+    pub async fn put_new(&self, key: &str, bytes: impl Into<Bytes>) -> Result<bool, LakeError> {
+        let payload = PutPayload::from_bytes(bytes.into());
+        let options = PutOptions { mode: PutMode::Create, ..Default::default() };
+        match self.store.put_opts(&Path::from(key), payload, options).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::AlreadyExists { .. }) | Err(object_store::Error::Precondition { .. }) => Ok(false),
+            Err(source) => Err(LakeError::Object { key: key.into(), source }),
+        }
     }
 
     /// The object's bytes, or `None` when it does not exist.

@@ -6,6 +6,7 @@
 //! - [`columnar`]: cleaned rows as Arrow `RecordBatch`es with SPEC §3's exact schema,
 //!   the one representation both the Delta writer and the Polars analytics consume;
 //! - [`generate`]: realistic raw posts with the measured dirty-value distributions;
+//! - [`sink`]: the batch sink: MSK batches → bronze objects, exactly once;
 //! - [`silver`]: bronze objects into the silver Delta tables, each once;
 //! - [`analytics`]: the daily job and SPEC §4's eight questions with Polars;
 //! - [`config`]: SPEC §10's environment contract and the names it derives (SPEC §1, §6).
@@ -29,6 +30,8 @@ pub mod raw;
 pub mod sequence;
 #[cfg(feature = "delta")]
 pub mod silver;
+#[cfg(feature = "sink")]
+pub mod sink;
 #[cfg(feature = "stream")]
 pub mod stream;
 pub mod telemetry;

@@ -1,0 +1,268 @@
+//! The batch sink (SPEC §6, §7): an MSK batch → each record's value, exactly the
+//! produced bytes, one per line, in Kafka Connect's S3 layout
+//! `topics/<topic>/partition=<p>/<topic>+<p>+<first offset:010>.json`, exactly once.
+//!
+//! Lambda redelivers and re-cuts batches, and may run the same batch twice at once,
+//! so deterministic names are not enough. Every object is written create-only (S3
+//! `If-None-Match: *`, a local create-new) and covers a run of consecutive offsets,
+//! one line each, so its end offset is its first offset plus its line count. Before
+//! writing, the sink finds where the partition's landed data ends and skips what is
+//! below it; when the object it is about to write already exists, it reads that
+//! object's end and continues after it — never overwriting, never skipping a record
+//! that has not landed.
+//!
+//! Assumes the topic's offsets are consecutive (no transactions, no compaction),
+//! as they are for what the ingest API and the original scripts produce.
+
+use std::collections::BTreeMap;
+
+use aws_lambda_events::event::kafka::{KafkaEvent, KafkaRecord};
+use base64::Engine;
+use futures::TryStreamExt;
+use object_store::path::Path;
+
+use crate::config::bronze_object_key;
+use crate::lake::{Lake, LakeError};
+use crate::quarantine::{Origin, Quarantined};
+use crate::silver::BronzeObject;
+
+/// The most records Lambda puts in one MSK batch (the event source mapping's
+/// largest `BatchSize`), so the most one object holds.
+pub const MAX_BATCH_RECORDS: i64 = 10_000;
+
+/// Lambda's MSK event source mapping has no partial batch response; this is ours,
+/// shaped like the Kinesis one: the first offset of each partition that failed.
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct KafkaBatchResponse {
+    #[serde(rename = "batchItemFailures")]
+    pub batch_item_failures: Vec<KafkaBatchItemFailure>,
+}
+
+/// `itemIdentifier` is `<topic>-<partition>@<offset>`: retry that partition from there.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct KafkaBatchItemFailure {
+    #[serde(rename = "itemIdentifier")]
+    pub item_identifier: String,
+}
+
+/// Counts of one invocation (also emitted as CloudWatch embedded metrics).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SinkCounts {
+    pub records_in: u64,
+    pub records_written: u64,
+    pub objects_written: u64,
+    pub duplicates_skipped: u64,
+    pub quarantined: u64,
+    pub failed: u64,
+}
+
+impl std::ops::AddAssign for SinkCounts {
+    fn add_assign(&mut self, o: Self) {
+        self.records_in += o.records_in;
+        self.records_written += o.records_written;
+        self.objects_written += o.objects_written;
+        self.duplicates_skipped += o.duplicates_skipped;
+        self.quarantined += o.quarantined;
+        self.failed += o.failed;
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    #[error(transparent)]
+    Lake(#[from] LakeError),
+    #[error("listing {prefix}: {source}")]
+    List { prefix: String, source: object_store::Error },
+    #[error("object {key} exists but could not be read back")]
+    Vanished { key: String },
+}
+
+/// A record whose value can be landed, or why it cannot.
+enum Value {
+    Line(Vec<u8>),
+    Bad { code: &'static str, reason: String, original: Vec<u8> },
+}
+
+/// The sink's state, built once per Lambda instance.
+pub struct BatchSink {
+    lake: Lake,
+}
+
+impl BatchSink {
+    pub fn new(lake: Lake) -> Self {
+        BatchSink { lake }
+    }
+
+    pub fn lake(&self) -> &Lake {
+        &self.lake
+    }
+
+    /// Handles one MSK event, partition by partition. A partition that fails is
+    /// reported from its first offset (the whole partition batch is safe to retry).
+    pub async fn handle(&self, event: &KafkaEvent) -> (KafkaBatchResponse, SinkCounts) {
+        let mut response = KafkaBatchResponse::default();
+        let mut counts = SinkCounts::default();
+        for ((topic, partition), records) in by_partition(event) {
+            match self.sink_partition(&topic, partition, &records).await {
+                Ok(c) => counts += c,
+                Err(error) => {
+                    tracing::error!(%topic, partition, %error, "partition batch failed; reporting it for retry");
+                    counts.records_in += records.len() as u64;
+                    counts.failed += records.len() as u64;
+                    response.batch_item_failures.push(KafkaBatchItemFailure {
+                        item_identifier: format!("{topic}-{partition}@{}", records[0].offset),
+                    });
+                }
+            }
+        }
+        (response, counts)
+    }
+
+    async fn sink_partition(
+        &self,
+        topic: &str,
+        partition: i32,
+        records: &[&KafkaRecord],
+    ) -> Result<SinkCounts, SinkError> {
+        let mut counts = SinkCounts { records_in: records.len() as u64, ..Default::default() };
+        let mut end = self.landed_end(topic, partition, records[0].offset).await?;
+        // Runs of consecutive offsets whose values can be landed; a bad value ends a run.
+        let mut run: Vec<(i64, Vec<u8>)> = Vec::new();
+        for record in records {
+            if end.is_some_and(|e| record.offset < e) {
+                counts.duplicates_skipped += 1;
+                continue;
+            }
+            match value_of(record) {
+                Value::Line(line) => {
+                    if run.last().is_some_and(|(last, _)| record.offset != last + 1) {
+                        self.write_run(topic, partition, std::mem::take(&mut run), &mut end, &mut counts).await?;
+                    }
+                    run.push((record.offset, line));
+                }
+                Value::Bad { code, reason, original } => {
+                    self.write_run(topic, partition, std::mem::take(&mut run), &mut end, &mut counts).await?;
+                    let origin = Origin::Topic { topic: topic.to_owned(), partition, offset: record.offset };
+                    let q = Quarantined::with_reason(code, reason, None, &original, origin);
+                    self.lake.put(&q.key(), q.to_json()).await?;
+                    counts.quarantined += 1;
+                }
+            }
+        }
+        self.write_run(topic, partition, run, &mut end, &mut counts).await?;
+        Ok(counts)
+    }
+
+    /// Lands a run of consecutive records create-only, continuing after any object
+    /// that another delivery wrote first.
+    async fn write_run(
+        &self,
+        topic: &str,
+        partition: i32,
+        run: Vec<(i64, Vec<u8>)>,
+        end: &mut Option<i64>,
+        counts: &mut SinkCounts,
+    ) -> Result<(), SinkError> {
+        let mut rest: &[(i64, Vec<u8>)] = &run;
+        while let Some((first, _)) = rest.first() {
+            let key = bronze_object_key(topic, partition, *first);
+            let mut body = Vec::with_capacity(rest.iter().map(|(_, l)| l.len() + 1).sum());
+            for (_, line) in rest {
+                body.extend_from_slice(line);
+                body.push(b'\n');
+            }
+            if self.lake.put_new(&key, body).await? {
+                counts.records_written += rest.len() as u64;
+                counts.objects_written += 1;
+                *end = Some(first + rest.len() as i64);
+                tracing::info!(%key, records = rest.len(), "landed");
+                return Ok(());
+            }
+            // Another delivery landed an object here first: go on after its end.
+            let existing = self.lake.get(&key).await?.ok_or_else(|| SinkError::Vanished { key: key.clone() })?;
+            let existing_end = first + line_count(&existing);
+            let skip = rest.iter().take_while(|(offset, _)| *offset < existing_end).count();
+            counts.duplicates_skipped += skip as u64;
+            *end = Some(existing_end.max(end.unwrap_or(existing_end)));
+            rest = &rest[skip..];
+        }
+        Ok(())
+    }
+
+    /// One past the last offset landed for the partition at or after what may
+    /// overlap a batch starting at `from`, or `None` when nothing there is landed.
+    /// The objects are the truth; the last one's line count gives its end. An object
+    /// holds at most one batch, so only keys from `from - MAX_BATCH_RECORDS` on are
+    /// listed: the cost does not grow with the partition's history.
+    pub async fn landed_end(&self, topic: &str, partition: i32, from: i64) -> Result<Option<i64>, SinkError> {
+        let prefix = format!("topics/{topic}/partition={partition}/");
+        let store = self.lake.store();
+        let prefix_path = Path::from(prefix.as_str());
+        let after = from - MAX_BATCH_RECORDS - 1;
+        let listing = if after >= 0 {
+            store.list_with_offset(Some(&prefix_path), &Path::from(bronze_object_key(topic, partition, after)))
+        } else {
+            store.list(Some(&prefix_path))
+        };
+        let listed: Vec<_> =
+            listing.try_collect().await.map_err(|source| SinkError::List { prefix: prefix.clone(), source })?;
+        let Some(last) = listed
+            .iter()
+            .filter_map(|meta| BronzeObject::parse(meta.location.as_ref()))
+            .filter(|o| o.topic == topic && o.partition == partition)
+            .max_by_key(|o| o.first_offset)
+        else {
+            return Ok(None);
+        };
+        let body = self.lake.get(&last.key).await?.ok_or_else(|| SinkError::Vanished { key: last.key.clone() })?;
+        Ok(Some(last.first_offset + line_count(&body)))
+    }
+}
+
+fn line_count(body: &[u8]) -> i64 {
+    body.iter().filter(|&&b| b == b'\n').count() as i64
+}
+
+/// The record's value as produced: base64-decoded; it must fit on one line.
+fn value_of(record: &KafkaRecord) -> Value {
+    let Some(encoded) = record.value.as_deref() else {
+        return Value::Bad {
+            code: "no_value",
+            reason: "the record has no value (a tombstone)".into(),
+            original: vec![],
+        };
+    };
+    match base64::engine::general_purpose::STANDARD.decode(encoded) {
+        Err(e) => Value::Bad {
+            code: "bad_base64",
+            reason: format!("the event's value is not base64: {e}"),
+            original: encoded.as_bytes().to_vec(),
+        },
+        Ok(bytes) if bytes.iter().any(|&b| b == b'\n' || b == b'\r') => Value::Bad {
+            code: "multi_line_value",
+            reason: "the value spans several lines, so it cannot be one line of NDJSON".into(),
+            original: bytes,
+        },
+        Ok(bytes) => Value::Line(bytes),
+    }
+}
+
+/// The event's records per topic-partition, each in offset order.
+fn by_partition(event: &KafkaEvent) -> BTreeMap<(String, i32), Vec<&KafkaRecord>> {
+    let mut partitions: BTreeMap<(String, i32), Vec<&KafkaRecord>> = BTreeMap::new();
+    for (key, records) in &event.records {
+        for record in records {
+            // The map key is `<topic>-<partition>`; the record's own fields say it plainly.
+            let topic = record
+                .topic
+                .clone()
+                .unwrap_or_else(|| key.rsplit_once('-').map_or(key.as_str(), |(t, _)| t).to_owned());
+            partitions.entry((topic, record.partition as i32)).or_default().push(record);
+        }
+    }
+    for records in partitions.values_mut() {
+        records.sort_by_key(|r| r.offset);
+        records.dedup_by_key(|r| r.offset);
+    }
+    partitions
+}

@@ -231,14 +231,6 @@ async fn an_unreachable_kinesis_is_a_retryable_503() {
     openapi::check(&openapi::document(), "PUT", "/streams/streaming-x-pin/record", 503, &body);
 }
 
-#[tokio::test]
-async fn topics_answer_not_implemented_yet() {
-    let api = Api::new().await;
-    let (status, answer) = api.call(v2("POST", "/topics/0a1b2c3d4e5f.pin", r#"{"records": []}"#)).await;
-    assert_eq!(status, StatusCode::NOT_IMPLEMENTED);
-    assert_eq!(answer["error"], "not_implemented");
-}
-
 #[test]
 #[should_panic(expected = "status 418 is not documented")]
 fn the_openapi_check_rejects_an_undocumented_status() {

@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use pinpipe_tests::readers::{duckdb_delta, python};
-use pinpipe_tests::{stack, temp_lake};
+use pinpipe_tests::{sample_lines, stack, temp_lake};
 
 /// The cargo-lambda binary the stack installed (`infra/stack.sh env`).
 fn cargo_lambda() -> String {
@@ -117,6 +117,14 @@ async fn sample_events_through_cargo_lambda_watch_reach_the_lake_and_kinesis() {
     assert_eq!(answer["batchItemFailures"], serde_json::json!([]), "{answer}");
     let read = duckdb_delta(lake.join("delta/stream/0a1b2c3d4e5f_geo_table").to_str().unwrap());
     assert_eq!(read.rows, 3);
+
+    let answer = tokio::task::block_in_place(|| watch.invoke_when_built("batch-sink", "events/msk-batch.json"));
+    assert_eq!(answer["batchItemFailures"], serde_json::json!([]), "{answer}");
+    let landed =
+        std::fs::read_to_string(lake.join("topics/0a1b2c3d4e5f.geo/partition=0/0a1b2c3d4e5f.geo+0+0000000000.json"))
+            .expect("the sample's geo records in Kafka Connect's layout");
+    let expected: String = sample_lines("sample_geo.jsonl")[..2].iter().map(|l| format!("{l}\n")).collect();
+    assert_eq!(landed, expected);
 
     let answer = tokio::task::block_in_place(|| watch.invoke_when_built("ingest", "events/apigw-put-record.json"));
     assert_eq!(answer["statusCode"], 200, "{answer}");

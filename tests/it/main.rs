@@ -3,6 +3,7 @@
 mod analytics;
 mod batch_sink;
 mod ingest_streams;
+mod ingest_topics;
 mod kinesis_poller;
 mod lambda_watch;
 mod properties;

@@ -1,5 +1,6 @@
-//! The ingest function's HTTP API (SPEC §5), Kinesis half: the `/streams` routes
-//! the original project's scripts call, in front of Kinesis. Every answer is JSON;
+//! The ingest function's HTTP API (SPEC §5): the `/streams` routes the original
+//! project's scripts call, in front of Kinesis, and the Kafka REST proxy v2 produce
+//! route `POST /topics/{topic}` in front of Kafka (MSK; tansu locally). Every answer is JSON;
 //! bad input is a 4xx naming the problem and nothing is half-written (a PutRecords
 //! body is checked whole before anything is sent).
 
@@ -13,7 +14,10 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
+use std::sync::Arc;
+
 use crate::clean::{QuarantineReason, clean_record};
+use crate::kafka::{KafkaError, KafkaProducer};
 use crate::kind::Kind;
 
 /// Kinesis' own limits, checked before calling it.
@@ -33,11 +37,14 @@ pub struct ApiError {
     pub field: Option<String>,
     pub retryable: Option<bool>,
     pub allow: Option<String>,
+    /// Set on the Kafka REST routes: the answer uses Confluent's envelope,
+    /// `{"error_code": 40401, "message": …}`.
+    pub error_code: Option<u32>,
 }
 
 impl ApiError {
     fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into(), field: None, retryable: None, allow: None }
+        ApiError { status, code, message: message.into(), field: None, retryable: None, allow: None, error_code: None }
     }
 
     fn bad_field(field: impl Into<String>, message: impl Into<String>) -> Self {
@@ -56,8 +63,20 @@ impl ApiError {
         e
     }
 
+    /// This error in Confluent's envelope: `error_code` is the status followed by a
+    /// two-digit detail (Confluent's own scheme: 40401 unknown topic, 42201 bad record…).
+    fn confluent(mut self, detail: u32) -> Self {
+        if self.error_code.is_none() {
+            self.error_code = Some(u32::from(self.status.as_u16()) * 100 + detail);
+        }
+        self
+    }
+
     pub fn into_response(self) -> Response<Body> {
-        let mut body = json!({ "error": self.code, "message": self.message });
+        let mut body = match self.error_code {
+            Some(error_code) => json!({ "error_code": error_code, "message": self.message }),
+            None => json!({ "error": self.code, "message": self.message }),
+        };
         if let Some(field) = self.field {
             body["field"] = field.into();
         }
@@ -141,14 +160,22 @@ struct Checked {
 }
 
 /// The ingest function's state, built once per Lambda instance.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Ingest {
     kinesis: aws_sdk_kinesis::Client,
+    /// The Kafka producer; `None` when no Kafka is configured (the topic route says so).
+    kafka: Option<Arc<KafkaProducer>>,
 }
 
 impl Ingest {
     pub fn new(kinesis: aws_sdk_kinesis::Client) -> Self {
-        Ingest { kinesis }
+        Ingest { kinesis, kafka: None }
+    }
+
+    /// Serves `POST /topics/{topic}` through `kafka`.
+    pub fn with_kafka(mut self, kafka: Arc<KafkaProducer>) -> Self {
+        self.kafka = Some(kafka);
+        self
     }
 
     /// Answers one request; every failure is a JSON error response, never a panic or a bare 500.
@@ -156,6 +183,12 @@ impl Ingest {
         match self.dispatch(&request).await {
             Ok(response) => response,
             Err(error) => {
+                // The Kafka REST routes answer every error in Confluent's envelope.
+                let error = if matches!(route(request_path(&request)), Some(Route::Topic(_))) {
+                    error.confluent(1)
+                } else {
+                    error
+                };
                 if error.status.is_server_error() {
                     tracing::warn!(status = %error.status, message = %error.message, "upstream failure");
                 }
@@ -165,8 +198,7 @@ impl Ingest {
     }
 
     async fn dispatch(&self, request: &Request) -> Result<Response<Body>, ApiError> {
-        let raw_path = request.raw_http_path();
-        let path = if raw_path.is_empty() { request.uri().path() } else { raw_path };
+        let path = request_path(request);
         let Some(route) = route(path) else {
             return Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no route for {path}: see SPEC §5")));
         };
@@ -201,11 +233,10 @@ impl Ingest {
             }
             (Route::Record(name), _) => self.put_record(name, body).await,
             (Route::Records(name), _) => self.put_records(name, body).await,
-            (Route::Topic(topic), _) => Err(ApiError::new(
-                StatusCode::NOT_IMPLEMENTED,
-                "not_implemented",
-                format!("POST /topics/{topic} (Kafka REST produce, the batch path) is not implemented yet"),
-            )),
+            (Route::Topic(topic), _) => {
+                let content_type = request.headers().get("content-type").and_then(|v| v.to_str().ok());
+                self.produce(topic, content_type, body).await
+            }
         }
     }
 
@@ -369,6 +400,167 @@ impl Ingest {
     }
 }
 
+/// Kafka REST proxy v2 produce (SPEC §5): `{"records":[{"value":{…},"key":…,"partition":…}]}`.
+#[derive(Deserialize)]
+struct ProduceBody<'a> {
+    #[serde(borrow, default)]
+    records: Option<Vec<ProduceRecord<'a>>>,
+}
+
+#[derive(Deserialize)]
+struct ProduceRecord<'a> {
+    #[serde(borrow, default)]
+    value: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    key: Option<&'a RawValue>,
+    #[serde(default)]
+    partition: Option<Value>,
+}
+
+/// The content types the Kafka REST proxy v2 takes for JSON produce.
+const PRODUCE_CONTENT_TYPES: [&str; 3] =
+    ["application/vnd.kafka.json.v2+json", "application/vnd.kafka.v2+json", "application/json"];
+
+impl Ingest {
+    async fn produce(&self, topic: &str, content_type: Option<&str>, body: &[u8]) -> Result<Response<Body>, ApiError> {
+        if let Some(content_type) = content_type {
+            let media = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+            if !PRODUCE_CONTENT_TYPES.contains(&media.as_str()) {
+                return Err(ApiError::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "unsupported_media_type",
+                    format!("content type {content_type:?}: use one of {}", PRODUCE_CONTENT_TYPES.join(", ")),
+                ));
+            }
+        }
+        let Some(kafka) = &self.kafka else {
+            return Err(ApiError::upstream(
+                StatusCode::SERVICE_UNAVAILABLE,
+                false,
+                "Kafka is not available to this function (see PINPIPE_KAFKA_BOOTSTRAP and its logs)",
+            ));
+        };
+        let parsed: ProduceBody = parse_json(body)?;
+        let unprocessable = |field: String, message: String| {
+            let mut e = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_record", message);
+            e.field = Some(field);
+            e
+        };
+        let records = match parsed.records {
+            Some(records) if !records.is_empty() => records,
+            _ => {
+                return Err(unprocessable(
+                    "records".into(),
+                    "the body needs \"records\": [{\"value\": {…}}, …]".into(),
+                ));
+            }
+        };
+        let mut checked = Vec::with_capacity(records.len());
+        for (i, record) in records.iter().enumerate() {
+            let field = format!("records[{i}].value");
+            let value =
+                object_bytes(record.value, &field).and_then(|value| check_kind(topic, value, &field)).map_err(|e| {
+                    if e.status == StatusCode::BAD_REQUEST {
+                        unprocessable(e.field.unwrap_or(field), e.message)
+                    } else {
+                        e
+                    }
+                })?;
+            // Keys are JSON in the json embedded format: stored as their JSON text.
+            let key = record.key.map(RawValue::get).filter(|k| *k != "null").map(|k| k.as_bytes().to_vec());
+            let partition = match &record.partition {
+                None | Some(Value::Null) => None,
+                Some(p) => match p.as_i64().and_then(|p| i32::try_from(p).ok()).filter(|p| *p >= 0) {
+                    Some(p) => Some(p),
+                    None => {
+                        return Err(unprocessable(
+                            format!("records[{i}].partition"),
+                            format!("records[{i}].partition must be a partition number, not {p}"),
+                        ));
+                    }
+                },
+            };
+            checked.push((value, key, partition));
+        }
+        let partitions = match kafka.partitions_of(topic).await.map_err(kafka_error)? {
+            Some(partitions) if !partitions.is_empty() => partitions,
+            _ => {
+                let mut e =
+                    ApiError::new(StatusCode::NOT_FOUND, "topic_not_found", format!("Topic {topic} not found."));
+                e.error_code = Some(40401);
+                return Err(e);
+            }
+        };
+        // Each record's partition, then one produce call per partition, in request order.
+        let mut by_partition: std::collections::BTreeMap<i32, Vec<usize>> = Default::default();
+        let mut batches: std::collections::BTreeMap<i32, Vec<rskafka::record::Record>> = Default::default();
+        let now = chrono::Utc::now();
+        for (i, (value, key, partition)) in checked.into_iter().enumerate() {
+            let partition = match partition {
+                Some(p) if partitions.contains(&p) => p,
+                Some(p) => {
+                    let mut e = ApiError::new(
+                        StatusCode::NOT_FOUND,
+                        "partition_not_found",
+                        format!("Partition {p} of topic {topic} not found."),
+                    );
+                    e.error_code = Some(40402);
+                    e.field = Some(format!("records[{i}].partition"));
+                    return Err(e);
+                }
+                None => kafka.choose(key.as_deref(), &partitions),
+            };
+            by_partition.entry(partition).or_default().push(i);
+            batches.entry(partition).or_default().push(rskafka::record::Record {
+                key,
+                value: Some(value),
+                headers: Default::default(),
+                timestamp: now,
+            });
+        }
+        let mut offsets = vec![json!(null); records.len()];
+        let mut failed = 0;
+        for (partition, batch) in batches {
+            let indices = &by_partition[&partition];
+            match kafka.produce(topic, partition, batch).await {
+                Ok(produced) => {
+                    for (i, offset) in indices.iter().zip(produced) {
+                        offsets[*i] =
+                            json!({ "partition": partition, "offset": offset, "error_code": null, "error": null });
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(%topic, partition, %error, "produce failed");
+                    failed += indices.len();
+                    for i in indices {
+                        offsets[*i] = json!({ "partition": partition, "offset": null, "error_code": 50003, "error": error.to_string() });
+                    }
+                }
+            }
+        }
+        if failed == records.len() {
+            let mut e =
+                ApiError::upstream(StatusCode::SERVICE_UNAVAILABLE, true, "Kafka did not take the records; try again");
+            e.error_code = Some(50301);
+            return Err(e);
+        }
+        Ok(json_response(
+            StatusCode::OK,
+            &json!({ "key_schema_id": null, "value_schema_id": null, "offsets": offsets }),
+        ))
+    }
+}
+
+/// Kafka failures as answers: the broker unreachable or refusing is a retryable 503.
+fn kafka_error(error: KafkaError) -> ApiError {
+    ApiError::upstream(StatusCode::SERVICE_UNAVAILABLE, true, format!("Kafka could not be reached: {error}"))
+}
+
+fn request_path(request: &Request) -> &str {
+    let raw_path = request.raw_http_path();
+    if raw_path.is_empty() { request.uri().path() } else { raw_path }
+}
+
 fn parse_json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, ApiError> {
     serde_json::from_slice(body).map_err(|e| {
         let mut error =
@@ -405,52 +597,7 @@ fn check_body_stream(in_body: Option<&str>, in_path: &str) -> Result<(), ApiErro
 /// text of a string holding one — checked against its stream's kind.
 fn check_record(stream: &str, record: &PutRecordBody, prefix: &str) -> Result<Checked, ApiError> {
     let data_field = format!("{prefix}Data");
-    let Some(raw) = record.data else {
-        return Err(ApiError::bad_field(
-            &data_field,
-            format!("{data_field} is missing: send the record as a JSON object"),
-        ));
-    };
-    let text = raw.get();
-    let data: Vec<u8> = if text.starts_with('{') {
-        text.as_bytes().to_vec()
-    } else if text.starts_with('"') {
-        let inner: String = serde_json::from_str(text).expect("RawValue holds valid JSON");
-        match serde_json::from_str::<&RawValue>(&inner) {
-            Ok(value) if value.get().starts_with('{') => inner.trim().as_bytes().to_vec(),
-            _ => {
-                return Err(ApiError::bad_field(
-                    &data_field,
-                    format!("{data_field} is a string, but not one holding a JSON object"),
-                ));
-            }
-        }
-    } else {
-        return Err(ApiError::bad_field(
-            &data_field,
-            format!("{data_field} must be a JSON object (or a string holding one)"),
-        ));
-    };
-    if data.len() > MAX_RECORD_BYTES {
-        return Err(ApiError::too_large(format!(
-            "{data_field} is {} bytes; a Kinesis record holds at most {MAX_RECORD_BYTES}",
-            data.len()
-        )));
-    }
-    if let Some(kind) = Kind::from_suffix(stream)
-        && let Err(reason) = clean_record(kind, &data)
-    {
-        let field = match reason {
-            QuarantineReason::MissingField { field } | QuarantineReason::WrongType { field, .. } => {
-                format!("{data_field}.{field}")
-            }
-            _ => data_field.clone(),
-        };
-        return Err(ApiError::bad_field(
-            field,
-            format!("{data_field} is not a {kind} record the cleaner can read: {reason}"),
-        ));
-    }
+    let data = check_kind(stream, object_bytes(record.data, &data_field)?, &data_field)?;
     let key_field = format!("{prefix}PartitionKey");
     let partition_key = match &record.partition_key {
         Some(Value::String(s)) => s.clone(),
@@ -464,6 +611,56 @@ fn check_record(stream: &str, record: &PutRecordBody, prefix: &str) -> Result<Ch
         return Err(ApiError::bad_field(&key_field, format!("{key_field} must be 1 to 256 characters")));
     }
     Ok(Checked { data, partition_key })
+}
+
+/// The plain JSON bytes of a record sent as an object, or as a string holding one.
+fn object_bytes(raw: Option<&RawValue>, field: &str) -> Result<Vec<u8>, ApiError> {
+    let Some(raw) = raw else {
+        return Err(ApiError::bad_field(field, format!("{field} is missing: send the record as a JSON object")));
+    };
+    let text = raw.get();
+    let data: Vec<u8> = if text.starts_with('{') {
+        text.as_bytes().to_vec()
+    } else if text.starts_with('"') {
+        let inner: String = serde_json::from_str(text).expect("RawValue holds valid JSON");
+        match serde_json::from_str::<&RawValue>(&inner) {
+            Ok(value) if value.get().starts_with('{') => inner.trim().as_bytes().to_vec(),
+            _ => {
+                return Err(ApiError::bad_field(
+                    field,
+                    format!("{field} is a string, but not one holding a JSON object"),
+                ));
+            }
+        }
+    } else {
+        return Err(ApiError::bad_field(field, format!("{field} must be a JSON object (or a string holding one)")));
+    };
+    if data.len() > MAX_RECORD_BYTES {
+        return Err(ApiError::too_large(format!(
+            "{field} is {} bytes; a record holds at most {MAX_RECORD_BYTES}",
+            data.len()
+        )));
+    }
+    Ok(data)
+}
+
+/// Checks that the cleaner can read `data` as the kind `name` (a stream or topic) carries.
+fn check_kind(name: &str, data: Vec<u8>, field: &str) -> Result<Vec<u8>, ApiError> {
+    if let Some(kind) = Kind::from_suffix(name)
+        && let Err(reason) = clean_record(kind, &data)
+    {
+        let named = match reason {
+            QuarantineReason::MissingField { field: f } | QuarantineReason::WrongType { field: f, .. } => {
+                format!("{field}.{f}")
+            }
+            _ => field.to_owned(),
+        };
+        return Err(ApiError::bad_field(
+            named,
+            format!("{field} is not a {kind} record the cleaner can read: {reason}"),
+        ));
+    }
+    Ok(data)
 }
 
 /// Creating and deleting streams is for callers API Gateway authenticated with IAM.

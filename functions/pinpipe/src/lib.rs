@@ -22,6 +22,8 @@ pub mod delta;
 pub mod generate;
 #[cfg(feature = "ingest")]
 pub mod ingest;
+#[cfg(feature = "ingest")]
+pub mod kafka;
 pub mod kind;
 #[cfg(feature = "delta")]
 pub mod lake;

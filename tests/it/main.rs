@@ -4,6 +4,7 @@ mod analytics;
 mod batch_sink;
 mod ingest_streams;
 mod ingest_topics;
+mod kafka_poller;
 mod kinesis_poller;
 mod lambda_watch;
 mod properties;

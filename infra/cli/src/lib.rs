@@ -2,4 +2,5 @@
 //! feed the same Lambda event types to the same handlers.
 
 pub mod bronze;
+pub mod kafka_poller;
 pub mod kinesis_poller;

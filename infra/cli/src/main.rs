@@ -6,6 +6,7 @@ mod bench_stream;
 mod clean;
 mod generate;
 mod poll_stream;
+mod poll_topic;
 
 use clap::{Parser, Subcommand};
 
@@ -24,6 +25,8 @@ enum Command {
     Clean(clean::Args),
     /// Run the stream cleaner over a Kinesis stream, as Lambda's event source mapping would.
     PollStream(poll_stream::Args),
+    /// Run the batch sink over a Kafka topic, as Lambda's MSK event source mapping would.
+    PollTopic(poll_topic::Args),
     /// The daily job by hand: new bronze objects into silver, then the eight answers.
     Analytics(analytics::Args),
     /// Land generate's NDJSON files in the lake as bronze objects, as the batch sink would.
@@ -40,6 +43,10 @@ fn main() -> anyhow::Result<()> {
         Command::PollStream(args) => {
             pinpipe::telemetry::init();
             tokio::runtime::Runtime::new()?.block_on(poll_stream::run(args))
+        }
+        Command::PollTopic(args) => {
+            pinpipe::telemetry::init();
+            tokio::runtime::Runtime::new()?.block_on(poll_topic::run(args))
         }
         Command::Analytics(args) => {
             pinpipe::telemetry::init();

@@ -1,0 +1,173 @@
+//! The local stand-in for Lambda's MSK event source mapping: per partition, fetch
+//! from the poller's position → a `KafkaEvent` exactly as Lambda builds it (values
+//! base64) → the handler → advance only when the handler succeeded, so a failed
+//! batch is redelivered. rskafka (the one Kafka client here that works with tansu
+//! without a C build) has no consumer-group API, so the poller keeps its own
+//! positions, starting from the earliest offset, as a fresh group would.
+
+use std::collections::HashMap;
+use std::future::Future;
+
+use aws_lambda_events::event::kafka::KafkaEvent;
+use base64::Engine;
+use pinpipe::sink::KafkaBatchResponse;
+use rskafka::client::ClientBuilder;
+use rskafka::client::partition::{OffsetAt, PartitionClient, UnknownTopicHandling};
+
+#[derive(Debug, thiserror::Error)]
+pub enum KafkaPollError {
+    #[error("Kafka {operation} on {topic}: {source}")]
+    Kafka { operation: &'static str, topic: String, source: rskafka::client::error::Error },
+    #[error("topic {0} does not exist")]
+    NoTopic(String),
+}
+
+/// What one polling round did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Round {
+    pub records: usize,
+    pub invocations: usize,
+    /// Invocations that reported a failure (their records are redelivered).
+    pub failed_invocations: usize,
+}
+
+pub struct KafkaPoller {
+    topic: String,
+    bootstrap: String,
+    batch_size: usize,
+    partitions: Vec<(i32, PartitionClient)>,
+    /// Per partition: the next offset to deliver.
+    positions: HashMap<i32, i64>,
+    /// Per partition: records fetched but not yet delivered. tansu answers a fetch
+    /// that starts inside a record batch with nothing, so a whole fetched batch is
+    /// kept and delivered from here in `batch_size` slices.
+    fetched: HashMap<i32, Vec<rskafka::record::RecordAndOffset>>,
+}
+
+impl KafkaPoller {
+    pub async fn new(bootstrap: &str, topic: &str, batch_size: usize) -> Result<Self, KafkaPollError> {
+        let error = |operation| move |source| KafkaPollError::Kafka { operation, topic: topic.to_owned(), source };
+        let brokers = bootstrap.split(',').map(|b| b.trim().to_owned()).collect();
+        let client = ClientBuilder::new(brokers).build().await.map_err(error("connect"))?;
+        let topics = client.list_topics().await.map_err(error("Metadata"))?;
+        let found =
+            topics.into_iter().find(|t| t.name == topic).ok_or_else(|| KafkaPollError::NoTopic(topic.into()))?;
+        let mut partitions = Vec::new();
+        let mut positions = HashMap::new();
+        for partition in found.partitions {
+            let client = client
+                .partition_client(topic, partition, UnknownTopicHandling::Error)
+                .await
+                .map_err(error("partition"))?;
+            positions.insert(partition, client.get_offset(OffsetAt::Earliest).await.map_err(error("ListOffsets"))?);
+            partitions.push((partition, client));
+        }
+        Ok(KafkaPoller {
+            topic: topic.to_owned(),
+            bootstrap: bootstrap.to_owned(),
+            batch_size,
+            partitions,
+            positions,
+            fetched: HashMap::new(),
+        })
+    }
+
+    /// One round: at most one batch per partition.
+    pub async fn poll_once<F, Fut>(&mut self, mut handler: F) -> Result<Round, KafkaPollError>
+    where
+        F: FnMut(KafkaEvent) -> Fut,
+        Fut: Future<Output = KafkaBatchResponse>,
+    {
+        let mut round = Round::default();
+        for (partition, client) in &self.partitions {
+            let position = self.positions[partition];
+            let fail = |source| KafkaPollError::Kafka { operation: "Fetch", topic: self.topic.clone(), source };
+            let buffer = self.fetched.entry(*partition).or_default();
+            buffer.retain(|r| r.offset >= position);
+            if buffer.is_empty() {
+                let (mut got, high_watermark) =
+                    client.fetch_records(position, 1..4 * 1024 * 1024, 100).await.map_err(fail)?;
+                if got.is_empty() && high_watermark > position {
+                    // `position` is inside a record batch (tansu returns nothing then):
+                    // read from the start and skip what was delivered.
+                    let earliest = client.get_offset(OffsetAt::Earliest).await.map_err(fail)?;
+                    let mut at = earliest;
+                    while got.iter().all(|r| r.offset < position) && at < high_watermark {
+                        let (batch, _) = client.fetch_records(at, 1..4 * 1024 * 1024, 100).await.map_err(fail)?;
+                        let Some(next) = batch.iter().map(|r| r.offset + 1).max() else { break };
+                        at = next;
+                        got = batch;
+                    }
+                }
+                got.retain(|r| r.offset >= position);
+                got.sort_by_key(|r| r.offset);
+                *buffer = got;
+            }
+            let fetched: Vec<_> = buffer.iter().take(self.batch_size).cloned().collect();
+            let Some(last) = fetched.last().map(|r| r.offset) else { continue };
+            round.records += fetched.len();
+            round.invocations += 1;
+            let response = handler(self.event(*partition, &fetched)).await;
+            if response.batch_item_failures.is_empty() {
+                self.positions.insert(*partition, last + 1);
+            } else {
+                round.failed_invocations += 1;
+                // Redeliver from the first failed offset it names (else the whole batch).
+                let from = response
+                    .batch_item_failures
+                    .iter()
+                    .filter_map(|f| f.item_identifier.rsplit_once('@')?.1.parse::<i64>().ok())
+                    .min()
+                    .unwrap_or(position);
+                self.positions.insert(*partition, from.max(position));
+            }
+        }
+        Ok(round)
+    }
+
+    /// Polls until a round finds nothing new, or `max_rounds`. Returns the totals.
+    pub async fn run_until_idle<F, Fut>(&mut self, mut handler: F, max_rounds: usize) -> Result<Round, KafkaPollError>
+    where
+        F: FnMut(KafkaEvent) -> Fut,
+        Fut: Future<Output = KafkaBatchResponse>,
+    {
+        let mut total = Round::default();
+        for _ in 0..max_rounds {
+            let round = self.poll_once(&mut handler).await?;
+            total.records += round.records;
+            total.invocations += round.invocations;
+            total.failed_invocations += round.failed_invocations;
+            if round.records == 0 {
+                break;
+            }
+        }
+        Ok(total)
+    }
+
+    /// The event Lambda's MSK event source mapping would deliver for these records.
+    fn event(&self, partition: i32, records: &[rskafka::record::RecordAndOffset]) -> KafkaEvent {
+        let b64 = |bytes: &Vec<u8>| base64::engine::general_purpose::STANDARD.encode(bytes);
+        let records: Vec<_> = records
+            .iter()
+            .map(|r| {
+                serde_json::json!({
+                    "topic": self.topic,
+                    "partition": partition,
+                    "offset": r.offset,
+                    "timestamp": r.record.timestamp.timestamp_millis(),
+                    "timestampType": "CREATE_TIME",
+                    "key": r.record.key.as_ref().map(b64),
+                    "value": r.record.value.as_ref().map(b64),
+                    "headers": [],
+                })
+            })
+            .collect();
+        serde_json::from_value(serde_json::json!({
+            "eventSource": "aws:kafka",
+            "eventSourceArn": "arn:aws:kafka:us-east-1:123456789012:cluster/pinpipe-local/local",
+            "bootstrapServers": self.bootstrap,
+            "records": { format!("{}-{partition}", self.topic): records },
+        }))
+        .expect("the Lambda MSK event shape")
+    }
+}

@@ -1,0 +1,65 @@
+//! `pinpipe poll-topic --topic NAME`: runs the batch sink over a Kafka topic the way
+//! the MSK event source mapping would, until it is idle (or for ever with `--follow`).
+
+use std::time::Duration;
+
+use anyhow::Context;
+use pinpipe::config::Config;
+use pinpipe::lake::Lake;
+use pinpipe::sink::{BatchSink, SinkCounts};
+use pinpipe_local::kafka_poller::KafkaPoller;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The topic (e.g. 0a1b2c3d4e5f.pin); brokers from PINPIPE_KAFKA_BOOTSTRAP.
+    #[arg(long)]
+    topic: String,
+    /// Records per invocation, as the event source mapping's BatchSize.
+    #[arg(long, default_value_t = 100)]
+    batch_size: usize,
+    /// Keep polling (once a second) instead of stopping when the topic is idle.
+    #[arg(long)]
+    follow: bool,
+}
+
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    let config = Config::from_env()?;
+    let bootstrap = config.kafka_bootstrap.context("set PINPIPE_KAFKA_BOOTSTRAP (e.g. 127.0.0.1:9092)")?;
+    let sink = BatchSink::new(Lake::open(&config.lake)?);
+    let mut poller = KafkaPoller::new(&bootstrap, &args.topic, args.batch_size).await.context("opening the topic")?;
+    let total = std::cell::Cell::new(SinkCounts::default());
+    loop {
+        let round = poller
+            .run_until_idle(
+                |event| {
+                    let (sink, total) = (&sink, &total);
+                    async move {
+                        let (response, counts) = sink.handle(&event).await;
+                        let mut sum = total.get();
+                        sum += counts;
+                        total.set(sum);
+                        response
+                    }
+                },
+                1_000,
+            )
+            .await?;
+        let total = total.get();
+        if round.records > 0 || !args.follow {
+            eprintln!(
+                "{}: {} records in, {} written in {} objects, {} quarantined, {} duplicates skipped, {} failed (redelivered)",
+                args.topic,
+                total.records_in,
+                total.records_written,
+                total.objects_written,
+                total.quarantined,
+                total.duplicates_skipped,
+                total.failed
+            );
+        }
+        if !args.follow {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}

@@ -73,8 +73,14 @@ async fn records_from_confluent_kafka_land_byte_identical_once_through_the_polle
     assert_eq!(round.records, 40);
     assert_eq!(round.failed_invocations, 0);
 
-    // A fresh poller starts from the earliest offset again: everything is redelivered, nothing lands twice.
-    let mut again = KafkaPoller::new(&stack::kafka_bootstrap(), &topic, 7).await.unwrap();
+    // A poller of a new group starts from the earliest offset again: everything is redelivered, nothing lands twice.
+    let lake = Lake::open(dir.to_str().unwrap()).unwrap();
+    let mut again = KafkaPoller::new(&stack::kafka_bootstrap(), &topic, 7)
+        .await
+        .unwrap()
+        .with_group(lake.clone(), "pinpipe-tests")
+        .await
+        .unwrap();
     again
         .run_until_idle(
             |event| {
@@ -85,6 +91,16 @@ async fn records_from_confluent_kafka_land_byte_identical_once_through_the_polle
         )
         .await
         .unwrap();
+
+    // The same group again resumes where it committed: nothing to deliver.
+    let mut resumed = KafkaPoller::new(&stack::kafka_bootstrap(), &topic, 7)
+        .await
+        .unwrap()
+        .with_group(lake, "pinpipe-tests")
+        .await
+        .unwrap();
+    let round = resumed.poll_once(|_| async { panic!("nothing is left to deliver") }).await.unwrap();
+    assert_eq!(round.records, 0);
 
     for (partition, values) in [(0, &first), (1, &second)] {
         let prefix = dir.join(format!("topics/{topic}/partition={partition}"));

@@ -2,14 +2,16 @@
 //! from the poller's position → a `KafkaEvent` exactly as Lambda builds it (values
 //! base64) → the handler → advance only when the handler succeeded, so a failed
 //! batch is redelivered. rskafka (the one Kafka client here that works with tansu
-//! without a C build) has no consumer-group API, so the poller keeps its own
-//! positions, starting from the earliest offset, as a fresh group would.
+//! without a C build) has no consumer-group API, so a poller's group keeps its
+//! committed positions in the lake (`state/kafka-poller/<group>/<topic>/partition=<p>`),
+//! written only after the handler succeeded; a new group starts from the earliest offset.
 
 use std::collections::HashMap;
 use std::future::Future;
 
 use aws_lambda_events::event::kafka::KafkaEvent;
 use base64::Engine;
+use pinpipe::lake::{Lake, LakeError};
 use pinpipe::sink::KafkaBatchResponse;
 use rskafka::client::ClientBuilder;
 use rskafka::client::partition::{OffsetAt, PartitionClient, UnknownTopicHandling};
@@ -20,6 +22,8 @@ pub enum KafkaPollError {
     Kafka { operation: &'static str, topic: String, source: rskafka::client::error::Error },
     #[error("topic {0} does not exist")]
     NoTopic(String),
+    #[error("the group's committed position: {0}")]
+    Commit(#[from] LakeError),
 }
 
 /// What one polling round did.
@@ -42,6 +46,8 @@ pub struct KafkaPoller {
     /// that starts inside a record batch with nothing, so a whole fetched batch is
     /// kept and delivered from here in `batch_size` slices.
     fetched: HashMap<i32, Vec<rskafka::record::RecordAndOffset>>,
+    /// Where the group commits its positions, when it has one.
+    group: Option<(Lake, String)>,
 }
 
 impl KafkaPoller {
@@ -69,7 +75,23 @@ impl KafkaPoller {
             partitions,
             positions,
             fetched: HashMap::new(),
+            group: None,
         })
+    }
+
+    /// Joins `group`: resumes from its committed positions in `lake` and commits
+    /// there after each successful batch.
+    pub async fn with_group(mut self, lake: Lake, group: &str) -> Result<Self, KafkaPollError> {
+        for (partition, _) in &self.partitions {
+            if let Some(bytes) = lake.get(&commit_key(group, &self.topic, *partition)).await?
+                && let Some(committed) = std::str::from_utf8(&bytes).ok().and_then(|t| t.trim().parse::<i64>().ok())
+            {
+                let position = self.positions.entry(*partition).or_default();
+                *position = (*position).max(committed);
+            }
+        }
+        self.group = Some((lake, group.to_owned()));
+        Ok(self)
     }
 
     /// One round: at most one batch per partition.
@@ -110,6 +132,9 @@ impl KafkaPoller {
             let response = handler(self.event(*partition, &fetched)).await;
             if response.batch_item_failures.is_empty() {
                 self.positions.insert(*partition, last + 1);
+                if let Some((lake, group)) = &self.group {
+                    lake.put(&commit_key(group, &self.topic, *partition), (last + 1).to_string()).await?;
+                }
             } else {
                 round.failed_invocations += 1;
                 // Redeliver from the first failed offset it names (else the whole batch).
@@ -170,4 +195,9 @@ impl KafkaPoller {
         }))
         .expect("the Lambda MSK event shape")
     }
+}
+
+/// Where a group's committed position of a partition is kept in the lake.
+fn commit_key(group: &str, topic: &str, partition: i32) -> String {
+    format!("state/kafka-poller/{group}/{topic}/partition={partition}")
 }

@@ -17,6 +17,10 @@ pub struct Args {
     /// Records per invocation, as the event source mapping's BatchSize.
     #[arg(long, default_value_t = 100)]
     batch_size: usize,
+    /// The consumer group: its committed positions are kept in the lake, so a later
+    /// run resumes where this one stopped.
+    #[arg(long, default_value = "pinpipe-batch-sink")]
+    group: String,
     /// Keep polling (once a second) instead of stopping when the topic is idle.
     #[arg(long)]
     follow: bool,
@@ -25,8 +29,13 @@ pub struct Args {
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let config = Config::from_env()?;
     let bootstrap = config.kafka_bootstrap.context("set PINPIPE_KAFKA_BOOTSTRAP (e.g. 127.0.0.1:9092)")?;
-    let sink = BatchSink::new(Lake::open(&config.lake)?);
-    let mut poller = KafkaPoller::new(&bootstrap, &args.topic, args.batch_size).await.context("opening the topic")?;
+    let lake = Lake::open(&config.lake)?;
+    let sink = BatchSink::new(lake.clone());
+    let mut poller = KafkaPoller::new(&bootstrap, &args.topic, args.batch_size)
+        .await
+        .context("opening the topic")?
+        .with_group(lake, &args.group)
+        .await?;
     let total = std::cell::Cell::new(SinkCounts::default());
     loop {
         let round = poller

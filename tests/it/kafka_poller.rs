@@ -8,6 +8,7 @@ use std::process::{Command, Stdio};
 use pinpipe::lake::Lake;
 use pinpipe::sink::{BatchSink, KafkaBatchItemFailure, KafkaBatchResponse};
 use pinpipe_local::kafka_poller::KafkaPoller;
+use pinpipe_local::polling::Poller;
 use pinpipe_tests::json_reader::duckdb_read_json;
 use pinpipe_tests::readers::python;
 use pinpipe_tests::{sample_lines, stack, temp_lake};

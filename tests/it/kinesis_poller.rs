@@ -11,6 +11,7 @@ use pinpipe::generate::{GenerateOptions, Generator};
 use pinpipe::lake::Lake;
 use pinpipe::stream::StreamCleaner;
 use pinpipe_local::kinesis_poller::KinesisPoller;
+use pinpipe_local::polling::Poller;
 use pinpipe_tests::readers::duckdb_delta;
 use pinpipe_tests::{stack, temp_lake};
 

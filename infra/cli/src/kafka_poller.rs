@@ -9,6 +9,8 @@
 use std::collections::HashMap;
 use std::future::Future;
 
+use crate::polling::{Poller, Round};
+
 use aws_lambda_events::event::kafka::KafkaEvent;
 use base64::Engine;
 use pinpipe::lake::{Lake, LakeError};
@@ -24,15 +26,6 @@ pub enum KafkaPollError {
     NoTopic(String),
     #[error("the group's committed position: {0}")]
     Commit(#[from] LakeError),
-}
-
-/// What one polling round did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Round {
-    pub records: usize,
-    pub invocations: usize,
-    /// Invocations that reported a failure (their records are redelivered).
-    pub failed_invocations: usize,
 }
 
 pub struct KafkaPoller {
@@ -94,8 +87,45 @@ impl KafkaPoller {
         Ok(self)
     }
 
-    /// One round: at most one batch per partition.
-    pub async fn poll_once<F, Fut>(&mut self, mut handler: F) -> Result<Round, KafkaPollError>
+    /// The event Lambda's MSK event source mapping would deliver for these records.
+    fn event(&self, partition: i32, records: &[rskafka::record::RecordAndOffset]) -> KafkaEvent {
+        let b64 = |bytes: &Vec<u8>| base64::engine::general_purpose::STANDARD.encode(bytes);
+        let records: Vec<_> = records
+            .iter()
+            .map(|r| {
+                serde_json::json!({
+                    "topic": self.topic,
+                    "partition": partition,
+                    "offset": r.offset,
+                    "timestamp": r.record.timestamp.timestamp_millis(),
+                    "timestampType": "CREATE_TIME",
+                    "key": r.record.key.as_ref().map(b64),
+                    "value": r.record.value.as_ref().map(b64),
+                    "headers": [],
+                })
+            })
+            .collect();
+        serde_json::from_value(serde_json::json!({
+            "eventSource": "aws:kafka",
+            "eventSourceArn": "arn:aws:kafka:us-east-1:123456789012:cluster/pinpipe-local/local",
+            "bootstrapServers": self.bootstrap,
+            "records": { format!("{}-{partition}", self.topic): records },
+        }))
+        .expect("the Lambda MSK event shape")
+    }
+}
+
+/// Where a group's committed position of a partition is kept in the lake.
+fn commit_key(group: &str, topic: &str, partition: i32) -> String {
+    format!("state/kafka-poller/{group}/{topic}/partition={partition}")
+}
+
+impl Poller for KafkaPoller {
+    type Event = KafkaEvent;
+    type Response = KafkaBatchResponse;
+    type Error = KafkaPollError;
+
+    async fn poll_once<F, Fut>(&mut self, mut handler: F) -> Result<Round, KafkaPollError>
     where
         F: FnMut(KafkaEvent) -> Fut,
         Fut: Future<Output = KafkaBatchResponse>,
@@ -149,55 +179,4 @@ impl KafkaPoller {
         }
         Ok(round)
     }
-
-    /// Polls until a round finds nothing new, or `max_rounds`. Returns the totals.
-    pub async fn run_until_idle<F, Fut>(&mut self, mut handler: F, max_rounds: usize) -> Result<Round, KafkaPollError>
-    where
-        F: FnMut(KafkaEvent) -> Fut,
-        Fut: Future<Output = KafkaBatchResponse>,
-    {
-        let mut total = Round::default();
-        for _ in 0..max_rounds {
-            let round = self.poll_once(&mut handler).await?;
-            total.records += round.records;
-            total.invocations += round.invocations;
-            total.failed_invocations += round.failed_invocations;
-            if round.records == 0 {
-                break;
-            }
-        }
-        Ok(total)
-    }
-
-    /// The event Lambda's MSK event source mapping would deliver for these records.
-    fn event(&self, partition: i32, records: &[rskafka::record::RecordAndOffset]) -> KafkaEvent {
-        let b64 = |bytes: &Vec<u8>| base64::engine::general_purpose::STANDARD.encode(bytes);
-        let records: Vec<_> = records
-            .iter()
-            .map(|r| {
-                serde_json::json!({
-                    "topic": self.topic,
-                    "partition": partition,
-                    "offset": r.offset,
-                    "timestamp": r.record.timestamp.timestamp_millis(),
-                    "timestampType": "CREATE_TIME",
-                    "key": r.record.key.as_ref().map(b64),
-                    "value": r.record.value.as_ref().map(b64),
-                    "headers": [],
-                })
-            })
-            .collect();
-        serde_json::from_value(serde_json::json!({
-            "eventSource": "aws:kafka",
-            "eventSourceArn": "arn:aws:kafka:us-east-1:123456789012:cluster/pinpipe-local/local",
-            "bootstrapServers": self.bootstrap,
-            "records": { format!("{}-{partition}", self.topic): records },
-        }))
-        .expect("the Lambda MSK event shape")
-    }
-}
-
-/// Where a group's committed position of a partition is kept in the lake.
-fn commit_key(group: &str, topic: &str, partition: i32) -> String {
-    format!("state/kafka-poller/{group}/{topic}/partition={partition}")
 }

@@ -6,6 +6,8 @@
 use std::collections::HashMap;
 use std::future::Future;
 
+use crate::polling::{Poller, Round};
+
 use aws_lambda_events::event::kinesis::KinesisEvent;
 use aws_lambda_events::event::streams::KinesisEventResponse;
 use aws_sdk_kinesis::types::ShardIteratorType;
@@ -15,15 +17,6 @@ use base64::Engine;
 pub enum PollError {
     #[error("Kinesis {operation} on {stream}: {detail}")]
     Kinesis { operation: &'static str, stream: String, detail: String },
-}
-
-/// What one polling round did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Round {
-    pub records: usize,
-    pub invocations: usize,
-    /// Invocations that reported batch item failures (to be redelivered).
-    pub failed_invocations: usize,
 }
 
 pub struct KinesisPoller {
@@ -47,8 +40,51 @@ impl KinesisPoller {
         Ok(KinesisPoller { client, stream: stream.to_owned(), stream_arn, batch_size, checkpoints: HashMap::new() })
     }
 
-    /// One round: at most one batch per shard.
-    pub async fn poll_once<F, Fut>(&mut self, mut handler: F) -> Result<Round, PollError>
+    /// The event Lambda would deliver for these records of one shard.
+    fn event(&self, shard_id: &str, records: &[aws_sdk_kinesis::types::Record]) -> KinesisEvent {
+        let region = self.stream_arn.split(':').nth(3).unwrap_or("us-east-1");
+        let records: Vec<_> = records
+            .iter()
+            .map(|r| {
+                let arrival = r.approximate_arrival_timestamp().map_or(0.0, |t| t.as_secs_f64());
+                serde_json::json!({
+                    "kinesis": {
+                        "kinesisSchemaVersion": "1.0",
+                        "partitionKey": r.partition_key(),
+                        "sequenceNumber": r.sequence_number(),
+                        "data": base64::engine::general_purpose::STANDARD.encode(r.data().as_ref()),
+                        "approximateArrivalTimestamp": arrival,
+                    },
+                    "eventSource": "aws:kinesis",
+                    "eventVersion": "1.0",
+                    "eventID": format!("{shard_id}:{}", r.sequence_number()),
+                    "eventName": "aws:kinesis:record",
+                    "invokeIdentityArn": "arn:aws:iam::123456789012:role/pinpipe-local",
+                    "awsRegion": region,
+                    "eventSourceARN": self.stream_arn,
+                })
+            })
+            .collect();
+        serde_json::from_value(serde_json::json!({ "Records": records })).expect("the Lambda Kinesis event shape")
+    }
+}
+
+fn kinesis(operation: &'static str, stream: &str, error: impl std::error::Error) -> PollError {
+    let mut detail = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        detail = format!("{detail}: {cause}");
+        source = cause.source();
+    }
+    PollError::Kinesis { operation, stream: stream.to_owned(), detail }
+}
+
+impl Poller for KinesisPoller {
+    type Event = KinesisEvent;
+    type Response = KinesisEventResponse;
+    type Error = PollError;
+
+    async fn poll_once<F, Fut>(&mut self, mut handler: F) -> Result<Round, PollError>
     where
         F: FnMut(KinesisEvent) -> Fut,
         Fut: Future<Output = KinesisEventResponse>,
@@ -105,62 +141,4 @@ impl KinesisPoller {
         }
         Ok(round)
     }
-
-    /// Polls until a round finds nothing new, or `max_rounds` (a failing handler
-    /// would otherwise be redelivered forever). Returns the rounds' totals.
-    pub async fn run_until_idle<F, Fut>(&mut self, mut handler: F, max_rounds: usize) -> Result<Round, PollError>
-    where
-        F: FnMut(KinesisEvent) -> Fut,
-        Fut: Future<Output = KinesisEventResponse>,
-    {
-        let mut total = Round::default();
-        for _ in 0..max_rounds {
-            let round = self.poll_once(&mut handler).await?;
-            total.records += round.records;
-            total.invocations += round.invocations;
-            total.failed_invocations += round.failed_invocations;
-            if round.records == 0 {
-                break;
-            }
-        }
-        Ok(total)
-    }
-
-    /// The event Lambda would deliver for these records of one shard.
-    fn event(&self, shard_id: &str, records: &[aws_sdk_kinesis::types::Record]) -> KinesisEvent {
-        let region = self.stream_arn.split(':').nth(3).unwrap_or("us-east-1");
-        let records: Vec<_> = records
-            .iter()
-            .map(|r| {
-                let arrival = r.approximate_arrival_timestamp().map_or(0.0, |t| t.as_secs_f64());
-                serde_json::json!({
-                    "kinesis": {
-                        "kinesisSchemaVersion": "1.0",
-                        "partitionKey": r.partition_key(),
-                        "sequenceNumber": r.sequence_number(),
-                        "data": base64::engine::general_purpose::STANDARD.encode(r.data().as_ref()),
-                        "approximateArrivalTimestamp": arrival,
-                    },
-                    "eventSource": "aws:kinesis",
-                    "eventVersion": "1.0",
-                    "eventID": format!("{shard_id}:{}", r.sequence_number()),
-                    "eventName": "aws:kinesis:record",
-                    "invokeIdentityArn": "arn:aws:iam::123456789012:role/pinpipe-local",
-                    "awsRegion": region,
-                    "eventSourceARN": self.stream_arn,
-                })
-            })
-            .collect();
-        serde_json::from_value(serde_json::json!({ "Records": records })).expect("the Lambda Kinesis event shape")
-    }
-}
-
-fn kinesis(operation: &'static str, stream: &str, error: impl std::error::Error) -> PollError {
-    let mut detail = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        detail = format!("{detail}: {cause}");
-        source = cause.source();
-    }
-    PollError::Kinesis { operation, stream: stream.to_owned(), detail }
 }

@@ -4,3 +4,4 @@
 pub mod bronze;
 pub mod kafka_poller;
 pub mod kinesis_poller;
+pub mod polling;

@@ -4,6 +4,7 @@
 mod analytics;
 mod bench_stream;
 mod clean;
+mod drive;
 mod generate;
 mod poll_stream;
 mod poll_topic;

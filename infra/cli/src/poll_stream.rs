@@ -2,8 +2,6 @@
 //! stream the way the Lambda event source mapping would, until it is idle (or for
 //! ever with `--follow`).
 
-use std::time::Duration;
-
 use anyhow::Context;
 use pinpipe::config::Config;
 use pinpipe::lake::Lake;
@@ -31,38 +29,25 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let mut poller = KinesisPoller::new(aws_sdk_kinesis::Client::new(&aws), &args.stream, args.batch_size)
         .await
         .context("opening the stream")?;
-    let total = std::cell::Cell::new(StreamCounts::default());
-    loop {
-        let round = poller
-            .run_until_idle(
-                |event| {
-                    let (cleaner, total) = (&cleaner, &total);
-                    async move {
-                        let (response, counts) = cleaner.handle(&event).await;
-                        let mut sum = total.get();
-                        sum += counts;
-                        total.set(sum);
-                        response
-                    }
-                },
-                1_000,
-            )
-            .await?;
-        let total = total.get();
-        if round.records > 0 || !args.follow {
-            eprintln!(
-                "{}: {} records in, {} rows written, {} quarantined, {} duplicates skipped, {} failed (redelivered)",
-                args.stream,
-                total.records_in,
-                total.rows_written,
-                total.quarantined,
-                total.duplicates_skipped,
-                total.failed
-            );
-        }
-        if !args.follow {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
+    let report = |total: &StreamCounts| {
+        eprintln!(
+            "{}: {} records in, {} rows written, {} quarantined, {} duplicates skipped, {} failed (redelivered)",
+            args.stream,
+            total.records_in,
+            total.rows_written,
+            total.quarantined,
+            total.duplicates_skipped,
+            total.failed
+        )
+    };
+    crate::drive::drive(
+        &mut poller,
+        args.follow,
+        |event| {
+            let cleaner = &cleaner;
+            async move { cleaner.handle(&event).await }
+        },
+        report,
+    )
+    .await
 }

@@ -1,8 +1,6 @@
 //! `pinpipe poll-topic --topic NAME`: runs the batch sink over a Kafka topic the way
 //! the MSK event source mapping would, until it is idle (or for ever with `--follow`).
 
-use std::time::Duration;
-
 use anyhow::Context;
 use pinpipe::config::Config;
 use pinpipe::lake::Lake;
@@ -36,39 +34,26 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .context("opening the topic")?
         .with_group(lake, &args.group)
         .await?;
-    let total = std::cell::Cell::new(SinkCounts::default());
-    loop {
-        let round = poller
-            .run_until_idle(
-                |event| {
-                    let (sink, total) = (&sink, &total);
-                    async move {
-                        let (response, counts) = sink.handle(&event).await;
-                        let mut sum = total.get();
-                        sum += counts;
-                        total.set(sum);
-                        response
-                    }
-                },
-                1_000,
-            )
-            .await?;
-        let total = total.get();
-        if round.records > 0 || !args.follow {
-            eprintln!(
-                "{}: {} records in, {} written in {} objects, {} quarantined, {} duplicates skipped, {} failed (redelivered)",
-                args.topic,
-                total.records_in,
-                total.records_written,
-                total.objects_written,
-                total.quarantined,
-                total.duplicates_skipped,
-                total.failed
-            );
-        }
-        if !args.follow {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
+    let report = |total: &SinkCounts| {
+        eprintln!(
+            "{}: {} records in, {} written in {} objects, {} quarantined, {} duplicates skipped, {} failed (redelivered)",
+            args.topic,
+            total.records_in,
+            total.records_written,
+            total.objects_written,
+            total.quarantined,
+            total.duplicates_skipped,
+            total.failed
+        )
+    };
+    crate::drive::drive(
+        &mut poller,
+        args.follow,
+        |event| {
+            let sink = &sink;
+            async move { sink.handle(&event).await }
+        },
+        report,
+    )
+    .await
 }

@@ -156,3 +156,21 @@ async fn without_kafka_the_topic_route_says_so() {
     let body: Value = serde_json::from_slice(response.body().as_ref()).unwrap();
     assert_eq!((body["error_code"].as_i64(), body["retryable"].as_bool()), (Some(50301), Some(false)), "{body}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_topic_post_sample_event_produces_its_record() {
+    let api = Api::new().await;
+    let client = ClientBuilder::new(vec![stack::kafka_bootstrap()]).build().await.unwrap();
+    // The sample's topic, as the original project names it (created once per broker).
+    let _ = client.controller_client().unwrap().create_topic("0a1b2c3d4e5f.pin", 1, 1, 5_000).await;
+    let event =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../events/apigw-post-topic.json")).unwrap();
+    let request = lambda_http::request::from_str(&event).expect("the sample is an API Gateway REST event");
+    let (status, answer) = api.call(request).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let offset = answer["offsets"][0]["offset"].as_i64().unwrap();
+    let read = consume("0a1b2c3d4e5f.pin", offset as usize + 1);
+    let pin: Value = serde_json::from_str(&sample_lines("sample_pin.jsonl")[0]).unwrap();
+    let stored: Value = serde_json::from_str(&read.last().unwrap().2).unwrap();
+    assert_eq!(stored, pin);
+}

@@ -126,6 +126,13 @@ async fn sample_events_through_cargo_lambda_watch_reach_the_lake_and_kinesis() {
     let expected: String = sample_lines("sample_geo.jsonl")[..2].iter().map(|l| format!("{l}\n")).collect();
     assert_eq!(landed, expected);
 
+    // The daily job over what the sink just landed: 2 posts, each kind's 2 records.
+    let answer =
+        tokio::task::block_in_place(|| watch.invoke_when_built("daily-analytics", "events/eventbridge-daily.json"));
+    assert_eq!(answer["run_date"], "2026-11-22", "{answer}");
+    assert_eq!(answer["counts"]["rows_cleaned"], 6, "{answer}");
+    assert!(lake.join("analytics/run_date=2026-11-22/report.md").exists());
+
     let answer = tokio::task::block_in_place(|| watch.invoke_when_built("ingest", "events/apigw-put-record.json"));
     assert_eq!(answer["statusCode"], 200, "{answer}");
     let put: serde_json::Value = serde_json::from_str(answer["body"].as_str().unwrap()).unwrap();

@@ -8,7 +8,13 @@ if infra/stack.sh status | grep -q '^moto   up' && infra/stack.sh status | grep 
 else
   started=yes
 fi
+# Tests make their lakes under the temp dir: give them one scratch dir, removed at exit.
+scratch=$(mktemp -d -t pinpipe-tests.XXXXXX)
+cleanup() {
+  rm -rf "$scratch"
+  if [[ $started == yes ]]; then infra/stack.sh down; fi
+}
+trap cleanup EXIT
 infra/stack.sh up
-[[ $started == yes ]] && trap 'infra/stack.sh down' EXIT
 eval "$(infra/stack.sh env)"
-cargo test --workspace --locked "$@"
+TMPDIR=$scratch cargo test --workspace --locked "$@"

@@ -2,6 +2,7 @@
 # The local test stack on 127.0.0.1 (SPEC §8, ../shared/STACK.md):
 #   moto server (S3 + Kinesis)  on $PINPIPE_MOTO_PORT  (5001)
 #   tansu Kafka broker          on $PINPIPE_KAFKA_PORT (9092)
+#   MariaDB (Debian's), the real samples in the original three tables, on $PINPIPE_MYSQL_PORT (3306)
 #   a Python venv with the independent readers (deltalake, duckdb + delta, pyarrow) and cargo-lambda.
 #
 #   infra/stack.sh install   install whatever is missing (idempotent; cached under $PINPIPE_CACHE)
@@ -19,6 +20,10 @@ TANSU_VERSION=0.6.0
 TANSU=$CACHE/tansu-$TANSU_VERSION/bin/tansu
 MOTO_PORT=${PINPIPE_MOTO_PORT:-5001}
 KAFKA_PORT=${PINPIPE_KAFKA_PORT:-9092}
+MYSQL_PORT=${PINPIPE_MYSQL_PORT:-3306}
+# The emulator's MySQL source: the real samples in the original project's three tables.
+SAMPLES=${PINPIPE_SAMPLES:-$ROOT/../shared/data}
+MYSQL_DATABASE=pinterest MYSQL_USER=pinpipe MYSQL_PASSWORD=pinpipe
 REQUIREMENTS=$ROOT/infra/stack/requirements.txt
 
 log() { printf '[stack] %s\n' "$*" >&2; }
@@ -57,10 +62,43 @@ install_tansu() {
     --root "$CACHE/tansu-$TANSU_VERSION"
 }
 
+# Debian's MariaDB server; its package must not start a system-wide server of its own.
+install_mariadb() {
+  command -v mariadbd >/dev/null && command -v mariadb-install-db >/dev/null && return
+  log "installing mariadb-server (apt)"
+  local guard=no
+  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && guard=yes
+  fi
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mariadb-server >/dev/null
+  [[ $guard == yes ]] && rm -f /usr/sbin/policy-rc.d
+  return 0
+}
+
 install() {
   mkdir -p "$CACHE"
   install_python
   install_tansu
+  install_mariadb
+}
+
+mariadb_start() {
+  local data=$RUN/mariadb
+  if [[ ! -d $data/mysql ]]; then
+    mkdir -p "$data"
+    mariadb-install-db --no-defaults --datadir="$data" --user="$(id -un)" --auth-root-authentication-method=normal \
+      --skip-test-db >"$RUN/mariadb-install.log" 2>&1 || { tail -n 20 "$RUN/mariadb-install.log" >&2; die "mariadb-install-db failed"; }
+  fi
+  start mariadb mariadbd "$MYSQL_PORT" "$(command -v mariadbd)" --no-defaults --datadir="$data" --user="$(id -un)" \
+    --bind-address=127.0.0.1 --port="$MYSQL_PORT" --socket="$RUN/mariadb.sock" --pid-file="$RUN/mariadb.server.pid" \
+    --skip-name-resolve --log-error="$RUN/mariadb.err"
+}
+
+# Loads the real samples (again: each `up` starts from them).
+mariadb_load() {
+  [[ -d $SAMPLES ]] || die "no samples at $SAMPLES (set PINPIPE_SAMPLES)"
+  python3 "$ROOT/infra/stack/mysql_samples.py" "$SAMPLES" "$MYSQL_DATABASE" "$MYSQL_USER" "$MYSQL_PASSWORD" |
+    mariadb --no-defaults --default-character-set=utf8mb4 --user=root --socket="$RUN/mariadb.sock"
 }
 
 # alive NAME: the process in NAME's pid file runs and is the one we started.
@@ -111,16 +149,24 @@ up() {
     --storage-engine memory://tansu/
   wait_for moto 30 moto_healthy
   wait_for kafka 30 port_open "$KAFKA_PORT"
+  mariadb_start
+  wait_for mariadb 60 port_open "$MYSQL_PORT"
+  mariadb_load
   env_lines >"$RUN/stack.env"
-  log "up: moto http://127.0.0.1:$MOTO_PORT, kafka 127.0.0.1:$KAFKA_PORT; variables in $RUN/stack.env"
+  log "up: moto http://127.0.0.1:$MOTO_PORT, kafka 127.0.0.1:$KAFKA_PORT, mariadb 127.0.0.1:$MYSQL_PORT; variables in $RUN/stack.env"
+}
+
+# What a service's command line holds, to tell our process from a reused pid.
+match_of() {
+  case $1 in moto) echo moto_server ;; kafka) echo tansu ;; mariadb) echo mariadbd ;; esac
 }
 
 down() {
   local name pid
-  for name in kafka moto; do
+  for name in mariadb kafka moto; do
     [[ -f $RUN/$name.pid ]] || continue
     pid=$(cat "$RUN/$name.pid")
-    if alive "$name" "$([[ $name == moto ]] && echo moto_server || echo tansu)"; then
+    if alive "$name" "$(match_of "$name")"; then
       log "stopping $name (pid $pid)"
       kill "$pid" 2>/dev/null || true
       for _ in $(seq 50); do [[ -d /proc/$pid ]] || break; sleep 0.1; done
@@ -133,6 +179,7 @@ down() {
 status() {
   alive moto moto_server && echo "moto   up   pid $(cat "$RUN/moto.pid")  http://127.0.0.1:$MOTO_PORT" || echo "moto   down"
   alive kafka tansu && echo "kafka  up   pid $(cat "$RUN/kafka.pid")  127.0.0.1:$KAFKA_PORT" || echo "kafka  down"
+  alive mariadb mariadbd && echo "mariadb up  pid $(cat "$RUN/mariadb.pid")  127.0.0.1:$MYSQL_PORT" || echo "mariadb down"
   [[ -x $VENV/bin/python ]] && echo "python $VENV/bin/python" || echo "python not installed"
 }
 
@@ -147,6 +194,7 @@ export AWS_ALLOW_HTTP=true
 export PINPIPE_KAFKA_BOOTSTRAP=127.0.0.1:$KAFKA_PORT
 export PINPIPE_PYTHON=$VENV/bin/python
 export PINPIPE_CARGO_LAMBDA=$VENV/bin/cargo-lambda
+export PINPIPE_MYSQL_URL=mysql://$MYSQL_USER:$MYSQL_PASSWORD@127.0.0.1:$MYSQL_PORT/$MYSQL_DATABASE
 ENV
 }
 

@@ -3,7 +3,7 @@
 # runs every test against it, and stops what it started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if infra/stack.sh status | grep -q '^moto   up' && infra/stack.sh status | grep -q '^kafka  up'; then
+if [[ $(infra/stack.sh status | grep -c '^[a-z]* *up ') == 3 ]]; then
   started=no
 else
   started=yes
@@ -17,4 +17,6 @@ cleanup() {
 trap cleanup EXIT
 infra/stack.sh up
 eval "$(infra/stack.sh env)"
+# The SAM template: cfn-lint, `sam validate --lint`, checkov (offline, ~1 min).
+infra/deploy/check.sh lint
 TMPDIR=$scratch cargo test --workspace --locked "$@"

@@ -330,3 +330,28 @@ pub mod openapi {
         }
     }
 }
+
+/// The `pinpipe` CLI binary `cargo test` built beside this test binary.
+pub fn pinpipe_bin() -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    // target/<profile>/deps/it-<hash> → target/<profile>/pinpipe
+    let bin = exe.parent().and_then(std::path::Path::parent).expect("target/<profile>").join("pinpipe");
+    assert!(bin.exists(), "{} is missing: run the tests with `cargo test --workspace`", bin.display());
+    bin
+}
+
+/// Each generated post's `index`/`ind` per kind, in the order sent.
+pub fn generated_inds(posts: u64, seed: u64) -> [Vec<i64>; 3] {
+    use pinpipe::Kind;
+    use pinpipe::generate::{GenerateOptions, Generator};
+    let generator = Generator::new(GenerateOptions { posts, seed, resend: true });
+    let mut inds: [Vec<i64>; 3] = Default::default();
+    for post in generator.posts() {
+        for (i, kind) in Kind::ALL.into_iter().enumerate() {
+            let record: serde_json::Value = serde_json::from_str(post.record(kind)).expect("generated JSON");
+            let ind = record.get("index").or(record.get("ind")).expect("an index");
+            inds[i].push(ind.as_i64().or_else(|| ind.as_str()?.parse().ok()).expect("a numeric index"));
+        }
+    }
+    inds
+}

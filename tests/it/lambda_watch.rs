@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use pinpipe::Kind;
 use pinpipe_tests::readers::{duckdb_delta, python};
-use pinpipe_tests::{sample_lines, stack, temp_lake};
+use pinpipe_tests::{generated_inds, pinpipe_bin, sample_lines, stack, temp_lake};
 
 /// The cargo-lambda binary the stack installed (`infra/stack.sh env`).
 fn cargo_lambda() -> String {
@@ -156,5 +157,95 @@ with urllib.request.urlopen(req, timeout=120) as r:
     assert_eq!(records.len(), 1);
     let stored: serde_json::Value = serde_json::from_slice(&records[0].1).unwrap();
     assert_eq!(stored["ind"], 7);
+
+    emulate_through_watch(&watch, &kinesis).await;
     drop(watch);
+}
+
+/// `pinpipe emulate` against ingest on watch, as against a deployed API: stream mode
+/// from generated posts, batch mode from the real samples in MariaDB.
+async fn emulate_through_watch(watch: &Watch, kinesis: &aws_sdk_kinesis::Client) {
+    let id = stack::unique_name("emu").replace('-', "").chars().take(20).collect::<String>();
+    let kafka = rskafka::client::ClientBuilder::new(vec![stack::kafka_bootstrap()]).build().await.unwrap();
+    for kind in Kind::ALL {
+        kinesis.create_stream().stream_name(format!("streaming-{id}-{kind}")).shard_count(1).send().await.unwrap();
+        kafka.controller_client().unwrap().create_topic(format!("{id}.{kind}"), 1, 1, 5_000).await.unwrap();
+    }
+    let api = format!("http://127.0.0.1:{}/lambda-url/ingest", watch.port);
+    let emulate_as = |id: &str, args: &[&str]| {
+        let out = tokio::task::block_in_place(|| {
+            Command::new(pinpipe_bin()).args(["emulate", "--api", &api, "--id", id]).args(args).output().unwrap()
+        });
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    let emulate = |args: &[&str]| emulate_as(&id, args);
+
+    // Stream mode, generated posts: every record in its stream as plain JSON.
+    let (ok, out) = emulate(&["--mode", "stream", "--posts", "15", "--seed", "7"]);
+    assert!(ok, "{out}");
+    assert!(out.contains("accepted 45 records (15 pin, 15 geo, 15 user); rejected 0"), "{out}");
+    let expected = generated_inds(15, 7);
+    for (i, kind) in Kind::ALL.into_iter().enumerate() {
+        let records = stack::read_stream(kinesis, &format!("streaming-{id}-{kind}")).await;
+        let inds: Vec<i64> = records
+            .iter()
+            .map(|(_, data)| {
+                let value: serde_json::Value = serde_json::from_slice(data).expect("plain JSON in Kinesis");
+                value.get("index").or(value.get("ind")).and_then(serde_json::Value::as_i64).unwrap()
+            })
+            .collect();
+        assert_eq!(inds, expected[i], "{kind}: the posts in the order sent");
+    }
+
+    // Batch mode, the MySQL source: the rows reach Kafka byte-identical to the real samples.
+    let mysql = std::env::var("PINPIPE_MYSQL_URL").expect("PINPIPE_MYSQL_URL from infra/stack.sh env");
+    let (ok, out) = emulate(&["--mode", "batch", "--posts", "10", "--source", &mysql]);
+    assert!(ok, "{out}");
+    assert!(out.contains("accepted 30 records (10 pin, 10 geo, 10 user); rejected 0"), "{out}");
+    // The credentials from a file like the original db_creds.yaml instead.
+    let url = mysql.trim_start_matches("mysql://");
+    let (user_pass, host_db) = url.split_once('@').unwrap();
+    let (user, pass) = user_pass.split_once(':').unwrap();
+    let (host_port, database) = host_db.split_once('/').unwrap();
+    let (host, port) = host_port.split_once(':').unwrap();
+    let creds = temp_lake("creds").join("db_creds.yaml");
+    std::fs::write(
+        &creds,
+        format!("HOST: {host}\nPORT: {port}\nUSER: {user}\nPASSWORD: {pass}\nDATABASE: {database}\n"),
+    )
+    .unwrap();
+    let (ok, out) =
+        emulate(&["--mode", "batch", "--posts", "5", "--source", "mysql", "--db-creds", creds.to_str().unwrap()]);
+    assert!(ok, "{out}");
+    assert!(out.contains("accepted 15 records"), "{out}");
+    let mut first_inds = Vec::new();
+    for kind in Kind::ALL {
+        let sample = sample_lines(&format!("sample_{kind}.jsonl"));
+        let partition = kafka
+            .partition_client(format!("{id}.{kind}"), 0, rskafka::client::partition::UnknownTopicHandling::Error)
+            .await
+            .unwrap();
+        let (records, _) = partition.fetch_records(0, 1..4_000_000, 1_000).await.unwrap();
+        assert_eq!(records.len(), 15, "{kind}");
+        let mut inds = Vec::new();
+        for record in &records {
+            let value = String::from_utf8(record.record.value.clone().unwrap()).unwrap();
+            assert!(sample.contains(&value), "{kind}: {value} is not a line of sample_{kind}.jsonl");
+            let parsed: serde_json::Value = serde_json::from_str(&value).unwrap();
+            inds.push(parsed.get("index").or(parsed.get("ind")).and_then(serde_json::Value::as_i64).unwrap());
+        }
+        first_inds.push(inds);
+    }
+    // One random row per post, the same row of each table: the three records belong together.
+    assert_eq!(first_inds[0], first_inds[1]);
+    assert_eq!(first_inds[1], first_inds[2]);
+
+    // A stream that does not exist: every record rejected with the API's reason, and a failing exit.
+    let (ok, out) = emulate_as("nosuchid", &["--mode", "stream", "--posts", "2"]);
+    assert!(!ok, "{out}");
+    assert!(out.contains("rejected 6"), "{out}");
+    assert!(out.contains("404 stream \"streaming-nosuchid-pin\" does not exist (field stream-name)"), "{out}");
 }

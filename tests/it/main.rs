@@ -2,6 +2,8 @@
 
 mod analytics;
 mod batch_sink;
+mod demo;
+mod emulate;
 mod ingest_streams;
 mod ingest_topics;
 mod kafka_poller;

@@ -4,9 +4,6 @@
 //! bad input is a 4xx naming the problem and nothing is half-written (a PutRecords
 //! body is checked whole before anything is sent).
 
-use aws_sdk_kinesis::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_kinesis::primitives::Blob;
-use aws_sdk_kinesis::types::PutRecordsRequestEntry;
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -15,10 +12,12 @@ use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::clean::{QuarantineReason, clean_record};
-use crate::kafka::{KafkaError, KafkaProducer};
+use crate::kafka::fnv1a;
 use crate::kind::Kind;
+use crate::services::{ServiceError, StreamEntry, StreamService, TopicRecord, TopicService};
 
 /// Kinesis' own limits, checked before calling it.
 pub const MAX_RECORD_BYTES: usize = 1024 * 1024;
@@ -153,29 +152,37 @@ struct PutRecordsBody<'a> {
     records: Option<Vec<PutRecordBody<'a>>>,
 }
 
-/// A record checked and ready for Kinesis: the object's plain JSON bytes.
-struct Checked {
-    data: Vec<u8>,
-    partition_key: String,
-}
-
 /// The ingest function's state, built once per Lambda instance.
 #[derive(Clone)]
 pub struct Ingest {
-    kinesis: aws_sdk_kinesis::Client,
-    /// The Kafka producer; `None` when no Kafka is configured (the topic route says so).
-    kafka: Option<Arc<KafkaProducer>>,
+    /// Kinesis (`aws_sdk_kinesis::Client`), or the demo's in-process streams.
+    streams: Arc<dyn StreamService>,
+    /// Kafka; `None` when none is configured (the topic route says so).
+    kafka: Option<Arc<dyn TopicService>>,
+    /// Records without a key or partition go to the topic's partitions in turn.
+    round_robin: Arc<AtomicUsize>,
 }
 
 impl Ingest {
-    pub fn new(kinesis: aws_sdk_kinesis::Client) -> Self {
-        Ingest { kinesis, kafka: None }
+    pub fn new(streams: impl StreamService + 'static) -> Self {
+        Ingest { streams: Arc::new(streams), kafka: None, round_robin: Arc::default() }
     }
 
-    /// Serves `POST /topics/{topic}` through `kafka`.
-    pub fn with_kafka(mut self, kafka: Arc<KafkaProducer>) -> Self {
+    /// Serves `POST /topics/{topic}` through `kafka` (a `KafkaProducer`, or the demo's topics).
+    pub fn with_kafka(mut self, kafka: Arc<dyn TopicService>) -> Self {
         self.kafka = Some(kafka);
         self
+    }
+
+    /// Where a record without an explicit partition goes: by its key when it has
+    /// one (the same key, the same partition), else in turn.
+    fn choose(&self, key: Option<&[u8]>, partitions: &[i32]) -> i32 {
+        let n = partitions.len().max(1);
+        let index = match key {
+            Some(key) => (fnv1a(key) % n as u64) as usize,
+            None => self.round_robin.fetch_add(1, Ordering::Relaxed) % n,
+        };
+        partitions[index]
     }
 
     /// Answers one request; every failure is a JSON error response, never a panic or a bare 500.
@@ -241,46 +248,22 @@ impl Ingest {
     }
 
     async fn list_streams(&self) -> Result<Response<Body>, ApiError> {
-        let mut names = Vec::new();
-        let mut start: Option<String> = None;
-        loop {
-            let page = self
-                .kinesis
-                .list_streams()
-                .set_exclusive_start_stream_name(start.take())
-                .send()
-                .await
-                .map_err(|e| kinesis_error(e, None))?;
-            names.extend(page.stream_names().iter().cloned());
-            if !page.has_more_streams() || page.stream_names().is_empty() {
-                break;
-            }
-            start = names.last().cloned();
-        }
+        let names = self.streams.list_streams().await.map_err(|e| service_error(e, None))?;
         Ok(json_response(StatusCode::OK, &json!({ "StreamNames": names })))
     }
 
     async fn describe_stream(&self, name: &str) -> Result<Response<Body>, ApiError> {
         check_stream_name(name)?;
-        let out = self
-            .kinesis
-            .describe_stream_summary()
-            .stream_name(name)
-            .send()
-            .await
-            .map_err(|e| kinesis_error(e, Some(name)))?;
-        let Some(s) = out.stream_description_summary() else {
-            return Err(ApiError::upstream(StatusCode::BAD_GATEWAY, true, "Kinesis answered without a stream summary"));
-        };
+        let s = self.streams.describe_stream(name).await.map_err(|e| service_error(e, Some(name)))?;
         Ok(json_response(
             StatusCode::OK,
             &json!({
-                "StreamName": s.stream_name(),
-                "StreamARN": s.stream_arn(),
-                "StreamStatus": s.stream_status().as_str(),
-                "ShardCount": s.open_shard_count(),
-                "RetentionPeriodHours": s.retention_period_hours(),
-                "EncryptionType": s.encryption_type().map(|e| e.as_str()),
+                "StreamName": s.name,
+                "StreamARN": s.arn,
+                "StreamStatus": s.status,
+                "ShardCount": s.open_shards,
+                "RetentionPeriodHours": s.retention_hours,
+                "EncryptionType": s.encryption,
             }),
         ))
     }
@@ -304,19 +287,13 @@ impl Ingest {
                 },
             }
         };
-        self.kinesis
-            .create_stream()
-            .stream_name(name)
-            .shard_count(shards)
-            .send()
-            .await
-            .map_err(|e| kinesis_error(e, Some(name)))?;
+        self.streams.create_stream(name, shards).await.map_err(|e| service_error(e, Some(name)))?;
         Ok(json_response(StatusCode::OK, &json!({ "StreamName": name, "ShardCount": shards })))
     }
 
     async fn delete_stream(&self, name: &str) -> Result<Response<Body>, ApiError> {
         check_stream_name(name)?;
-        self.kinesis.delete_stream().stream_name(name).send().await.map_err(|e| kinesis_error(e, Some(name)))?;
+        self.streams.delete_stream(name).await.map_err(|e| service_error(e, Some(name)))?;
         Ok(json_response(StatusCode::OK, &json!({ "StreamName": name, "Deleted": true })))
     }
 
@@ -325,18 +302,10 @@ impl Ingest {
         let parsed: PutRecordBody = parse_json(body)?;
         check_body_stream(parsed.stream_name.as_deref(), name)?;
         let record = check_record(name, &parsed, "")?;
-        let out = self
-            .kinesis
-            .put_record()
-            .stream_name(name)
-            .partition_key(record.partition_key)
-            .data(Blob::new(record.data))
-            .send()
-            .await
-            .map_err(|e| kinesis_error(e, Some(name)))?;
+        let placed = self.streams.put_record(name, record).await.map_err(|e| service_error(e, Some(name)))?;
         Ok(json_response(
             StatusCode::OK,
-            &json!({ "SequenceNumber": out.sequence_number(), "ShardId": out.shard_id() }),
+            &json!({ "SequenceNumber": placed.sequence_number, "ShardId": placed.shard_id }),
         ))
     }
 
@@ -364,39 +333,23 @@ impl Ingest {
         for (i, record) in records.iter().enumerate() {
             let checked = check_record(name, record, &format!("records[{i}]."))?;
             total += checked.data.len() + checked.partition_key.len();
-            entries.push(
-                PutRecordsRequestEntry::builder()
-                    .data(Blob::new(checked.data))
-                    .partition_key(checked.partition_key)
-                    .build()
-                    .expect("data and partition key are set"),
-            );
+            entries.push(checked);
         }
         if total > MAX_PUT_RECORDS_BYTES {
             return Err(ApiError::too_large(format!(
                 "the records total {total} bytes; PutRecords takes at most {MAX_PUT_RECORDS_BYTES}"
             )));
         }
-        let out = self
-            .kinesis
-            .put_records()
-            .stream_name(name)
-            .set_records(Some(entries))
-            .send()
-            .await
-            .map_err(|e| kinesis_error(e, Some(name)))?;
-        let results: Vec<Value> = out
-            .records()
-            .iter()
-            .map(|r| match r.error_code() {
-                Some(code) => json!({ "ErrorCode": code, "ErrorMessage": r.error_message() }),
-                None => json!({ "SequenceNumber": r.sequence_number(), "ShardId": r.shard_id() }),
+        let outcomes = self.streams.put_records(name, entries).await.map_err(|e| service_error(e, Some(name)))?;
+        let failed = outcomes.iter().filter(|o| o.is_err()).count();
+        let results: Vec<Value> = outcomes
+            .into_iter()
+            .map(|outcome| match outcome {
+                Ok(placed) => json!({ "SequenceNumber": placed.sequence_number, "ShardId": placed.shard_id }),
+                Err(failure) => json!({ "ErrorCode": failure.code, "ErrorMessage": failure.message }),
             })
             .collect();
-        Ok(json_response(
-            StatusCode::OK,
-            &json!({ "FailedRecordCount": out.failed_record_count().unwrap_or(0), "Records": results }),
-        ))
+        Ok(json_response(StatusCode::OK, &json!({ "FailedRecordCount": failed, "Records": results })))
     }
 }
 
@@ -493,7 +446,7 @@ impl Ingest {
         };
         // Each record's partition, then one produce call per partition, in request order.
         let mut by_partition: std::collections::BTreeMap<i32, Vec<usize>> = Default::default();
-        let mut batches: std::collections::BTreeMap<i32, Vec<rskafka::record::Record>> = Default::default();
+        let mut batches: std::collections::BTreeMap<i32, Vec<TopicRecord>> = Default::default();
         let now = chrono::Utc::now();
         for (i, (value, key, partition)) in checked.into_iter().enumerate() {
             let partition = match partition {
@@ -508,15 +461,10 @@ impl Ingest {
                     e.field = Some(format!("records[{i}].partition"));
                     return Err(e);
                 }
-                None => kafka.choose(key.as_deref(), &partitions),
+                None => self.choose(key.as_deref(), &partitions),
             };
             by_partition.entry(partition).or_default().push(i);
-            batches.entry(partition).or_default().push(rskafka::record::Record {
-                key,
-                value: Some(value),
-                headers: Default::default(),
-                timestamp: now,
-            });
+            batches.entry(partition).or_default().push(TopicRecord { key, value, timestamp: now });
         }
         let mut offsets = vec![json!(null); records.len()];
         let mut failed = 0;
@@ -552,7 +500,7 @@ impl Ingest {
 }
 
 /// Kafka failures as answers: the broker unreachable or refusing is a retryable 503.
-fn kafka_error(error: KafkaError) -> ApiError {
+fn kafka_error(error: ServiceError) -> ApiError {
     ApiError::upstream(StatusCode::SERVICE_UNAVAILABLE, true, format!("Kafka could not be reached: {error}"))
 }
 
@@ -595,7 +543,7 @@ fn check_body_stream(in_body: Option<&str>, in_path: &str) -> Result<(), ApiErro
 
 /// A record's data as the object's plain JSON bytes — an object as sent, or the
 /// text of a string holding one — checked against its stream's kind.
-fn check_record(stream: &str, record: &PutRecordBody, prefix: &str) -> Result<Checked, ApiError> {
+fn check_record(stream: &str, record: &PutRecordBody, prefix: &str) -> Result<StreamEntry, ApiError> {
     let data_field = format!("{prefix}Data");
     let data = check_kind(stream, object_bytes(record.data, &data_field)?, &data_field)?;
     let key_field = format!("{prefix}PartitionKey");
@@ -610,7 +558,7 @@ fn check_record(stream: &str, record: &PutRecordBody, prefix: &str) -> Result<Ch
     if !(1..=256).contains(&partition_key.chars().count()) {
         return Err(ApiError::bad_field(&key_field, format!("{key_field} must be 1 to 256 characters")));
     }
-    Ok(Checked { data, partition_key })
+    Ok(StreamEntry { data, partition_key })
 }
 
 /// The plain JSON bytes of a record sent as an object, or as a string holding one.
@@ -683,43 +631,38 @@ fn require_iam(request: &Request) -> Result<(), ApiError> {
 
 /// Kinesis failures as answers: a missing stream is the caller's 404; throttling and
 /// unreachable service are retryable 503s; other upstream failures 502s.
-fn kinesis_error<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(
-    error: SdkError<E, R>,
-    stream: Option<&str>,
-) -> ApiError {
-    match &error {
-        SdkError::ServiceError(service) => {
-            let code = service.err().code().unwrap_or("Unknown");
-            let message = service.err().message().unwrap_or("").to_owned();
-            match code {
-                "ResourceNotFoundException" => {
-                    let mut e = ApiError::new(
-                        StatusCode::NOT_FOUND,
-                        "stream_not_found",
-                        format!("stream {:?} does not exist", stream.unwrap_or("")),
-                    );
-                    e.field = Some("stream-name".into());
-                    e
-                }
-                "ResourceInUseException" => ApiError::new(StatusCode::CONFLICT, "stream_in_use", message),
-                "InvalidArgumentException" | "ValidationException" => {
-                    ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", message)
-                }
-                "ProvisionedThroughputExceededException"
-                | "LimitExceededException"
-                | "ThrottlingException"
-                | "KMSThrottlingException" => ApiError::upstream(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    true,
-                    format!("Kinesis is throttling: {code}: {message}"),
-                ),
-                _ => ApiError::upstream(StatusCode::BAD_GATEWAY, false, format!("Kinesis refused: {code}: {message}")),
+fn service_error(error: ServiceError, stream: Option<&str>) -> ApiError {
+    match error {
+        ServiceError::Refused { code, message } => match code.as_str() {
+            "ResourceNotFoundException" => {
+                let mut e = ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    "stream_not_found",
+                    format!("stream {:?} does not exist", stream.unwrap_or("")),
+                );
+                e.field = Some("stream-name".into());
+                e
             }
-        }
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => {
+            "ResourceInUseException" => ApiError::new(StatusCode::CONFLICT, "stream_in_use", message),
+            "InvalidArgumentException" | "ValidationException" => {
+                ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", message)
+            }
+            "ProvisionedThroughputExceededException"
+            | "LimitExceededException"
+            | "ThrottlingException"
+            | "KMSThrottlingException" => ApiError::upstream(
+                StatusCode::SERVICE_UNAVAILABLE,
+                true,
+                format!("Kinesis is throttling: {code}: {message}"),
+            ),
+            _ => ApiError::upstream(StatusCode::BAD_GATEWAY, false, format!("Kinesis refused: {code}: {message}")),
+        },
+        ServiceError::Unreachable(_) => {
             ApiError::upstream(StatusCode::SERVICE_UNAVAILABLE, true, "Kinesis could not be reached; try again")
         }
-        _ => ApiError::upstream(StatusCode::BAD_GATEWAY, true, "Kinesis answered with something unreadable; try again"),
+        ServiceError::Unreadable(_) => {
+            ApiError::upstream(StatusCode::BAD_GATEWAY, true, "Kinesis answered with something unreadable; try again")
+        }
     }
 }
 

@@ -5,7 +5,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use aws_sdk_kafka::config::{Region, SharedCredentialsProvider};
 use rskafka::client::partition::{Compression, PartitionClient, UnknownTopicHandling};
@@ -19,7 +18,6 @@ pub use rskafka::client::error::Error as KafkaError;
 pub struct KafkaProducer {
     client: Client,
     partitions: Mutex<HashMap<(String, i32), Arc<PartitionClient>>>,
-    round_robin: AtomicUsize,
 }
 
 impl KafkaProducer {
@@ -27,7 +25,7 @@ impl KafkaProducer {
     pub async fn connect(bootstrap: &str) -> Result<Self, KafkaError> {
         let brokers = bootstrap.split(',').map(|b| b.trim().to_owned()).filter(|b| !b.is_empty()).collect();
         let client = ClientBuilder::new(brokers).build().await?;
-        Ok(KafkaProducer { client, partitions: Mutex::new(HashMap::new()), round_robin: AtomicUsize::new(0) })
+        Ok(KafkaProducer { client, partitions: Mutex::new(HashMap::new()) })
     }
 
     /// Connects to Amazon MSK with IAM: TLS, and SASL/OAUTHBEARER with a token signed
@@ -44,7 +42,7 @@ impl KafkaProducer {
         });
         let sasl = SaslConfig::Oauthbearer(OauthBearerCredentials { callback, authz_id: None, bearer_kvs: vec![] });
         let client = ClientBuilder::new(brokers).tls_config(Arc::new(tls_config())).sasl_config(sasl).build().await?;
-        Ok(KafkaProducer { client, partitions: Mutex::new(HashMap::new()), round_robin: AtomicUsize::new(0) })
+        Ok(KafkaProducer { client, partitions: Mutex::new(HashMap::new()) })
     }
 
     /// The topic's partitions, or `None` when the topic does not exist.
@@ -53,15 +51,13 @@ impl KafkaProducer {
         Ok(topics.into_iter().find(|t| t.name == topic).map(|t| t.partitions.into_iter().collect()))
     }
 
-    /// Where a record without an explicit partition goes: by its key when it has
-    /// one (the same key, the same partition), else in turn.
-    pub fn choose(&self, key: Option<&[u8]>, partitions: &[i32]) -> i32 {
-        let n = partitions.len().max(1);
-        let index = match key {
-            Some(key) => (fnv1a(key) % n as u64) as usize,
-            None => self.round_robin.fetch_add(1, Ordering::Relaxed) % n,
-        };
-        partitions[index]
+    /// Creates `topic` with `partitions` partitions unless it exists (local stacks and
+    /// the demo; on MSK the topics are made by whoever runs the cluster).
+    pub async fn ensure_topic(&self, topic: &str, partitions: i32) -> Result<(), KafkaError> {
+        if self.partitions_of(topic).await?.is_some() {
+            return Ok(());
+        }
+        self.client.controller_client()?.create_topic(topic, partitions, 1, 5_000).await
     }
 
     /// Produces `records` to one partition; their offsets, in order.
@@ -130,7 +126,7 @@ pub async fn discover_bootstrap(msk: &aws_sdk_kafka::Client, cluster_arn: &str) 
 }
 
 /// FNV-1a: a small, stable hash for key partitioning.
-fn fnv1a(bytes: &[u8]) -> u64 {
+pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }
 

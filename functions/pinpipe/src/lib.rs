@@ -6,6 +6,7 @@
 //! - [`columnar`]: cleaned rows as Arrow `RecordBatch`es with SPEC §3's exact schema,
 //!   the one representation both the Delta writer and the Polars analytics consume;
 //! - [`generate`]: realistic raw posts with the measured dirty-value distributions;
+//! - [`ingest`]: the HTTP API of SPEC §5 over [`services`], Kinesis and Kafka as traits;
 //! - [`sink`]: the batch sink: MSK batches → bronze objects, exactly once;
 //! - [`silver`]: bronze objects into the silver Delta tables, each once;
 //! - [`analytics`]: the daily job and SPEC §4's eight questions with Polars;
@@ -30,6 +31,8 @@ pub mod lake;
 pub mod quarantine;
 pub mod raw;
 pub mod sequence;
+#[cfg(feature = "ingest")]
+pub mod services;
 #[cfg(feature = "delta")]
 pub mod silver;
 #[cfg(feature = "sink")]

@@ -1,14 +1,15 @@
-//! Runs a local event-source poller over a handler, as `poll-stream` and
-//! `poll-topic` do: until idle, or for ever with `--follow`, summing the
-//! handler's counts and reporting them after each busy stretch.
+//! Runs a local event-source poller over a handler, as `poll-stream`, `poll-topic` and
+//! `demo` do: until idle, or for ever with `--follow`, summing the handler's counts.
 
 use std::cell::Cell;
 use std::future::Future;
 use std::time::Duration;
 
-use pinpipe_local::polling::Poller;
+use pinpipe_local::polling::{Poller, Round};
 
-pub async fn drive<P, C, H, Fut>(poller: &mut P, follow: bool, handle: H, report: impl Fn(&C)) -> anyhow::Result<()>
+/// Polls until idle; the rounds' totals and the sum of the handler's counts, each
+/// invocation's counts also handed to `on_counts` as they come (a progress bar).
+pub async fn drain<P, C, H, Fut>(poller: &mut P, handle: H, on_counts: impl Fn(&C)) -> anyhow::Result<(Round, C)>
 where
     P: Poller,
     P::Error: std::error::Error + Send + Sync + 'static,
@@ -17,24 +18,41 @@ where
     Fut: Future<Output = (P::Response, C)>,
 {
     let total = Cell::new(C::default());
+    let round = poller
+        .run_until_idle(
+            |event| {
+                let (handle, total, on_counts) = (&handle, &total, &on_counts);
+                async move {
+                    let (response, counts) = handle(event).await;
+                    on_counts(&counts);
+                    let mut sum = total.get();
+                    sum += counts;
+                    total.set(sum);
+                    response
+                }
+            },
+            100_000,
+        )
+        .await?;
+    Ok((round, total.get()))
+}
+
+/// Drains, and with `follow` keeps polling once a second, reporting the running totals
+/// after each busy stretch.
+pub async fn drive<P, C, H, Fut>(poller: &mut P, follow: bool, handle: H, report: impl Fn(&C)) -> anyhow::Result<()>
+where
+    P: Poller,
+    P::Error: std::error::Error + Send + Sync + 'static,
+    C: Copy + Default + std::ops::AddAssign,
+    H: Fn(P::Event) -> Fut,
+    Fut: Future<Output = (P::Response, C)>,
+{
+    let mut total = C::default();
     loop {
-        let round = poller
-            .run_until_idle(
-                |event| {
-                    let (handle, total) = (&handle, &total);
-                    async move {
-                        let (response, counts) = handle(event).await;
-                        let mut sum = total.get();
-                        sum += counts;
-                        total.set(sum);
-                        response
-                    }
-                },
-                1_000,
-            )
-            .await?;
+        let (round, counts) = drain(poller, &handle, |_| {}).await?;
+        total += counts;
         if round.records > 0 || !follow {
-            report(&total.get());
+            report(&total);
         }
         if !follow {
             return Ok(());

@@ -86,33 +86,55 @@ impl KafkaPoller {
         self.group = Some((lake, group.to_owned()));
         Ok(self)
     }
+}
 
-    /// The event Lambda's MSK event source mapping would deliver for these records.
-    fn event(&self, partition: i32, records: &[rskafka::record::RecordAndOffset]) -> KafkaEvent {
-        let b64 = |bytes: &Vec<u8>| base64::engine::general_purpose::STANDARD.encode(bytes);
-        let records: Vec<_> = records
-            .iter()
-            .map(|r| {
-                serde_json::json!({
-                    "topic": self.topic,
-                    "partition": partition,
-                    "offset": r.offset,
-                    "timestamp": r.record.timestamp.timestamp_millis(),
-                    "timestampType": "CREATE_TIME",
-                    "key": r.record.key.as_ref().map(b64),
-                    "value": r.record.value.as_ref().map(b64),
-                    "headers": [],
-                })
+/// The event Lambda's MSK event source mapping would deliver for these records of
+/// one partition (keys and values base64).
+pub fn kafka_event(
+    topic: &str,
+    bootstrap: &str,
+    partition: i32,
+    records: &[rskafka::record::RecordAndOffset],
+) -> KafkaEvent {
+    let b64 = |bytes: &Vec<u8>| base64::engine::general_purpose::STANDARD.encode(bytes);
+    let records: Vec<_> = records
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "topic": topic,
+                "partition": partition,
+                "offset": r.offset,
+                "timestamp": r.record.timestamp.timestamp_millis(),
+                "timestampType": "CREATE_TIME",
+                "key": r.record.key.as_ref().map(b64),
+                "value": r.record.value.as_ref().map(b64),
+                "headers": [],
             })
-            .collect();
-        serde_json::from_value(serde_json::json!({
-            "eventSource": "aws:kafka",
-            "eventSourceArn": "arn:aws:kafka:us-east-1:123456789012:cluster/pinpipe-local/local",
-            "bootstrapServers": self.bootstrap,
-            "records": { format!("{}-{partition}", self.topic): records },
-        }))
-        .expect("the Lambda MSK event shape")
+        })
+        .collect();
+    serde_json::from_value(serde_json::json!({
+        "eventSource": "aws:kafka",
+        "eventSourceArn": "arn:aws:kafka:us-east-1:123456789012:cluster/pinpipe-local/local",
+        "bootstrapServers": bootstrap,
+        "records": { format!("{topic}-{partition}"): records },
+    }))
+    .expect("the Lambda MSK event shape")
+}
+
+/// Where a partition goes on after the handler answered a batch starting at
+/// `position` and ending at `last`: past the batch when nothing failed, else back
+/// to the first failed offset the answer names (else the whole batch).
+pub fn next_position(response: &KafkaBatchResponse, position: i64, last: i64) -> i64 {
+    if response.batch_item_failures.is_empty() {
+        return last + 1;
     }
+    response
+        .batch_item_failures
+        .iter()
+        .filter_map(|f| f.item_identifier.rsplit_once('@')?.1.parse::<i64>().ok())
+        .min()
+        .unwrap_or(position)
+        .max(position)
 }
 
 /// Where a group's committed position of a partition is kept in the lake.
@@ -159,22 +181,15 @@ impl Poller for KafkaPoller {
             let Some(last) = fetched.last().map(|r| r.offset) else { continue };
             round.records += fetched.len();
             round.invocations += 1;
-            let response = handler(self.event(*partition, &fetched)).await;
+            let response = handler(kafka_event(&self.topic, &self.bootstrap, *partition, &fetched)).await;
+            let next = next_position(&response, position, last);
+            self.positions.insert(*partition, next);
             if response.batch_item_failures.is_empty() {
-                self.positions.insert(*partition, last + 1);
                 if let Some((lake, group)) = &self.group {
-                    lake.put(&commit_key(group, &self.topic, *partition), (last + 1).to_string()).await?;
+                    lake.put(&commit_key(group, &self.topic, *partition), next.to_string()).await?;
                 }
             } else {
                 round.failed_invocations += 1;
-                // Redeliver from the first failed offset it names (else the whole batch).
-                let from = response
-                    .batch_item_failures
-                    .iter()
-                    .filter_map(|f| f.item_identifier.rsplit_once('@')?.1.parse::<i64>().ok())
-                    .min()
-                    .unwrap_or(position);
-                self.positions.insert(*partition, from.max(position));
             }
         }
         Ok(round)

@@ -39,34 +39,59 @@ impl KinesisPoller {
         let stream_arn = summary.stream_description_summary().map(|s| s.stream_arn().to_owned()).unwrap_or_default();
         Ok(KinesisPoller { client, stream: stream.to_owned(), stream_arn, batch_size, checkpoints: HashMap::new() })
     }
+}
 
-    /// The event Lambda would deliver for these records of one shard.
-    fn event(&self, shard_id: &str, records: &[aws_sdk_kinesis::types::Record]) -> KinesisEvent {
-        let region = self.stream_arn.split(':').nth(3).unwrap_or("us-east-1");
-        let records: Vec<_> = records
-            .iter()
-            .map(|r| {
-                let arrival = r.approximate_arrival_timestamp().map_or(0.0, |t| t.as_secs_f64());
-                serde_json::json!({
-                    "kinesis": {
-                        "kinesisSchemaVersion": "1.0",
-                        "partitionKey": r.partition_key(),
-                        "sequenceNumber": r.sequence_number(),
-                        "data": base64::engine::general_purpose::STANDARD.encode(r.data().as_ref()),
-                        "approximateArrivalTimestamp": arrival,
-                    },
-                    "eventSource": "aws:kinesis",
-                    "eventVersion": "1.0",
-                    "eventID": format!("{shard_id}:{}", r.sequence_number()),
-                    "eventName": "aws:kinesis:record",
-                    "invokeIdentityArn": "arn:aws:iam::123456789012:role/pinpipe-local",
-                    "awsRegion": region,
-                    "eventSourceARN": self.stream_arn,
-                })
+/// One record of a shard, as the event source mapping hands it on.
+pub struct ShardRecord<'a> {
+    pub sequence_number: &'a str,
+    pub partition_key: &'a str,
+    pub data: &'a [u8],
+    /// Seconds since the epoch.
+    pub arrival: f64,
+}
+
+/// The event Lambda would deliver for these records of one shard.
+pub fn kinesis_event<'a>(
+    stream_arn: &str,
+    shard_id: &str,
+    records: impl IntoIterator<Item = ShardRecord<'a>>,
+) -> KinesisEvent {
+    let region = stream_arn.split(':').nth(3).unwrap_or("us-east-1");
+    let records: Vec<_> = records
+        .into_iter()
+        .map(|r| {
+            serde_json::json!({
+                "kinesis": {
+                    "kinesisSchemaVersion": "1.0",
+                    "partitionKey": r.partition_key,
+                    "sequenceNumber": r.sequence_number,
+                    "data": base64::engine::general_purpose::STANDARD.encode(r.data),
+                    "approximateArrivalTimestamp": r.arrival,
+                },
+                "eventSource": "aws:kinesis",
+                "eventVersion": "1.0",
+                "eventID": format!("{shard_id}:{}", r.sequence_number),
+                "eventName": "aws:kinesis:record",
+                "invokeIdentityArn": "arn:aws:iam::123456789012:role/pinpipe-local",
+                "awsRegion": region,
+                "eventSourceARN": stream_arn,
             })
-            .collect();
-        serde_json::from_value(serde_json::json!({ "Records": records })).expect("the Lambda Kinesis event shape")
-    }
+        })
+        .collect();
+    serde_json::from_value(serde_json::json!({ "Records": records })).expect("the Lambda Kinesis event shape")
+}
+
+/// How many of a batch's records (by sequence number, in order) the handler's answer
+/// lets the shard move past: all, or those before the first reported failure (Lambda
+/// retries from there, as with `ReportBatchItemFailures`).
+pub fn succeeded_prefix(response: &KinesisEventResponse, sequence_numbers: &[String]) -> usize {
+    response
+        .batch_item_failures
+        .iter()
+        .filter_map(|f| f.item_identifier.as_deref())
+        .filter_map(|id| sequence_numbers.iter().position(|s| s == id))
+        .min()
+        .unwrap_or(sequence_numbers.len())
 }
 
 fn kinesis(operation: &'static str, stream: &str, error: impl std::error::Error) -> PollError {
@@ -120,19 +145,21 @@ impl Poller for KinesisPoller {
                 continue;
             }
             let sequence_numbers: Vec<String> = got.records().iter().map(|r| r.sequence_number().to_owned()).collect();
-            let event = self.event(&shard_id, got.records());
+            let event = kinesis_event(
+                &self.stream_arn,
+                &shard_id,
+                got.records().iter().map(|r| ShardRecord {
+                    sequence_number: r.sequence_number(),
+                    partition_key: r.partition_key().unwrap_or_default(),
+                    data: r.data().as_ref(),
+                    arrival: r.approximate_arrival_timestamp().map_or(0.0, |t| t.as_secs_f64()),
+                }),
+            );
             round.records += sequence_numbers.len();
             round.invocations += 1;
             let response = handler(event).await;
-            // Advance to just before the first failure (Lambda retries from there).
-            let first_failure = response
-                .batch_item_failures
-                .iter()
-                .filter_map(|f| f.item_identifier.as_deref())
-                .filter_map(|id| sequence_numbers.iter().position(|s| s == id))
-                .min();
-            let done = first_failure.unwrap_or(sequence_numbers.len());
-            if first_failure.is_some() {
+            let done = succeeded_prefix(&response, &sequence_numbers);
+            if done < sequence_numbers.len() {
                 round.failed_invocations += 1;
             }
             if done > 0 {

@@ -2,6 +2,9 @@
 //! feed the same Lambda event types to the same handlers.
 
 pub mod bronze;
+pub mod embedded;
+pub mod emulator;
 pub mod kafka_poller;
 pub mod kinesis_poller;
 pub mod polling;
+pub mod source;

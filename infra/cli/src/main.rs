@@ -4,7 +4,9 @@
 mod analytics;
 mod bench_stream;
 mod clean;
+mod demo;
 mod drive;
+mod emulate;
 mod generate;
 mod poll_stream;
 mod poll_topic;
@@ -20,6 +22,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// The whole pipeline on the embedded default, then the eight answers (SPEC §8).
+    Demo(demo::Args),
+    /// The original user posting emulation against an API URL (batch or stream mode).
+    Emulate(emulate::Args),
     /// Realistic raw records (pin/geo/user NDJSON) with the measured dirty values.
     Generate(generate::Args),
     /// NDJSON in, cleaned NDJSON out (SPEC §3 columns in order); quarantined lines to stderr.
@@ -39,6 +45,8 @@ enum Command {
 
 fn main() -> anyhow::Result<()> {
     let result = match Cli::parse().command {
+        Command::Emulate(args) => tokio::runtime::Runtime::new()?.block_on(emulate::run(args)),
+        Command::Demo(args) => tokio::runtime::Runtime::new()?.block_on(demo::run(args)),
         Command::Generate(args) => generate::run(args),
         Command::Clean(args) => clean::run(args),
         Command::PollStream(args) => {

@@ -1,0 +1,299 @@
+//! `pinpipe demo [--posts N] [--lake DIR]` (SPEC §8): the whole system on the embedded
+//! default. Generated posts go through the ingest handler on both paths; in-process
+//! streams and topics carry them, as the Lambda event types, to the stream cleaner and
+//! the batch sink (in batches, some redelivered); then the daily job answers the eight
+//! questions. With `AWS_ENDPOINT_URL` (or real AWS credentials and `--streams kinesis`)
+//! and `PINPIPE_KAFKA_BOOTSTRAP` the same steps run against real Kinesis and Kafka.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use aws_lambda_events::event::kafka::KafkaEvent;
+use aws_lambda_events::event::kinesis::KinesisEvent;
+use chrono::NaiveDate;
+use indicatif::{ProgressBar, ProgressStyle};
+use pinpipe::Kind;
+use pinpipe::analytics::{DailyJob, report};
+use pinpipe::config::{DEFAULT_ID, DEFAULT_LAKE, Names};
+use pinpipe::generate::{GenerateOptions, Generator, Post};
+use pinpipe::ingest::Ingest;
+use pinpipe::kafka::KafkaProducer;
+use pinpipe::lake::Lake;
+use pinpipe::services::{ServiceError, StreamService};
+use pinpipe::sink::{BatchSink, SinkCounts};
+use pinpipe::stream::{StreamCleaner, StreamCounts};
+use pinpipe_local::embedded::{InProcessStreams, InProcessTopics};
+use pinpipe_local::emulator::{InProcessApi, Mode, Tally, request_for};
+use pinpipe_local::kafka_poller::KafkaPoller;
+use pinpipe_local::kinesis_poller::KinesisPoller;
+use pinpipe_local::polling::Round;
+
+use crate::drive::drain;
+use serde_json::value::RawValue;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// How many posts (each a pin, a geo and a user record), with the original emulator's re-sends.
+    #[arg(long, default_value_t = 2_000)]
+    posts: u64,
+    /// The lake: a local directory or s3://bucket[/prefix].
+    #[arg(long, env = "PINPIPE_LAKE", default_value = DEFAULT_LAKE)]
+    lake: String,
+    /// Deployment id: names the streams, topics and tables.
+    #[arg(long, env = "PINPIPE_ID", default_value = DEFAULT_ID)]
+    id: String,
+    #[arg(long, default_value_t = 42, env = "PINPIPE_SEED")]
+    seed: u64,
+    /// Where the streams are: in-process, or Kinesis (default when AWS_ENDPOINT_URL is set).
+    #[arg(long, value_enum)]
+    streams: Option<Backend>,
+    /// Where the topics are: in-process, or Kafka at PINPIPE_KAFKA_BOOTSTRAP (default when set).
+    #[arg(long, value_enum)]
+    topics: Option<Backend>,
+    /// Shards per in-process stream.
+    #[arg(long, default_value_t = 2)]
+    shards: i32,
+    /// Partitions per topic.
+    #[arg(long, default_value_t = 3)]
+    partitions: i32,
+    /// Records per invocation, as the event source mappings' BatchSize.
+    #[arg(long, default_value_t = 100)]
+    batch_size: usize,
+    /// In-process only: every Nth batch is delivered again after it succeeded (0: never).
+    #[arg(long, default_value_t = 4)]
+    redeliver_every: usize,
+    /// The daily job's run date (default: today, UTC).
+    #[arg(long)]
+    date: Option<NaiveDate>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Backend {
+    /// In this process (the embedded default).
+    Embedded,
+    /// The real service: Kinesis through the AWS SDK, or Kafka.
+    Real,
+}
+
+fn bar(len: u64, what: &str) -> ProgressBar {
+    ProgressBar::new(len).with_style(
+        ProgressStyle::with_template(&format!("{{spinner}} {what:<28} [{{bar:30}}] {{pos}}/{{len}} {{per_sec}}"))
+            .expect("a valid template")
+            .progress_chars("=> "),
+    )
+}
+
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let names = Names { id: &args.id };
+    let lake = Lake::open(&args.lake)?;
+    let real_streams = args.streams.map_or_else(
+        || ["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_KINESIS"].iter().any(|v| std::env::var_os(v).is_some()),
+        |b| b == Backend::Real,
+    );
+    let bootstrap = std::env::var("PINPIPE_KAFKA_BOOTSTRAP").ok().filter(|b| !b.trim().is_empty());
+    let real_topics = args.topics.map_or(bootstrap.is_some(), |b| b == Backend::Real);
+
+    // The services ingest writes to, and the event sources that read them back.
+    let in_process_streams = InProcessStreams::new();
+    let in_process_topics = InProcessTopics::new();
+    let kinesis = if real_streams {
+        let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        Some(aws_sdk_kinesis::Client::new(&aws))
+    } else {
+        None
+    };
+    let kafka = if real_topics {
+        let bootstrap = bootstrap.as_deref().context("--topics real needs PINPIPE_KAFKA_BOOTSTRAP")?;
+        Some(Arc::new(KafkaProducer::connect(bootstrap).await.with_context(|| format!("connecting to {bootstrap}"))?))
+    } else {
+        None
+    };
+    let mut ingest = match &kinesis {
+        Some(client) => Ingest::new(client.clone()),
+        None => Ingest::new(in_process_streams.clone()),
+    };
+    ingest = match &kafka {
+        Some(producer) => ingest.with_kafka(producer.clone()),
+        None => ingest.with_kafka(Arc::new(in_process_topics.clone())),
+    };
+    for kind in Kind::ALL {
+        let stream = names.stream(kind);
+        match &kinesis {
+            Some(client) => ensure_stream(client, &stream, args.shards).await?,
+            None => ensure_stream(&in_process_streams, &stream, args.shards).await?,
+        }
+        match &kafka {
+            Some(producer) => producer.ensure_topic(&names.topic(kind), args.partitions).await?,
+            None => in_process_topics.create_topic(&names.topic(kind), args.partitions),
+        }
+    }
+    eprintln!(
+        "streams: {}; topics: {}; lake: {}",
+        if real_streams { "Kinesis (AWS SDK)" } else { "in-process" },
+        if real_topics { "Kafka" } else { "in-process" },
+        lake.root()
+    );
+
+    // 1. Posts through the ingest handler, as the original emulator sends them, on both paths.
+    let generator = Generator::new(GenerateOptions { posts: args.posts, seed: args.seed, resend: true });
+    let api = InProcessApi(ingest);
+    let mut tallies = Vec::new();
+    for mode in [Mode::Stream, Mode::Batch] {
+        let progress =
+            bar(args.posts, &format!("ingest, {} path", if mode == Mode::Stream { "stream" } else { "batch" }));
+        let mut tally = Tally::default();
+        for post in generator.posts() {
+            send_post(&api, mode, names, &post, &mut tally).await;
+            progress.inc(1);
+        }
+        progress.finish_and_clear();
+        eprintln!("ingest ({mode:?}): {tally}");
+        tallies.push(tally);
+    }
+
+    // 2. The stream cleaner over each stream, the batch sink over each topic.
+    let cleaner = StreamCleaner::new(lake.clone(), args.id.clone());
+    let sink = BatchSink::new(lake.clone());
+    let mut stream_counts = StreamCounts::default();
+    let mut sink_counts = SinkCounts::default();
+    let mut deliveries = Round::default();
+    let mut redelivered = 0;
+    let total = args.posts * 3;
+    let progress = bar(total, "stream cleaner → Delta");
+    for kind in Kind::ALL {
+        let stream = names.stream(kind);
+        let handle = |event: KinesisEvent| {
+            let cleaner = &cleaner;
+            async move { cleaner.handle(&event).await }
+        };
+        let (round, counts) = if let Some(client) = &kinesis {
+            let mut poller = KinesisPoller::new(client.clone(), &stream, args.batch_size as i32).await?;
+            drain(&mut poller, handle, |c| progress.inc(c.new_records())).await?
+        } else {
+            let mut poller = in_process_streams.poller(&stream, args.batch_size)?;
+            if args.redeliver_every > 0 {
+                poller = poller.redelivering_every(args.redeliver_every);
+            }
+            let drained = drain(&mut poller, handle, |c| progress.inc(c.new_records())).await?;
+            redelivered += poller.redelivered();
+            drained
+        };
+        deliveries += round;
+        stream_counts += counts;
+    }
+    progress.finish_and_clear();
+    eprintln!(
+        "stream cleaner: {} records in, {} rows appended, {} quarantined, {} duplicate deliveries skipped",
+        stream_counts.records_in,
+        stream_counts.rows_written,
+        stream_counts.quarantined,
+        stream_counts.duplicates_skipped
+    );
+    let progress = bar(total, "batch sink → bronze");
+    for kind in Kind::ALL {
+        let topic = names.topic(kind);
+        let handle = |event: KafkaEvent| {
+            let sink = &sink;
+            async move { sink.handle(&event).await }
+        };
+        let (round, counts) = if let (Some(_), Some(bootstrap)) = (&kafka, &bootstrap) {
+            let mut poller = KafkaPoller::new(bootstrap, &topic, args.batch_size).await?;
+            drain(&mut poller, handle, |c| progress.inc(c.new_records())).await?
+        } else {
+            let mut poller = in_process_topics.poller(&topic, args.batch_size)?;
+            if args.redeliver_every > 0 {
+                poller = poller.redelivering_every(args.redeliver_every);
+            }
+            let drained = drain(&mut poller, handle, |c| progress.inc(c.new_records())).await?;
+            redelivered += poller.redelivered();
+            drained
+        };
+        deliveries += round;
+        sink_counts += counts;
+    }
+    progress.finish_and_clear();
+    eprintln!(
+        "batch sink: {} records in, {} written in {} objects, {} duplicate deliveries skipped",
+        sink_counts.records_in,
+        sink_counts.records_written,
+        sink_counts.objects_written,
+        sink_counts.duplicates_skipped
+    );
+    eprintln!(
+        "deliveries: {} invocations, {} failed, {redelivered} batches delivered again after they succeeded",
+        deliveries.invocations, deliveries.failed_invocations
+    );
+
+    // 3. The daily job: bronze → silver → the eight answers.
+    let spinner = ProgressBar::new_spinner().with_message("daily job: bronze → silver → eight answers");
+    spinner.enable_steady_tick(Duration::from_millis(120));
+    let date = args.date.unwrap_or_else(|| chrono::Utc::now().date_naive());
+    let run = DailyJob::new(lake.clone(), args.id.clone()).run(date).await.context("running the daily job")?;
+    spinner.finish_and_clear();
+    for (question, frame) in &run.answers {
+        println!("## {}\n", question.title());
+        println!("{}", report::table(frame));
+    }
+    let totals = run.totals();
+    eprintln!(
+        "daily job: {} bronze objects, {} rows cleaned, {} quarantined, {} repeated posts dropped",
+        totals.objects_read, totals.rows_cleaned, totals.quarantined, totals.duplicates_dropped
+    );
+    for kind in Kind::ALL {
+        eprintln!("stream table: {}", lake.url(&names.stream_table(kind)));
+    }
+    eprintln!("bronze:       {}", lake.url("topics/"));
+    eprintln!("answers:      {}", lake.url(&run.output_prefix));
+    eprintln!("report:       {}report.md", lake.url(&run.output_prefix));
+    eprintln!("demo finished in {:.1?}", started.elapsed());
+    let rejected: u64 = tallies.iter().map(Tally::rejected_total).sum();
+    anyhow::ensure!(rejected == 0, "ingest rejected {rejected} generated records (see above)");
+    Ok(())
+}
+
+/// One post: its pin, geo and user records, each in its own request.
+async fn send_post(api: &InProcessApi, mode: Mode, names: Names<'_>, post: &Post, tally: &mut Tally) {
+    use pinpipe_local::emulator::Api;
+    for kind in Kind::ALL {
+        let answer = match serde_json::from_str::<&RawValue>(post.record(kind)) {
+            Ok(record) => api.send(request_for(mode, names, kind, record)).await,
+            Err(e) => Err(pinpipe_local::emulator::TransportError(format!("generated record is not JSON: {e}"))),
+        };
+        tally.count(kind, answer);
+    }
+}
+
+/// Creates the stream (Kinesis: waits until it is active) unless it exists.
+async fn ensure_stream(streams: &dyn StreamService, name: &str, shards: i32) -> anyhow::Result<()> {
+    match streams.create_stream(name, shards).await {
+        Ok(()) => {}
+        Err(ServiceError::Refused { code, .. }) if code == "ResourceInUseException" => {}
+        Err(e) => return Err(e).with_context(|| format!("creating stream {name}")),
+    }
+    for _ in 0..120 {
+        if streams.describe_stream(name).await.with_context(|| format!("describing {name}"))?.status == "ACTIVE" {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    anyhow::bail!("stream {name} did not become ACTIVE within a minute")
+}
+
+/// Records an invocation handled for the first time (not skipped as already done).
+trait NewRecords {
+    fn new_records(&self) -> u64;
+}
+
+impl NewRecords for StreamCounts {
+    fn new_records(&self) -> u64 {
+        self.rows_written + self.quarantined
+    }
+}
+
+impl NewRecords for SinkCounts {
+    fn new_records(&self) -> u64 {
+        self.records_written + self.quarantined
+    }
+}

@@ -1,0 +1,449 @@
+//! The embedded default (SPEC §8): in-process streams and topics that stand in for
+//! Kinesis and Kafka. They implement the same [`StreamService`] and [`TopicService`]
+//! the ingest handler uses against AWS, keep shards and partitions with Kinesis-style
+//! sequence numbers and Kafka offsets, and their pollers deliver the same Lambda event
+//! types to the same handlers — in batches, honouring partial failures, and, when
+//! asked, redelivering batches the handler already took (as Lambda does after a lost
+//! answer or a timeout), which the handlers must absorb exactly once.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use aws_lambda_events::event::kafka::KafkaEvent;
+use aws_lambda_events::event::kinesis::KinesisEvent;
+use aws_lambda_events::event::streams::KinesisEventResponse;
+use pinpipe::services::{
+    EntryFailure, Placed, ServiceError, StreamEntry, StreamService, StreamSummary, TopicRecord, TopicService,
+};
+use pinpipe::sink::KafkaBatchResponse;
+
+use crate::kafka_poller::{kafka_event, next_position};
+use crate::kinesis_poller::{ShardRecord, kinesis_event, succeeded_prefix};
+use crate::polling::{Poller, Round};
+
+/// Kinesis's first sequence number of a shard looks like this: 56 digits.
+const FIRST_SEQUENCE: u128 = 49_000_000_000_000_000_000_000_000_000_000_000_000;
+const REGION: &str = "us-east-1";
+const ACCOUNT: &str = "000000000000";
+
+/// Why an in-process poller could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum EmbeddedError {
+    #[error("stream {0} does not exist")]
+    NoStream(String),
+    #[error("topic {0} does not exist")]
+    NoTopic(String),
+}
+
+/// A record as a shard keeps it.
+#[derive(Clone)]
+struct StoredRecord {
+    sequence_number: String,
+    partition_key: String,
+    data: Vec<u8>,
+    arrival: f64,
+}
+
+struct Stream {
+    arn: String,
+    shards: Vec<Vec<StoredRecord>>,
+}
+
+/// In-process Kinesis streams.
+#[derive(Clone, Default)]
+pub struct InProcessStreams {
+    streams: Arc<Mutex<HashMap<String, Stream>>>,
+}
+
+/// A poisoned lock means a panic elsewhere already failed the run; the data is still whole.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn shard_id(index: usize) -> String {
+    format!("shardId-{index:012}")
+}
+
+/// Kinesis hashes the partition key onto the shards' key ranges; any stable hash does here.
+fn shard_of(partition_key: &str, shards: usize) -> usize {
+    let hash =
+        partition_key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    (hash % shards.max(1) as u64) as usize
+}
+
+fn not_found(name: &str) -> ServiceError {
+    ServiceError::refused("ResourceNotFoundException", format!("Stream {name} under account {ACCOUNT} not found."))
+}
+
+impl InProcessStreams {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn append(&self, name: &str, entry: StreamEntry) -> Result<Placed, ServiceError> {
+        let mut streams = lock(&self.streams);
+        let stream = streams.get_mut(name).ok_or_else(|| not_found(name))?;
+        let index = shard_of(&entry.partition_key, stream.shards.len());
+        let shard = &mut stream.shards[index];
+        // Increasing per shard, and distinct across shards as Kinesis's are.
+        let sequence_number = (FIRST_SEQUENCE + (shard.len() as u128) * 1_000 + index as u128).to_string();
+        let arrival = chrono::Utc::now().timestamp_millis() as f64 / 1000.0;
+        shard.push(StoredRecord {
+            sequence_number: sequence_number.clone(),
+            partition_key: entry.partition_key,
+            data: entry.data,
+            arrival,
+        });
+        Ok(Placed { sequence_number, shard_id: shard_id(index) })
+    }
+
+    /// A poller over `stream`, as the event source mapping with `BatchSize = batch_size`.
+    pub fn poller(&self, stream: &str, batch_size: usize) -> Result<InProcessStreamPoller, EmbeddedError> {
+        let streams = lock(&self.streams);
+        let found = streams.get(stream).ok_or_else(|| EmbeddedError::NoStream(stream.to_owned()))?;
+        Ok(InProcessStreamPoller {
+            streams: self.clone(),
+            stream: stream.to_owned(),
+            arn: found.arn.clone(),
+            batch_size: batch_size.max(1),
+            positions: vec![0; found.shards.len()],
+            redeliver_every: None,
+            invocations: 0,
+            redelivered: 0,
+        })
+    }
+}
+
+#[async_trait]
+impl StreamService for InProcessStreams {
+    async fn list_streams(&self) -> Result<Vec<String>, ServiceError> {
+        let mut names: Vec<String> = lock(&self.streams).keys().cloned().collect();
+        names.sort();
+        Ok(names)
+    }
+
+    async fn describe_stream(&self, name: &str) -> Result<StreamSummary, ServiceError> {
+        let streams = lock(&self.streams);
+        let stream = streams.get(name).ok_or_else(|| not_found(name))?;
+        Ok(StreamSummary {
+            name: name.to_owned(),
+            arn: stream.arn.clone(),
+            status: "ACTIVE".into(),
+            open_shards: stream.shards.len() as i32,
+            retention_hours: 24,
+            encryption: Some("NONE".into()),
+        })
+    }
+
+    async fn create_stream(&self, name: &str, shards: i32) -> Result<(), ServiceError> {
+        let mut streams = lock(&self.streams);
+        if streams.contains_key(name) {
+            return Err(ServiceError::refused("ResourceInUseException", format!("Stream {name} already exists")));
+        }
+        let arn = format!("arn:aws:kinesis:{REGION}:{ACCOUNT}:stream/{name}");
+        streams.insert(name.to_owned(), Stream { arn, shards: vec![Vec::new(); shards.max(1) as usize] });
+        Ok(())
+    }
+
+    async fn delete_stream(&self, name: &str) -> Result<(), ServiceError> {
+        lock(&self.streams).remove(name).map(|_| ()).ok_or_else(|| not_found(name))
+    }
+
+    async fn put_record(&self, name: &str, entry: StreamEntry) -> Result<Placed, ServiceError> {
+        self.append(name, entry)
+    }
+
+    async fn put_records(
+        &self,
+        name: &str,
+        entries: Vec<StreamEntry>,
+    ) -> Result<Vec<Result<Placed, EntryFailure>>, ServiceError> {
+        if !lock(&self.streams).contains_key(name) {
+            return Err(not_found(name));
+        }
+        entries.into_iter().map(|entry| self.append(name, entry).map(Ok)).collect()
+    }
+}
+
+/// The in-process stand-in for the Kinesis event source mapping of one stream.
+pub struct InProcessStreamPoller {
+    streams: InProcessStreams,
+    stream: String,
+    arn: String,
+    batch_size: usize,
+    /// Per shard: how many records were handled successfully.
+    positions: Vec<usize>,
+    redeliver_every: Option<usize>,
+    invocations: usize,
+    redelivered: usize,
+}
+
+impl InProcessStreamPoller {
+    /// Every `n`th successful batch is delivered again, as if its answer were lost.
+    pub fn redelivering_every(mut self, n: usize) -> Self {
+        self.redeliver_every = Some(n.max(1));
+        self
+    }
+
+    /// Batches delivered again after the handler had taken them.
+    pub fn redelivered(&self) -> usize {
+        self.redelivered
+    }
+
+    fn redeliver_now(&mut self) -> bool {
+        self.invocations += 1;
+        self.redeliver_every.is_some_and(|n| self.invocations % n == 0)
+    }
+}
+
+impl Poller for InProcessStreamPoller {
+    type Event = KinesisEvent;
+    type Response = KinesisEventResponse;
+    type Error = EmbeddedError;
+
+    async fn poll_once<F, Fut>(&mut self, mut handler: F) -> Result<Round, EmbeddedError>
+    where
+        F: FnMut(KinesisEvent) -> Fut,
+        Fut: Future<Output = KinesisEventResponse>,
+    {
+        let mut round = Round::default();
+        for shard in 0..self.positions.len() {
+            let batch: Vec<StoredRecord> = {
+                let streams = lock(&self.streams.streams);
+                let stream = streams.get(&self.stream).ok_or_else(|| EmbeddedError::NoStream(self.stream.clone()))?;
+                let records = &stream.shards[shard];
+                let from = self.positions[shard].min(records.len());
+                records[from..(from + self.batch_size).min(records.len())].to_vec()
+            };
+            if batch.is_empty() {
+                continue;
+            }
+            let sequence_numbers: Vec<String> = batch.iter().map(|r| r.sequence_number.clone()).collect();
+            let event = kinesis_event(
+                &self.arn,
+                &shard_id(shard),
+                batch.iter().map(|r| ShardRecord {
+                    sequence_number: &r.sequence_number,
+                    partition_key: &r.partition_key,
+                    data: &r.data,
+                    arrival: r.arrival,
+                }),
+            );
+            round.records += batch.len();
+            round.invocations += 1;
+            let response = handler(event).await;
+            let done = succeeded_prefix(&response, &sequence_numbers);
+            if done < batch.len() {
+                round.failed_invocations += 1;
+            }
+            if done == batch.len() && self.redeliver_now() {
+                self.redelivered += 1;
+                continue;
+            }
+            self.positions[shard] += done;
+        }
+        Ok(round)
+    }
+}
+
+/// In-process Kafka topics: partitions of records at consecutive offsets.
+#[derive(Clone, Default)]
+pub struct InProcessTopics {
+    topics: Arc<Mutex<HashMap<String, Vec<Vec<rskafka::record::RecordAndOffset>>>>>,
+}
+
+impl InProcessTopics {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Creates `topic` with `partitions` partitions (already there: left as it is).
+    pub fn create_topic(&self, topic: &str, partitions: i32) {
+        lock(&self.topics).entry(topic.to_owned()).or_insert_with(|| vec![Vec::new(); partitions.max(1) as usize]);
+    }
+
+    /// A poller over `topic`, as the MSK event source mapping with `BatchSize = batch_size`.
+    pub fn poller(&self, topic: &str, batch_size: usize) -> Result<InProcessTopicPoller, EmbeddedError> {
+        let partitions =
+            lock(&self.topics).get(topic).map(Vec::len).ok_or_else(|| EmbeddedError::NoTopic(topic.into()))?;
+        Ok(InProcessTopicPoller {
+            topics: self.clone(),
+            topic: topic.to_owned(),
+            batch_size: batch_size.max(1),
+            positions: vec![0; partitions],
+            redeliver_every: None,
+            invocations: 0,
+            redelivered: 0,
+        })
+    }
+}
+
+#[async_trait]
+impl TopicService for InProcessTopics {
+    async fn partitions_of(&self, topic: &str) -> Result<Option<Vec<i32>>, ServiceError> {
+        Ok(lock(&self.topics).get(topic).map(|partitions| (0..partitions.len() as i32).collect()))
+    }
+
+    async fn produce(&self, topic: &str, partition: i32, records: Vec<TopicRecord>) -> Result<Vec<i64>, ServiceError> {
+        let mut topics = lock(&self.topics);
+        let log = topics
+            .get_mut(topic)
+            .and_then(|partitions| partitions.get_mut(usize::try_from(partition).ok()?))
+            .ok_or_else(|| ServiceError::refused("UnknownTopicOrPartition", format!("{topic}-{partition}")))?;
+        Ok(records
+            .into_iter()
+            .map(|r| {
+                let offset = log.len() as i64;
+                log.push(rskafka::record::RecordAndOffset {
+                    record: rskafka::record::Record {
+                        key: r.key,
+                        value: Some(r.value),
+                        headers: Default::default(),
+                        timestamp: r.timestamp,
+                    },
+                    offset,
+                });
+                offset
+            })
+            .collect())
+    }
+}
+
+/// The in-process stand-in for the MSK event source mapping of one topic.
+pub struct InProcessTopicPoller {
+    topics: InProcessTopics,
+    topic: String,
+    batch_size: usize,
+    /// Per partition: the next offset to deliver.
+    positions: Vec<i64>,
+    redeliver_every: Option<usize>,
+    invocations: usize,
+    redelivered: usize,
+}
+
+impl InProcessTopicPoller {
+    /// Every `n`th successful batch is delivered again, as if its answer were lost.
+    pub fn redelivering_every(mut self, n: usize) -> Self {
+        self.redeliver_every = Some(n.max(1));
+        self
+    }
+
+    /// Batches delivered again after the handler had taken them.
+    pub fn redelivered(&self) -> usize {
+        self.redelivered
+    }
+}
+
+impl Poller for InProcessTopicPoller {
+    type Event = KafkaEvent;
+    type Response = KafkaBatchResponse;
+    type Error = EmbeddedError;
+
+    async fn poll_once<F, Fut>(&mut self, mut handler: F) -> Result<Round, EmbeddedError>
+    where
+        F: FnMut(KafkaEvent) -> Fut,
+        Fut: Future<Output = KafkaBatchResponse>,
+    {
+        let mut round = Round::default();
+        for partition in 0..self.positions.len() {
+            let position = self.positions[partition];
+            let batch: Vec<_> = {
+                let topics = lock(&self.topics.topics);
+                let log =
+                    &topics.get(&self.topic).ok_or_else(|| EmbeddedError::NoTopic(self.topic.clone()))?[partition];
+                let from = (position as usize).min(log.len());
+                log[from..(from + self.batch_size).min(log.len())].to_vec()
+            };
+            let Some(last) = batch.last().map(|r| r.offset) else { continue };
+            round.records += batch.len();
+            round.invocations += 1;
+            let response = handler(kafka_event(&self.topic, "in-process", partition as i32, &batch)).await;
+            if !response.batch_item_failures.is_empty() {
+                round.failed_invocations += 1;
+            } else {
+                self.invocations += 1;
+                if self.redeliver_every.is_some_and(|n| self.invocations % n == 0) {
+                    self.redelivered += 1;
+                    continue;
+                }
+            }
+            self.positions[partition] = next_position(&response, position, last);
+        }
+        Ok(round)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn records_land_on_shards_in_sequence_order() {
+        let streams = InProcessStreams::new();
+        streams.create_stream("s", 2).await.unwrap();
+        let mut placed = Vec::new();
+        for i in 0..20 {
+            let entry = StreamEntry { data: format!("{{\"i\":{i}}}").into_bytes(), partition_key: format!("k{i}") };
+            placed.push(streams.put_record("s", entry).await.unwrap());
+        }
+        for shard in [shard_id(0), shard_id(1)] {
+            let seqs: Vec<u128> =
+                placed.iter().filter(|p| p.shard_id == shard).map(|p| p.sequence_number.parse().unwrap()).collect();
+            assert!(!seqs.is_empty(), "both shards get records");
+            assert!(seqs.windows(2).all(|w| w[0] < w[1]), "increasing per shard: {seqs:?}");
+        }
+        let missing = streams.put_record("nope", StreamEntry { data: b"{}".to_vec(), partition_key: "k".into() }).await;
+        assert!(matches!(missing, Err(ServiceError::Refused { code, .. }) if code == "ResourceNotFoundException"));
+    }
+
+    #[tokio::test]
+    async fn a_redelivered_batch_comes_again_and_a_failed_one_from_its_failure() {
+        let streams = InProcessStreams::new();
+        streams.create_stream("s", 1).await.unwrap();
+        for i in 0..5 {
+            streams.put_record("s", StreamEntry { data: vec![b'0' + i], partition_key: "k".into() }).await.unwrap();
+        }
+        let mut poller = streams.poller("s", 2).unwrap().redelivering_every(2);
+        let mut seen = Vec::new();
+        let total = poller
+            .run_until_idle(
+                |event: KinesisEvent| {
+                    seen.push(event.records.iter().map(|r| r.kinesis.data.0[0] - b'0').collect::<Vec<_>>());
+                    async { KinesisEventResponse::default() }
+                },
+                10,
+            )
+            .await
+            .unwrap();
+        // Batches [0,1], [2,3] (redelivered), [2,3], [4] (redelivered), [4].
+        assert_eq!(seen, vec![vec![0, 1], vec![2, 3], vec![2, 3], vec![4], vec![4]]);
+        assert_eq!(poller.redelivered(), 2);
+        assert_eq!(total.records, 8);
+    }
+
+    #[tokio::test]
+    async fn topic_offsets_are_consecutive_per_partition() {
+        let topics = InProcessTopics::new();
+        topics.create_topic("t", 2);
+        let record = |v: &str| TopicRecord { key: None, value: v.as_bytes().to_vec(), timestamp: chrono::Utc::now() };
+        assert_eq!(topics.produce("t", 1, vec![record("a"), record("b")]).await.unwrap(), vec![0, 1]);
+        assert_eq!(topics.produce("t", 1, vec![record("c")]).await.unwrap(), vec![2]);
+        assert_eq!(topics.partitions_of("t").await.unwrap(), Some(vec![0, 1]));
+        assert_eq!(topics.partitions_of("u").await.unwrap(), None);
+        let mut poller = topics.poller("t", 2).unwrap();
+        let mut offsets = Vec::new();
+        poller
+            .run_until_idle(
+                |event: KafkaEvent| {
+                    offsets.extend(event.records.values().flatten().map(|r| (r.partition, r.offset)));
+                    async { KafkaBatchResponse::default() }
+                },
+                10,
+            )
+            .await
+            .unwrap();
+        assert_eq!(offsets, vec![(1, 0), (1, 1), (1, 2)]);
+    }
+}

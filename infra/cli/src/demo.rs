@@ -135,6 +135,13 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         if real_topics { "Kafka" } else { "in-process" },
         lake.root()
     );
+    if !(real_streams && real_topics) && holds_earlier_run(&lake, names).await? {
+        eprintln!(
+            "note: this lake holds an earlier run. In-process streams and topics start again at the same \
+             sequence numbers and offsets, so the cleaner and the sink take their records as already landed \
+             (exactly once) and the answers are the earlier run's. Pass a fresh --lake to start over."
+        );
+    }
 
     // 1. Posts through the ingest handler, as the original emulator sends them, on both paths.
     let generator = Generator::new(GenerateOptions { posts: args.posts, seed: args.seed, resend: true });
@@ -263,6 +270,17 @@ async fn send_post(api: &InProcessApi, mode: Mode, names: Names<'_>, post: &Post
         };
         tally.count(kind, answer);
     }
+}
+
+/// Whether an earlier run left stream tables or bronze objects for this id in the lake.
+async fn holds_earlier_run(lake: &Lake, names: Names<'_>) -> anyhow::Result<bool> {
+    use futures::StreamExt;
+    for prefix in [format!("{}/", names.stream_table(Kind::Pin)), names.bronze_prefix(Kind::Pin)] {
+        if lake.store().list(Some(&prefix.as_str().into())).next().await.transpose()?.is_some() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// Creates the stream (Kinesis: waits until it is active) unless it exists.

@@ -197,6 +197,15 @@ pub mod readers {
     }
 }
 
+/// Upkeep of a local Delta table by another engine (Python deltalake): `steps` of
+/// `tests/python/delta_upkeep.py`; what it did, as JSON.
+pub fn delta_upkeep(table: &str, steps: &[&str]) -> serde_json::Value {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/delta_upkeep.py");
+    let out = std::process::Command::new(readers::python()).arg(script).arg(table).args(steps).output().unwrap();
+    assert!(out.status.success(), "upkeep of {table} failed: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("delta_upkeep.py prints JSON")
+}
+
 /// What DuckDB's `read_json` reads from NDJSON objects under a prefix (a local
 /// directory or s3://…): the row count and each record's `index`/`ind`, sorted.
 pub mod json_reader {
@@ -354,4 +363,120 @@ pub fn generated_inds(posts: u64, seed: u64) -> [Vec<i64>; 3] {
         }
     }
     inds
+}
+
+/// An object store that counts the requests made through it, by kind, so tests can
+/// bound what an operation costs (wrap a lake with `Lake::with_store_layer`).
+pub mod counting {
+    use std::fmt;
+    use std::ops::Range;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use bytes::Bytes;
+    use futures::stream::BoxStream;
+    use object_store::path::Path;
+    use object_store::{
+        CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore, PutMultipartOptions,
+        PutOptions, PutPayload, PutResult, RenameOptions, Result,
+    };
+
+    /// Requests so far, by kind.
+    #[derive(Debug, Default)]
+    pub struct Counts {
+        pub gets: AtomicU64,
+        pub puts: AtomicU64,
+        pub lists: AtomicU64,
+        pub others: AtomicU64,
+    }
+
+    impl Counts {
+        pub fn total(&self) -> u64 {
+            [&self.gets, &self.puts, &self.lists, &self.others].iter().map(|c| c.load(Ordering::SeqCst)).sum()
+        }
+        pub fn reset(&self) {
+            for c in [&self.gets, &self.puts, &self.lists, &self.others] {
+                c.store(0, Ordering::SeqCst);
+            }
+        }
+        pub fn summary(&self) -> String {
+            let get = |c: &AtomicU64| c.load(Ordering::SeqCst);
+            format!(
+                "{} GET/HEAD, {} PUT, {} LIST, {} other",
+                get(&self.gets),
+                get(&self.puts),
+                get(&self.lists),
+                get(&self.others)
+            )
+        }
+    }
+
+    #[derive(Debug)]
+    pub struct CountingStore {
+        inner: Arc<dyn ObjectStore>,
+        pub counts: Arc<Counts>,
+    }
+
+    impl CountingStore {
+        pub fn wrap(inner: Arc<dyn ObjectStore>, counts: Arc<Counts>) -> Arc<dyn ObjectStore> {
+            Arc::new(CountingStore { inner, counts })
+        }
+        fn count(&self, counter: &AtomicU64) {
+            counter.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    impl fmt::Display for CountingStore {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "Counting({})", self.inner)
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl ObjectStore for CountingStore {
+        async fn put_opts(&self, location: &Path, payload: PutPayload, opts: PutOptions) -> Result<PutResult> {
+            self.count(&self.counts.puts);
+            self.inner.put_opts(location, payload, opts).await
+        }
+        async fn put_multipart_opts(
+            &self,
+            location: &Path,
+            opts: PutMultipartOptions,
+        ) -> Result<Box<dyn MultipartUpload>> {
+            self.count(&self.counts.puts);
+            self.inner.put_multipart_opts(location, opts).await
+        }
+        async fn get_opts(&self, location: &Path, options: GetOptions) -> Result<GetResult> {
+            self.count(&self.counts.gets);
+            self.inner.get_opts(location, options).await
+        }
+        async fn get_ranges(&self, location: &Path, ranges: &[Range<u64>]) -> Result<Vec<Bytes>> {
+            self.count(&self.counts.gets);
+            self.inner.get_ranges(location, ranges).await
+        }
+        fn delete_stream(&self, locations: BoxStream<'static, Result<Path>>) -> BoxStream<'static, Result<Path>> {
+            self.count(&self.counts.others);
+            self.inner.delete_stream(locations)
+        }
+        fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, Result<ObjectMeta>> {
+            self.count(&self.counts.lists);
+            self.inner.list(prefix)
+        }
+        fn list_with_offset(&self, prefix: Option<&Path>, offset: &Path) -> BoxStream<'static, Result<ObjectMeta>> {
+            self.count(&self.counts.lists);
+            self.inner.list_with_offset(prefix, offset)
+        }
+        async fn list_with_delimiter(&self, prefix: Option<&Path>) -> Result<ListResult> {
+            self.count(&self.counts.lists);
+            self.inner.list_with_delimiter(prefix).await
+        }
+        async fn copy_opts(&self, from: &Path, to: &Path, options: CopyOptions) -> Result<()> {
+            self.count(&self.counts.others);
+            self.inner.copy_opts(from, to, options).await
+        }
+        async fn rename_opts(&self, from: &Path, to: &Path, options: RenameOptions) -> Result<()> {
+            self.count(&self.counts.others);
+            self.inner.rename_opts(from, to, options).await
+        }
+    }
 }

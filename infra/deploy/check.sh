@@ -2,7 +2,7 @@
 # Offline checks of the SAM template (issue 7), no AWS account needed:
 #   infra/deploy/check.sh lint            cfn-lint, `sam validate --lint`, checkov
 #   infra/deploy/check.sh build [--record]
-#                                         `sam build` of the four functions; prints binary
+#                                         `sam build` of the five functions; prints binary
 #                                         sizes and the build time (--record: into BENCHMARKS.md)
 # Installs SAM CLI, cfn-lint and checkov into venvs under $PINPIPE_CACHE when missing.
 set -euo pipefail
@@ -13,7 +13,7 @@ CACHE=${PINPIPE_CACHE:-$HOME/.cache/pinpipe}
 SAM_VENV=$CACHE/sam-venv
 CHECKOV_VENV=$CACHE/checkov-venv
 BUILD_DIR=${PINPIPE_SAM_BUILD_DIR:-$CACHE/sam-build}
-FUNCTIONS=(IngestFunction StreamCleanerFunction BatchSinkFunction DailyAnalyticsFunction)
+FUNCTIONS=(IngestFunction StreamCleanerFunction BatchSinkFunction DailyAnalyticsFunction TableMaintenanceFunction)
 SIZE_TARGET_MB=15
 
 log() { printf '[deploy] %s\n' "$*" >&2; }

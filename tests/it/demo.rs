@@ -61,6 +61,14 @@ fn demo_on_the_embedded_default_lands_every_record_once_despite_redeliveries() {
     }
     assert_eq!(number_before(&stderr, "rows cleaned"), 900, "{stderr}");
     assert!(lake.join("analytics/run_date=2026-11-22/report.md").exists());
+
+    // Maintenance ran at the end and says what it did: every table compacted to one file.
+    assert!(stderr.contains("table maintenance (log retention 7 days, vacuum retention 7 days)"), "{stderr}");
+    for table in ["delta/stream/0a1b2c3d4e5f_pin_table", "delta/batch/0a1b2c3d4e5f_user"] {
+        let row = stderr.lines().find(|l| l.starts_with(&format!("| {table} |"))).unwrap_or_else(|| panic!("{stderr}"));
+        let live_files = row.split('|').nth(3).unwrap().trim();
+        assert!(live_files.ends_with("→1"), "{row}");
+    }
 }
 
 #[test]

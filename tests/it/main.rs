@@ -9,6 +9,7 @@ mod ingest_topics;
 mod kafka_poller;
 mod kinesis_poller;
 mod lambda_watch;
+mod maintenance;
 mod properties;
 mod samples;
 mod stack_smoke;

@@ -212,36 +212,100 @@ async fn an_s3_lake_on_moto_lands_each_record_once() {
 }
 
 #[tokio::test]
-async fn checkpoints_every_n_versions_and_marks_survive_them() {
-    let lake = temp_lake("checkpoint");
-    let records = real_records("sample_geo.jsonl", 2, 0..45);
-    // One record per invocation, two shards alternating: 45 commits after the create.
-    for (i, record) in records.iter().enumerate() {
-        let shard = format!("shardId-00000000000{}", i % 2);
-        let (response, _) =
-            cleaner(&lake).handle(&event(&stream(Kind::Geo), &shard, std::slice::from_ref(record))).await;
+async fn marks_survive_another_engines_checkpoint_log_cleanup_compaction_and_vacuum() {
+    let lake = temp_lake("upkeep");
+    let table = table_dir(&lake, Kind::Geo);
+    let records = real_records("sample_geo.jsonl", 0, 0..80);
+    let shard0 = |range: std::ops::Range<usize>| event(&stream(Kind::Geo), "shardId-000000000000", &records[range]);
+    let shard1 = |range: std::ops::Range<usize>| event(&stream(Kind::Geo), "shardId-000000000001", &records[range]);
+    let warm = cleaner(&lake);
+    // Shard 0 commits, shard 1 commits after it.
+    for batch in [shard0(0..20), shard1(20..40)] {
+        let (response, counts) = warm.handle(&batch).await;
+        assert!(response.batch_item_failures.is_empty());
+        assert_eq!(counts.rows_written, 20);
+    }
+    // Another engine checkpoints and removes every commit before the checkpoint, as
+    // log-retention cleanup does: the commits that wrote the marks are gone.
+    let upkeep = pinpipe_tests::delta_upkeep(&table, &["checkpoint", "clean-log"]);
+    assert_eq!(upkeep["log_files_removed"], 2, "{upkeep}");
+    // The other engine reads the shard's commit counter back from the checkpoint too.
+    let txn =
+        pinpipe_tests::delta_upkeep(&table, &[&format!("txn=kinesis/{}/shardId-000000000000", stream(Kind::Geo))]);
+    assert_eq!(txn[format!("txn=kinesis/{}/shardId-000000000000", stream(Kind::Geo))], 1, "{txn}");
+
+    // Redelivered on a warm instance (its snapshot predates the cleanup) and on a cold
+    // one: nothing lands twice, and neither needs a retry.
+    for instance in [&warm, &cleaner(&lake)] {
+        let (response, counts) = instance.handle(&shard0(0..20)).await;
+        assert!(response.batch_item_failures.is_empty(), "{response:?}");
+        assert_eq!((counts.rows_written, counts.duplicates_skipped), (0, 20));
+    }
+    let (response, counts) = warm.handle(&shard0(10..50)).await;
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!((counts.rows_written, counts.duplicates_skipped), (30, 10));
+
+    // Then the other engine compacts and vacuums with zero retention.
+    let upkeep = pinpipe_tests::delta_upkeep(&table, &["compact", "vacuum"]);
+    assert!(upkeep["files_compacted"].as_u64().unwrap() >= 3, "{upkeep}");
+    for instance in [&warm, &cleaner(&lake)] {
+        let (response, counts) = instance.handle(&shard1(20..40)).await;
+        assert!(response.batch_item_failures.is_empty(), "{response:?}");
+        assert_eq!((counts.rows_written, counts.duplicates_skipped), (0, 20));
+    }
+    let (response, counts) = cleaner(&lake).handle(&shard1(30..80)).await;
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!((counts.rows_written, counts.duplicates_skipped), (40, 10));
+    // Shard 0 delivered records 0..50, shard 1 records 20..80: each delivery once.
+    let mut expected = sample_inds("sample_geo.jsonl", "ind", 0..50);
+    expected.extend(sample_inds("sample_geo.jsonl", "ind", 20..80));
+    expected.sort();
+    assert_eq!(duckdb_delta(&table).inds, expected);
+}
+
+#[tokio::test]
+async fn marks_survive_pinpipe_maintain_with_zero_retention() {
+    let lake = temp_lake("maintain-marks");
+    let table = table_dir(&lake, Kind::User);
+    let records = real_records("sample_user.jsonl", 0, 0..60);
+    let shard = |n: u32, range: std::ops::Range<usize>| {
+        event(&stream(Kind::User), &format!("shardId-00000000000{n}"), &records[range])
+    };
+    let warm = cleaner(&lake);
+    // One record per commit, two shards alternating.
+    for i in 0..30 {
+        let (response, _) = warm.handle(&shard((i % 2) as u32, i..i + 1)).await;
         assert!(response.batch_item_failures.is_empty());
     }
-    let log = Path::new(&table_dir(&lake, Kind::Geo)).join("_delta_log");
-    let checkpoints: Vec<_> = std::fs::read_dir(&log)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".checkpoint.parquet"))
-        .collect();
-    let interval = pinpipe::delta::CHECKPOINT_INTERVAL;
-    // deltalake checkpoints the version that completes each interval: 19, 39, … for 20.
-    let mut expected = vec![
-        format!("{:020}.checkpoint.parquet", interval - 1),
-        format!("{:020}.checkpoint.parquet", 2 * interval - 1),
-    ];
-    let mut checkpoints = checkpoints;
-    checkpoints.sort();
+    let out = std::process::Command::new(pinpipe_tests::pinpipe_bin())
+        .args(["maintain", "--lake", lake.to_str().unwrap(), "--id", ID])
+        .args(["--log-retention-days", "0", "--vacuum-retention-days", "0", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let reports: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report = reports.as_array().unwrap().iter().find(|r| r["table"] == Names { id: ID }.stream_table(Kind::User));
+    let report = report.unwrap_or_else(|| panic!("no report for the user table: {reports}"));
+    assert_eq!((report["files_before"].as_u64(), report["files_after"].as_u64()), (Some(30), Some(1)), "{report}");
+    assert!(report["log_files_removed"].as_u64().unwrap() >= 30, "{report}");
+    assert_eq!(report["files_vacuumed"], 30, "{report}");
+    // Every commit that wrote a mark is gone; the marks are not.
+    for instance in [&warm, &cleaner(&lake)] {
+        // Shard 0 landed the even records up to 28, shard 1 the odd ones up to 29.
+        for n in 0..2 {
+            let (response, counts) = instance.handle(&shard(n, 0..29 + n as usize)).await;
+            assert!(response.batch_item_failures.is_empty(), "{response:?}");
+            assert_eq!(counts.rows_written, 0, "shard {n}");
+        }
+    }
+    let (response, counts) = cleaner(&lake).handle(&shard(0, 0..60)).await;
+    assert!(response.batch_item_failures.is_empty());
+    // Shard 0 had landed every even record up to 28, so its mark is at record 28.
+    assert_eq!((counts.rows_written, counts.duplicates_skipped), (31, 29));
+    let read = duckdb_delta(&table);
+    assert_eq!(read.rows, 61);
+    let mut expected = sample_inds("sample_user.jsonl", "ind", 0..30);
+    expected.extend(sample_inds("sample_user.jsonl", "ind", 29..60));
     expected.sort();
-    assert_eq!(checkpoints, expected);
-    assert!(log.join(format!("{:020}.json", 1)).exists(), "no per-commit cleanup of old log files");
-    // A cold instance reads both writers' marks back past the checkpoints.
-    let (_, counts) = cleaner(&lake).handle(&event(&stream(Kind::Geo), "shardId-000000000000", &records)).await;
-    assert_eq!(counts.rows_written, 0);
-    assert_eq!(counts.duplicates_skipped, 45);
-    assert_eq!(duckdb_delta(&table_dir(&lake, Kind::Geo)).rows, 45);
+    assert_eq!(read.inds, expected);
 }

@@ -18,7 +18,7 @@ pub enum KafkaAuth {
     Iam,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     /// `PINPIPE_ID`: names streams, topics and tables.
     pub id: String,
@@ -29,7 +29,14 @@ pub struct Config {
     /// `PINPIPE_MSK_CLUSTER_ARN`: discover the bootstrap servers through the MSK API.
     pub msk_cluster_arn: Option<String>,
     pub kafka_auth: KafkaAuth,
+    /// `PINPIPE_LOG_RETENTION_DAYS`: Delta log files older than this are removed by maintenance.
+    pub log_retention_days: f64,
+    /// `PINPIPE_VACUUM_RETENTION_DAYS`: unreferenced data files older than this are vacuumed.
+    pub vacuum_retention_days: f64,
 }
+
+pub const DEFAULT_LOG_RETENTION_DAYS: f64 = 7.0;
+pub const DEFAULT_VACUUM_RETENTION_DAYS: f64 = 7.0;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -65,7 +72,17 @@ impl Config {
                 });
             }
         };
+        let days = |name: &'static str, default: f64| match get(name) {
+            None => Ok(default),
+            Some(text) => text.parse::<f64>().ok().filter(|d| d.is_finite() && *d >= 0.0).ok_or(ConfigError::Invalid {
+                name,
+                value: text,
+                why: "expected a number of days, 0 or more",
+            }),
+        };
         Ok(Config {
+            log_retention_days: days("PINPIPE_LOG_RETENTION_DAYS", DEFAULT_LOG_RETENTION_DAYS)?,
+            vacuum_retention_days: days("PINPIPE_VACUUM_RETENTION_DAYS", DEFAULT_VACUUM_RETENTION_DAYS)?,
             id,
             lake: get("PINPIPE_LAKE").unwrap_or_else(|| DEFAULT_LAKE.to_owned()),
             kafka_bootstrap: get("PINPIPE_KAFKA_BOOTSTRAP"),
@@ -76,6 +93,12 @@ impl Config {
 
     pub fn names(&self) -> Names<'_> {
         Names { id: &self.id }
+    }
+
+    /// Table maintenance's retentions (SPEC §11).
+    #[cfg(feature = "maintenance")]
+    pub fn retention(&self) -> crate::maintenance::Retention {
+        crate::maintenance::Retention::days(self.log_retention_days, self.vacuum_retention_days)
     }
 }
 
@@ -131,6 +154,7 @@ mod tests {
         assert_eq!((c.id.as_str(), c.lake.as_str()), ("0a1b2c3d4e5f", "./lake"));
         assert_eq!(c.kafka_auth, KafkaAuth::None);
         assert_eq!(c.kafka_bootstrap, None);
+        assert_eq!((c.log_retention_days, c.vacuum_retention_days), (7.0, 7.0));
     }
 
     #[test]
@@ -146,6 +170,12 @@ mod tests {
         assert_eq!(c.kafka_auth, KafkaAuth::Iam);
         assert!(config(&[("PINPIPE_KAFKA_AUTH", "scram")]).unwrap_err().to_string().contains("PINPIPE_KAFKA_AUTH"));
         assert!(config(&[("PINPIPE_ID", "a/b")]).is_err());
+        let c = config(&[("PINPIPE_LOG_RETENTION_DAYS", "0"), ("PINPIPE_VACUUM_RETENTION_DAYS", "0.5")]).unwrap();
+        assert_eq!((c.log_retention_days, c.vacuum_retention_days), (0.0, 0.5));
+        for bad in ["-1", "seven", "inf"] {
+            let error = config(&[("PINPIPE_VACUUM_RETENTION_DAYS", bad)]).unwrap_err().to_string();
+            assert!(error.contains("PINPIPE_VACUUM_RETENTION_DAYS"), "{error}");
+        }
     }
 
     #[test]

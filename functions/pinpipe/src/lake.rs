@@ -1,8 +1,8 @@
 //! The lake (SPEC §6): an S3 bucket (`s3://bucket[/prefix]`) or a local directory,
-//! reached through one `object_store` for plain objects (quarantine, bronze,
-//! reports) and through deltalake, configured alike, for the Delta tables.
+//! reached through one `object_store` — for plain objects (quarantine, bronze,
+//! reports) and, handed to deltalake, for the Delta tables — so every request the
+//! pipeline makes goes through one place (tests wrap it to count them).
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -24,6 +24,8 @@ pub enum LakeError {
     Delta { table: String, source: Box<deltalake::DeltaTableError> },
     #[error("Delta table {table}: {detail}")]
     Inconsistent { table: String, detail: String },
+    #[error("lake object {key} disappeared while being read")]
+    Vanished { key: String },
 }
 
 impl LakeError {
@@ -36,8 +38,11 @@ impl LakeError {
 #[derive(Debug, Clone)]
 pub struct Lake {
     root: Url,
+    /// The bucket's (or file system's) root store: what deltalake wants, with the
+    /// table's URL, to find a table in it.
+    bucket: Arc<dyn ObjectStore>,
+    /// `bucket` under the lake's prefix: keys are relative to the lake root.
     store: Arc<dyn ObjectStore>,
-    delta_options: HashMap<String, String>,
 }
 
 impl Lake {
@@ -53,31 +58,43 @@ impl Lake {
             // deltalake resolves s3:// table URLs through handlers registered at run time.
             deltalake::aws::register_handlers(None);
             let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
-            let mut delta_options = HashMap::new();
             if let Some(endpoint) = s3_endpoint() {
                 let http = endpoint.starts_with("http://");
                 builder = builder.with_endpoint(&endpoint).with_allow_http(http);
-                delta_options.insert("aws_endpoint_url".to_owned(), endpoint);
-                delta_options.insert("aws_allow_http".to_owned(), http.to_string());
             }
             let s3 = builder.build().map_err(|e| bad(e.to_string()))?;
             let prefix = prefix.trim_end_matches('/');
-            let store: Arc<dyn ObjectStore> =
-                if prefix.is_empty() { Arc::new(s3) } else { Arc::new(PrefixStore::new(s3, prefix)) };
             let root = Url::parse(&format!(
                 "s3://{bucket}/{}",
                 if prefix.is_empty() { String::new() } else { format!("{prefix}/") }
             ))
             .map_err(|e| bad(e.to_string()))?;
-            Ok(Lake { root, store, delta_options })
+            Ok(Lake::over(root, Arc::new(s3)))
         } else {
             let dir = PathBuf::from(uri.strip_prefix("file://").unwrap_or(uri));
             std::fs::create_dir_all(&dir).map_err(|e| bad(e.to_string()))?;
             let dir = dir.canonicalize().map_err(|e| bad(e.to_string()))?;
-            let store = LocalFileSystem::new_with_prefix(&dir).map_err(|e| bad(e.to_string()))?;
             let root = Url::from_directory_path(&dir).map_err(|()| bad("not an absolute path".into()))?;
-            Ok(Lake { root, store: Arc::new(store), delta_options: HashMap::new() })
+            Ok(Lake::over(root, Arc::new(LocalFileSystem::new())))
         }
+    }
+
+    /// The lake at `root` (a directory URL) in `bucket`, the store of the bucket or
+    /// file system `root` names.
+    fn over(root: Url, bucket: Arc<dyn ObjectStore>) -> Lake {
+        // The URL's path is percent-encoded; the store's keys are not.
+        let prefix = Path::from_url_path(root.path()).unwrap_or_else(|_| Path::from(root.path()));
+        let store: Arc<dyn ObjectStore> = if prefix.as_ref().is_empty() {
+            bucket.clone()
+        } else {
+            Arc::new(PrefixStore::new(bucket.clone(), prefix))
+        };
+        Lake { root, bucket, store }
+    }
+
+    /// The same lake with its store wrapped, e.g. to count or fail requests in tests.
+    pub fn with_store_layer(&self, layer: impl FnOnce(Arc<dyn ObjectStore>) -> Arc<dyn ObjectStore>) -> Lake {
+        Lake::over(self.root.clone(), layer(self.bucket.clone()))
     }
 
     /// The lake root as a URL ending in `/`.
@@ -94,8 +111,12 @@ impl Lake {
         url
     }
 
-    pub(crate) fn delta_options(&self) -> HashMap<String, String> {
-        self.delta_options.clone()
+    /// A deltalake builder for the table at `relative`, over the lake's own store.
+    pub(crate) fn delta_table(&self, relative: &str) -> Result<deltalake::DeltaTableBuilder, LakeError> {
+        let url = self.url(relative);
+        deltalake::DeltaTableBuilder::from_url(url.clone())
+            .map(|b| b.with_storage_backend(self.bucket.clone(), url.clone()))
+            .map_err(|e| LakeError::delta(&url, e))
     }
 
     pub fn store(&self) -> &Arc<dyn ObjectStore> {

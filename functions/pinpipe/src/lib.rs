@@ -20,6 +20,8 @@ pub mod columnar;
 pub mod config;
 #[cfg(feature = "delta")]
 pub mod delta;
+#[cfg(feature = "delta")]
+pub mod exactly_once;
 pub mod generate;
 #[cfg(feature = "ingest")]
 pub mod ingest;
@@ -28,6 +30,10 @@ pub mod kafka;
 pub mod kind;
 #[cfg(feature = "delta")]
 pub mod lake;
+#[cfg(feature = "maintenance")]
+pub mod maintenance;
+#[cfg(feature = "delta")]
+pub mod marks;
 pub mod quarantine;
 pub mod raw;
 pub mod sequence;

@@ -16,7 +16,7 @@ pub struct InvalidSequenceNumber(pub String);
 impl SequenceNumber {
     pub fn parse(text: &str) -> Result<Self, InvalidSequenceNumber> {
         let digits = text.trim_start_matches('0');
-        let valid = !text.is_empty() && text.len() <= 129 && text.bytes().all(|b| b.is_ascii_digit());
+        let valid = !text.is_empty() && digits.len() <= 129 && text.bytes().all(|b| b.is_ascii_digit());
         if !valid {
             return Err(InvalidSequenceNumber(text.to_owned()));
         }
@@ -27,7 +27,35 @@ impl SequenceNumber {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The number as [`LIMBS`] base-10¹⁸ digits, most significant first: what a Delta
+    /// `txn` version (an i64) can carry, so a writer's mark lives in the table's
+    /// checkpointed state (see [`crate::marks`]).
+    pub fn to_limbs(&self) -> [i64; LIMBS] {
+        let padded = format!("{:0>width$}", self.0, width = LIMBS * LIMB_DIGITS);
+        let mut limbs = [0; LIMBS];
+        for (limb, digits) in limbs.iter_mut().zip(padded.as_bytes().chunks(LIMB_DIGITS)) {
+            *limb = digits.iter().fold(0i64, |n, d| n * 10 + i64::from(d - b'0'));
+        }
+        limbs
+    }
+
+    /// The inverse of [`SequenceNumber::to_limbs`].
+    pub fn from_limbs(limbs: [i64; LIMBS]) -> Result<Self, InvalidSequenceNumber> {
+        let mut text = String::with_capacity(LIMBS * LIMB_DIGITS);
+        for limb in limbs {
+            if !(0..10i64.pow(LIMB_DIGITS as u32)).contains(&limb) {
+                return Err(InvalidSequenceNumber(format!("{limbs:?}")));
+            }
+            text.push_str(&format!("{limb:0width$}", width = LIMB_DIGITS));
+        }
+        SequenceNumber::parse(&text)
+    }
 }
+
+/// Base-10¹⁸ limbs of a sequence number: 8 × 18 digits hold the longest (129 digits).
+pub const LIMBS: usize = 8;
+const LIMB_DIGITS: usize = 18;
 
 impl Ord for SequenceNumber {
     fn cmp(&self, other: &Self) -> Ordering {
@@ -82,6 +110,23 @@ mod tests {
         assert_eq!(seq("0"), seq("000"));
         let max = "9".repeat(129);
         assert!(seq(&max) > c);
+    }
+
+    #[test]
+    fn limbs_round_trip_every_length() {
+        for text in ["0", "1", "999999999999999999", "1000000000000000000", &"9".repeat(129)] {
+            let n = seq(text);
+            assert_eq!(SequenceNumber::from_limbs(n.to_limbs()).unwrap(), n, "{text}");
+        }
+        let real = seq("49546986683135544286507457936321625675700192471156785154");
+        assert_eq!(real.to_limbs()[..4], [0, 0, 0, 0]);
+        assert_eq!(real.to_limbs()[7], 700192471156785154);
+        assert_eq!(SequenceNumber::from_limbs(real.to_limbs()).unwrap(), real);
+        // Limbs compare as the numbers do, limb by limb.
+        let next = seq("49546986683135544286507457940242399874003891238913163266");
+        assert!(real.to_limbs() < next.to_limbs());
+        assert!(SequenceNumber::from_limbs([0, 0, 0, 0, 0, 0, 0, -1]).is_err());
+        assert!(SequenceNumber::from_limbs([0, 0, 0, 0, 0, 0, 0, 1_000_000_000_000_000_000]).is_err());
     }
 
     #[test]

@@ -4,13 +4,13 @@
 //!
 //! The sink writes a partition's objects in offset order, named by their first
 //! offset, so a partition's progress is one number: the first offset of the last
-//! object taken in. It is kept the way the stream tables keep a shard's (see
-//! [`crate::delta`]): a `txn` per partition (app id `bronze/<topic>/partition=<p>`)
-//! and, in the same commit, that offset plus the object keys the commit took in.
-//! Two overlapping runs therefore race on the same app id, and the loser re-reads
-//! the mark and takes in only what is left.
+//! object taken in, kept as that partition's writer mark (a `txn` whose version is
+//! the offset, see [`crate::marks`]). Each pass lists a partition only after its mark
+//! (S3 `start-after`), so a day's work does not grow with bronze's history; two
+//! overlapping passes race on the same mark through [`crate::exactly_once`], and the
+//! loser takes in only what is left.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use futures::TryStreamExt;
 use object_store::path::Path;
@@ -19,15 +19,14 @@ use arrow_array::RecordBatch;
 
 use crate::clean::QuarantineReason;
 use crate::columnar::{CleanedBatch, clean_batch};
-use crate::config::Names;
-use crate::delta::{AppendError, Appended, CleanTable};
+use crate::config::{Names, bronze_object_key};
+use crate::delta::CleanTable;
+use crate::exactly_once::{self, Staged, WriteError};
 use crate::kind::Kind;
 use crate::lake::{Lake, LakeError};
+use crate::marks::{KafkaPartition, Offset};
 use crate::quarantine::{Origin, Quarantined};
-use crate::sequence::SequenceNumber;
 
-/// How often a partition's append is retried after losing a commit race.
-const CONFLICT_RETRIES: usize = 5;
 /// At most this many raw bytes go into one commit, so a long backlog is taken in
 /// several commits instead of all in memory at once.
 const MAX_COMMIT_BYTES: u64 = 64 << 20;
@@ -63,8 +62,8 @@ impl BronzeObject {
         Some(BronzeObject { key: key.to_owned(), topic: topic.to_owned(), partition, first_offset })
     }
 
-    fn offset_mark(&self) -> SequenceNumber {
-        SequenceNumber::parse(&self.first_offset.to_string()).expect("a non-negative integer is a sequence number")
+    fn offset(&self) -> Offset {
+        Offset(self.first_offset)
     }
 }
 
@@ -72,15 +71,18 @@ impl BronzeObject {
 #[derive(Debug)]
 struct Listed {
     object: BronzeObject,
+    offset: Offset,
     size: u64,
 }
 
 /// What one bronze → silver pass did for one kind.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct SilverCounts {
+    /// Bronze objects listed: only those after each partition's mark.
+    pub objects_listed: u64,
     /// Objects read and taken in by this pass.
     pub objects_read: u64,
-    /// Objects found already taken in (by an earlier or overlapping run).
+    /// Objects listed but taken in meanwhile by an overlapping pass.
     pub objects_skipped: u64,
     pub lines_read: u64,
     pub rows_cleaned: u64,
@@ -89,6 +91,7 @@ pub struct SilverCounts {
 
 impl std::ops::AddAssign for SilverCounts {
     fn add_assign(&mut self, o: Self) {
+        self.objects_listed += o.objects_listed;
         self.objects_read += o.objects_read;
         self.objects_skipped += o.objects_skipped;
         self.lines_read += o.lines_read;
@@ -102,32 +105,29 @@ pub enum SilverError {
     #[error(transparent)]
     Lake(#[from] LakeError),
     #[error(transparent)]
-    Append(#[from] AppendError),
+    Write(#[from] WriteError),
     #[error("listing {prefix}: {source}")]
     List { prefix: String, source: object_store::Error },
     #[error("a partition's writer task failed: {0}")]
     Task(String),
-    #[error("bronze object {0} disappeared while being read")]
-    Vanished(String),
-    #[error("partition writer {0} kept losing commit races after {CONFLICT_RETRIES} attempts")]
-    Contended(String),
 }
 
 /// Takes every bronze object of `kind` not yet in its silver table into it.
 /// Partitions are taken in concurrently (each its own writer), so cleaning and
 /// Parquet encoding use every core.
-pub async fn ingest(lake: &Lake, names: Names<'_>, kind: Kind) -> Result<SilverCounts, SilverError> {
+pub async fn catch_up(lake: &Lake, names: Names<'_>, kind: Kind) -> Result<SilverCounts, SilverError> {
     let relative = names.batch_table(kind);
     // Create the table once, before the partitions' writers race to append.
-    CleanTable::open(lake, &relative, kind).await?;
+    CleanTable::create_or_open(lake, &relative, kind).await?;
+    let topic = names.topic(kind);
     let writers: Vec<_> = list_partitions(lake, &names.bronze_prefix(kind))
         .await?
-        .into_values()
-        .map(|objects| {
-            let (lake, relative) = (lake.clone(), relative.clone());
+        .into_iter()
+        .map(|partition| {
+            let (lake, relative, topic) = (lake.clone(), relative.clone(), topic.clone());
             tokio::spawn(async move {
-                let mut table = CleanTable::open(&lake, &relative, kind).await?;
-                ingest_partition(&lake, &mut table, kind, &objects).await
+                let mut table = CleanTable::create_or_open(&lake, &relative, kind).await?;
+                catch_up_partition(&lake, &mut table, kind, &topic, partition).await
             })
         })
         .collect();
@@ -138,49 +138,63 @@ pub async fn ingest(lake: &Lake, names: Names<'_>, kind: Kind) -> Result<SilverC
     Ok(counts)
 }
 
-/// The bronze objects under `prefix`, by (topic, partition), each in offset order.
-async fn list_partitions(lake: &Lake, prefix: &str) -> Result<BTreeMap<(String, i32), Vec<Listed>>, SilverError> {
-    let listed: Vec<_> = lake
+/// The partitions under a topic's prefix (one delimited listing: `partition=<p>/`).
+async fn list_partitions(lake: &Lake, prefix: &str) -> Result<Vec<i32>, SilverError> {
+    let listed = lake
         .store()
-        .list(Some(&Path::from(prefix)))
-        .try_collect()
+        .list_with_delimiter(Some(&Path::from(prefix)))
         .await
         .map_err(|source| SilverError::List { prefix: prefix.to_owned(), source })?;
-    let mut partitions: BTreeMap<(String, i32), Vec<Listed>> = BTreeMap::new();
-    for meta in listed {
-        match BronzeObject::parse(meta.location.as_ref()) {
-            Some(object) => {
-                let size = meta.size;
-                partitions.entry((object.topic.clone(), object.partition)).or_default().push(Listed { object, size })
-            }
-            None => tracing::warn!(key = %meta.location, "not a bronze object name; left alone"),
-        }
-    }
-    for objects in partitions.values_mut() {
-        objects.sort_by_key(|o| o.object.first_offset);
-    }
+    let mut partitions: Vec<i32> =
+        listed.common_prefixes.iter().filter_map(|p| p.filename()?.strip_prefix("partition=")?.parse().ok()).collect();
+    partitions.sort();
     Ok(partitions)
 }
 
-async fn ingest_partition(
+/// A partition's bronze objects after `mark`, in offset order, listed from the mark on.
+async fn list_after(
+    lake: &Lake,
+    topic: &str,
+    partition: i32,
+    mark: Option<Offset>,
+) -> Result<Vec<Listed>, SilverError> {
+    let prefix = Path::from(format!("topics/{topic}/partition={partition}/"));
+    let listing = match mark {
+        Some(Offset(offset)) => {
+            lake.store().list_with_offset(Some(&prefix), &Path::from(bronze_object_key(topic, partition, offset)))
+        }
+        None => lake.store().list(Some(&prefix)),
+    };
+    let listed: Vec<_> =
+        listing.try_collect().await.map_err(|source| SilverError::List { prefix: prefix.to_string(), source })?;
+    let mut objects = Vec::with_capacity(listed.len());
+    for meta in listed {
+        match BronzeObject::parse(meta.location.as_ref()) {
+            Some(object) if object.topic == topic && object.partition == partition => {
+                if mark.is_none_or(|m| object.offset() > m) {
+                    objects.push(Listed { offset: object.offset(), object, size: meta.size })
+                }
+            }
+            _ => tracing::warn!(key = %meta.location, "not a bronze object name; left alone"),
+        }
+    }
+    objects.sort_by_key(|o| o.object.first_offset);
+    Ok(objects)
+}
+
+async fn catch_up_partition(
     lake: &Lake,
     table: &mut CleanTable,
     kind: Kind,
-    objects: &[Listed],
+    topic: &str,
+    partition: i32,
 ) -> Result<SilverCounts, SilverError> {
-    let Some(Listed { object: first, .. }) = objects.first() else { return Ok(SilverCounts::default()) };
-    let app_id = format!("bronze/{}/partition={}", first.topic, first.partition);
-    let mut counts = SilverCounts::default();
-    let mut attempts = 0;
-    loop {
-        let mark = table.mark(&app_id).await?;
-        let pending: Vec<&Listed> =
-            objects.iter().filter(|o| mark.as_ref().is_none_or(|m| o.object.offset_mark() > m.last_sequence)).collect();
-        if pending.is_empty() {
-            // Whatever this pass did not read, an earlier or overlapping run did.
-            counts.objects_skipped = objects.len() as u64 - counts.objects_read;
-            return Ok(counts);
-        }
+    let writer = KafkaPartition::new(topic, partition);
+    let mark = table.mark(&writer).await?.map(|m| m.position);
+    let objects = list_after(lake, topic, partition, mark).await?;
+    let mut counts = SilverCounts { objects_listed: objects.len() as u64, ..Default::default() };
+    let mut pending = &objects[..];
+    while !pending.is_empty() {
         // Take in a bounded slice of the backlog per commit.
         let mut take = 0;
         let mut bytes = 0;
@@ -188,50 +202,57 @@ async fn ingest_partition(
             bytes += pending[take].size;
             take += 1;
         }
-        let chunk = fetch(lake, &pending[..take]).await?;
-        let mut lines: Vec<&[u8]> = Vec::new();
-        let mut origins: Vec<(usize, u64)> = Vec::new();
-        for (index, (_, body)) in chunk.iter().enumerate() {
-            for (number, line) in body.split(|&b| b == b'\n').enumerate() {
-                let line = line.strip_suffix(b"\r").unwrap_or(line);
-                if line.iter().all(u8::is_ascii_whitespace) {
-                    continue;
-                }
-                lines.push(line);
-                origins.push((index, number as u64 + 1));
-            }
+        let (chunk, rest) = pending.split_at(take);
+        pending = rest;
+        let lines_read = std::sync::atomic::AtomicU64::new(0);
+        let lines_read_ref = &lines_read;
+        let stage = |fresh: Vec<_>| async move {
+            let (staged, lines) = stage_objects(lake, kind, &fresh).await?;
+            lines_read_ref.store(lines, std::sync::atomic::Ordering::Relaxed);
+            Ok(staged)
+        };
+        let written = exactly_once::append(table, &writer, chunk, |o| &o.offset, stage, None).await?;
+        if written.committed.is_some() {
+            counts.objects_read += chunk.len() as u64 - written.duplicates;
+            counts.lines_read += lines_read.into_inner();
         }
-        let cleaned = clean_on_every_core(kind, &lines)?;
-        for (position, reason) in &cleaned.quarantined {
-            let (index, line) = origins[*position];
-            let origin = Origin::Object { key: chunk[index].0.key.clone(), line };
-            let q = Quarantined::new(reason, lines[*position], origin);
-            lake.put(&q.key(), q.to_json()).await?;
-        }
-        let last = chunk.last().expect("take >= 1").0.offset_mark();
-        let keys: Vec<serde_json::Value> = chunk.iter().map(|(o, _)| o.key.clone().into()).collect();
-        let notes = HashMap::from([(OBJECTS_KEY.to_owned(), serde_json::Value::Array(keys))]);
-        let rows = cleaned.batches.iter().map(|b| b.num_rows() as u64).sum::<u64>();
-        match table.append(&app_id, mark.as_ref(), &last, cleaned.batches, notes, None).await {
-            Ok(Appended::Committed { version, .. }) => {
-                tracing::info!(%app_id, version, objects = chunk.len(), rows, "bronze objects taken into silver");
-                counts.objects_read += chunk.len() as u64;
-                counts.lines_read += lines.len() as u64;
-                counts.rows_cleaned += rows;
-                counts.quarantined += cleaned.quarantined.len() as u64;
-                attempts = 0;
-            }
-            // An overlapping run took them in first: re-read the mark and go on.
-            Ok(Appended::AlreadyCommitted) | Err(AppendError::Conflict { .. }) => {
-                attempts += 1;
-                if attempts > CONFLICT_RETRIES {
-                    return Err(SilverError::Contended(app_id));
-                }
-            }
-            Err(e) => return Err(e.into()),
-        }
-        table.refresh().await?;
+        counts.objects_skipped += written.duplicates;
+        counts.rows_cleaned += written.rows;
+        counts.quarantined += written.quarantined;
     }
+    Ok(counts)
+}
+
+/// Fetches and cleans objects, quarantining the lines that cannot be cleaned; also
+/// returns how many lines were read.
+async fn stage_objects(lake: &Lake, kind: Kind, objects: &[&Listed]) -> Result<(Staged, u64), LakeError> {
+    let fetched = fetch(lake, objects).await?;
+    let mut lines: Vec<&[u8]> = Vec::new();
+    let mut origins: Vec<(usize, u64)> = Vec::new();
+    for (index, (_, body)) in fetched.iter().enumerate() {
+        for (number, line) in body.split(|&b| b == b'\n').enumerate() {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            lines.push(line);
+            origins.push((index, number as u64 + 1));
+        }
+    }
+    let cleaned = clean_on_every_core(kind, &lines);
+    for (position, reason) in &cleaned.quarantined {
+        let (index, line) = origins[*position];
+        let origin = Origin::Object { key: fetched[index].0.key.clone(), line };
+        let q = Quarantined::new(reason, lines[*position], origin);
+        lake.put(&q.key(), q.to_json()).await?;
+    }
+    let keys: Vec<serde_json::Value> = fetched.iter().map(|(o, _)| o.key.clone().into()).collect();
+    let staged = Staged {
+        batches: cleaned.batches,
+        notes: HashMap::from([(OBJECTS_KEY.to_owned(), serde_json::Value::Array(keys))]),
+        quarantined: cleaned.quarantined.len() as u64,
+    };
+    Ok((staged, lines.len() as u64))
 }
 
 /// Cleaned lines: Arrow batches in input order, and what could not be cleaned by
@@ -243,27 +264,27 @@ struct CleanedLines {
 
 /// Cleans `lines` in slices on scoped threads, one per core: a day of bronze is
 /// CPU-bound parsing, and one partition may hold most of it.
-fn clean_on_every_core(kind: Kind, lines: &[&[u8]]) -> Result<CleanedLines, SilverError> {
+fn clean_on_every_core(kind: Kind, lines: &[&[u8]]) -> CleanedLines {
     const MIN_SLICE: usize = 8_192;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let slice = lines.len().div_ceil(cores).max(MIN_SLICE);
-    let parts = std::thread::scope(|scope| -> Result<Vec<CleanedBatch>, SilverError> {
+    // Cleaning is property-tested never to panic; a panic in a scoped thread propagates.
+    let parts: Vec<CleanedBatch> = std::thread::scope(|scope| {
         let workers: Vec<_> =
             lines.chunks(slice).map(|part| scope.spawn(move || clean_batch(kind, part.iter().copied()))).collect();
-        // Cleaning is property-tested never to panic; if it ever did, fail the run, not the process.
-        workers.into_iter().map(|w| w.join().map_err(|_| SilverError::Task("cleaning panicked".into()))).collect()
-    })?;
+        workers.into_iter().map(|w| w.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
+    });
     let mut cleaned = CleanedLines { batches: Vec::with_capacity(parts.len()), quarantined: Vec::new() };
     for (index, part) in parts.into_iter().enumerate() {
         let start = index * slice;
         cleaned.quarantined.extend(part.quarantined.into_iter().map(|(position, reason)| (start + position, reason)));
         cleaned.batches.push(part.batch);
     }
-    Ok(cleaned)
+    cleaned
 }
 
 /// The objects' bodies, in the given order, a few at a time.
-async fn fetch(lake: &Lake, objects: &[&Listed]) -> Result<Vec<(BronzeObject, bytes::Bytes)>, SilverError> {
+async fn fetch(lake: &Lake, objects: &[&Listed]) -> Result<Vec<(BronzeObject, bytes::Bytes)>, LakeError> {
     let mut fetched = Vec::with_capacity(objects.len());
     for group in objects.chunks(FETCH_CONCURRENCY) {
         let bodies = group.iter().map(|listed| fetch_one(lake.clone(), listed.object.clone()));
@@ -272,17 +293,16 @@ async fn fetch(lake: &Lake, objects: &[&Listed]) -> Result<Vec<(BronzeObject, by
     Ok(fetched)
 }
 
-async fn fetch_one(lake: Lake, object: BronzeObject) -> Result<(BronzeObject, bytes::Bytes), SilverError> {
+async fn fetch_one(lake: Lake, object: BronzeObject) -> Result<(BronzeObject, bytes::Bytes), LakeError> {
     match lake.get(&object.key).await? {
         Some(body) => Ok((object, body)),
-        None => Err(SilverError::Vanished(object.key)),
+        None => Err(LakeError::Vanished { key: object.key }),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::bronze_object_key;
 
     #[test]
     fn cleaning_in_slices_keeps_order_and_positions() {
@@ -296,7 +316,7 @@ mod tests {
         let mut lines: Vec<&[u8]> = good.iter().map(|l| l.as_bytes()).collect();
         lines[5] = b"not json";
         lines[15_000] = b"{}";
-        let cleaned = clean_on_every_core(Kind::Geo, &lines).unwrap();
+        let cleaned = clean_on_every_core(Kind::Geo, &lines);
         let positions: Vec<usize> = cleaned.quarantined.iter().map(|(p, _)| *p).collect();
         assert_eq!(positions, [5, 15_000]);
         let inds: Vec<i64> = cleaned

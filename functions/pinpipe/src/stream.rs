@@ -4,6 +4,7 @@
 //! mapping, or the local poller.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use aws_lambda_events::event::kinesis::{KinesisEvent, KinesisEventRecord};
 use aws_lambda_events::event::streams::{KinesisBatchItemFailure, KinesisEventResponse};
@@ -11,15 +12,13 @@ use tokio::sync::Mutex;
 
 use crate::columnar::clean_batch;
 use crate::config::Names;
-use crate::delta::{AppendError, Appended, CleanTable, Fault, WriterMark};
+use crate::delta::{CleanTable, Fault};
+use crate::exactly_once::{self, Staged, WriteError};
 use crate::kind::Kind;
 use crate::lake::{Lake, LakeError};
+use crate::marks::{KinesisShard, Mark};
 use crate::quarantine::{Origin, Quarantined};
 use crate::sequence::SequenceNumber;
-
-/// How often a shard's append is retried after losing a commit race to another
-/// delivery of the same shard with different records.
-const CONFLICT_RETRIES: usize = 5;
 
 /// Counts of one invocation (also emitted as CloudWatch embedded metrics).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
@@ -46,9 +45,7 @@ pub enum ShardError {
     #[error(transparent)]
     Lake(#[from] LakeError),
     #[error(transparent)]
-    Append(#[from] AppendError),
-    #[error("writer {0} kept losing commit races after {CONFLICT_RETRIES} attempts")]
-    Contended(String),
+    Write(#[from] WriteError),
 }
 
 /// The stream cleaner's state, built once per Lambda instance.
@@ -58,6 +55,8 @@ pub struct StreamCleaner {
     /// Open tables, kept between invocations (refreshed before each use).
     tables: Mutex<HashMap<Kind, CleanTable>>,
     fault: Option<Fault>,
+    /// How many more appends the fault is injected into.
+    faults_left: AtomicU32,
 }
 
 /// One shard's records in an event, in delivery order.
@@ -69,13 +68,30 @@ struct ShardRecords<'e> {
 
 impl StreamCleaner {
     pub fn new(lake: Lake, id: impl Into<String>) -> Self {
-        StreamCleaner { lake, id: id.into(), tables: Mutex::new(HashMap::new()), fault: None }
+        StreamCleaner {
+            lake,
+            id: id.into(),
+            tables: Mutex::new(HashMap::new()),
+            fault: None,
+            faults_left: AtomicU32::new(0),
+        }
     }
 
-    /// Injects a failure between writing data files and committing (tests).
-    pub fn with_fault(mut self, fault: Option<Fault>) -> Self {
+    /// Injects a failure between writing data files and committing into every append (tests).
+    pub fn with_fault(self, fault: Option<Fault>) -> Self {
+        self.with_faults(fault, u32::MAX)
+    }
+
+    /// Injects a failure into the next `times` appends only (tests of retries).
+    pub fn with_faults(mut self, fault: Option<Fault>, times: u32) -> Self {
         self.fault = fault;
+        self.faults_left = AtomicU32::new(times);
         self
+    }
+
+    fn next_fault(&self) -> Option<Fault> {
+        let left = self.faults_left.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+        self.fault.filter(|_| left.is_ok())
     }
 
     pub fn lake(&self) -> &Lake {
@@ -143,7 +159,7 @@ impl StreamCleaner {
                 }
             }
         }
-        let app_id = format!("{}/{}", shard.stream, shard.shard);
+        let writer = KinesisShard::new(&shard.stream, &shard.shard);
         let mut tables = self.tables.lock().await;
         let table = match tables.entry(kind) {
             std::collections::hash_map::Entry::Occupied(e) => {
@@ -153,49 +169,38 @@ impl StreamCleaner {
             }
             std::collections::hash_map::Entry::Vacant(e) => {
                 let relative = Names { id: &self.id }.stream_table(kind);
-                e.insert(CleanTable::open(&self.lake, &relative, kind).await?)
+                e.insert(CleanTable::create_or_open(&self.lake, &relative, kind).await?)
             }
         };
-        for _ in 0..CONFLICT_RETRIES {
-            let mark = table.mark(&app_id).await?;
-            let fresh: Vec<_> =
-                sequenced.iter().filter(|(seq, _)| mark.as_ref().is_none_or(|m| seq > &m.last_sequence)).collect();
-            let duplicates = (sequenced.len() - fresh.len()) as u64;
-            let Some(last) = fresh.iter().map(|(seq, _)| seq).max() else {
-                counts.duplicates_skipped = duplicates;
-                return Ok(counts);
-            };
+        let lake = &self.lake;
+        let origin = &origin;
+        let stage = |fresh: Vec<_>| async move {
+            let fresh: Vec<&(SequenceNumber, &KinesisEventRecord)> = fresh;
             let cleaned = clean_batch(kind, fresh.iter().map(|(_, r)| r.kinesis.data.0.as_slice()));
             for (position, reason) in &cleaned.quarantined {
                 let record = fresh[*position].1;
                 let q = Quarantined::new(reason, &record.kinesis.data.0, origin(record));
-                self.lake.put(&q.key(), q.to_json()).await?;
+                lake.put(&q.key(), q.to_json()).await?;
             }
-            let rows = cleaned.batch.num_rows() as u64;
-            match table.append(&app_id, mark.as_ref(), last, vec![cleaned.batch], HashMap::new(), self.fault).await {
-                Ok(Appended::Committed { version, counter }) => {
-                    tracing::info!(%app_id, version, counter, rows, "appended");
-                    counts.rows_written += rows;
-                    counts.quarantined += cleaned.quarantined.len() as u64;
-                    counts.duplicates_skipped = duplicates;
-                    return Ok(counts);
-                }
-                Ok(Appended::AlreadyCommitted) => {
-                    counts.duplicates_skipped = sequenced.len() as u64;
-                    return Ok(counts);
-                }
-                Err(AppendError::Conflict { .. }) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(ShardError::Contended(app_id))
+            let quarantined = cleaned.quarantined.len() as u64;
+            Ok(Staged { batches: vec![cleaned.batch], notes: HashMap::new(), quarantined })
+        };
+        let written =
+            exactly_once::append(table, &writer, &sequenced, |(seq, _)| seq, stage, self.next_fault()).await?;
+        counts.rows_written += written.rows;
+        counts.quarantined += written.quarantined;
+        counts.duplicates_skipped += written.duplicates;
+        Ok(counts)
     }
 }
 
-/// The marks of every writer are read from the table; this is what tests and the
-/// poller use to see a writer's progress.
-pub async fn writer_mark(table: &CleanTable, stream: &str, shard: &str) -> Result<Option<WriterMark>, LakeError> {
-    table.mark(&format!("{stream}/{shard}")).await
+/// A shard's mark in a stream table: what tests and the poller use to see its progress.
+pub async fn shard_mark(
+    table: &mut CleanTable,
+    stream: &str,
+    shard: &str,
+) -> Result<Option<Mark<SequenceNumber>>, LakeError> {
+    table.mark(&KinesisShard::new(stream, shard)).await
 }
 
 /// Splits an event into its shards' records, keeping delivery order.

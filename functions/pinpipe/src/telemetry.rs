@@ -14,15 +14,6 @@ pub fn init() {
     let _ = if json { builder.json().with_current_span(false).without_time().try_init() } else { builder.try_init() };
 }
 
-/// The error every function answers with until its issue lands: it says which
-/// function and what to use meanwhile, and is never retryable.
-#[derive(Debug, thiserror::Error)]
-#[error("{function} is not implemented yet ({tracked_in}); nothing was read or written")]
-pub struct NotImplemented {
-    pub function: &'static str,
-    pub tracked_in: &'static str,
-}
-
 /// Emits counts as one CloudWatch embedded-metric-format line on stdout, which
 /// Lambda's log pipeline turns into metrics (namespace `pinpipe`, dimension `function`).
 pub fn emit_counts(function: &str, counts: &impl serde::Serialize) {

@@ -34,13 +34,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     }
     let totals = report.totals();
     eprintln!(
-        "run {date}: {} bronze objects read ({} already in silver), {} rows cleaned, {} quarantined, {} repeated posts dropped, in {:.2?}",
-        totals.objects_read,
-        totals.objects_skipped,
-        totals.rows_cleaned,
-        totals.quarantined,
-        totals.duplicates_dropped,
-        report.elapsed
+        "run {date}: {} new bronze objects read, {} rows cleaned, {} quarantined, {} repeated posts dropped, in {:.2?}",
+        totals.objects_read, totals.rows_cleaned, totals.quarantined, totals.duplicates_dropped, report.elapsed
     );
     eprintln!("answers: {}", lake.url(&report.output_prefix));
     eprintln!("report:  {}report.md", lake.url(&report.output_prefix));

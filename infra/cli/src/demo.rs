@@ -15,11 +15,12 @@ use chrono::NaiveDate;
 use indicatif::{ProgressBar, ProgressStyle};
 use pinpipe::Kind;
 use pinpipe::analytics::{DailyJob, report};
-use pinpipe::config::{DEFAULT_ID, DEFAULT_LAKE, Names};
+use pinpipe::config::{DEFAULT_ID, DEFAULT_LAKE, DEFAULT_LOG_RETENTION_DAYS, DEFAULT_VACUUM_RETENTION_DAYS, Names};
 use pinpipe::generate::{GenerateOptions, Generator, Post};
 use pinpipe::ingest::Ingest;
 use pinpipe::kafka::KafkaProducer;
 use pinpipe::lake::Lake;
+use pinpipe::maintenance::{self, Retention};
 use pinpipe::services::{ServiceError, StreamService};
 use pinpipe::sink::{BatchSink, SinkCounts};
 use pinpipe::stream::{StreamCleaner, StreamCounts};
@@ -66,6 +67,12 @@ pub struct Args {
     /// The daily job's run date (default: today, UTC).
     #[arg(long)]
     date: Option<NaiveDate>,
+    /// Table maintenance at the end: log files older than this many days are removed.
+    #[arg(long, env = "PINPIPE_LOG_RETENTION_DAYS", default_value_t = DEFAULT_LOG_RETENTION_DAYS)]
+    log_retention_days: f64,
+    /// Table maintenance at the end: unreferenced data files older than this many days are vacuumed.
+    #[arg(long, env = "PINPIPE_VACUUM_RETENTION_DAYS", default_value_t = DEFAULT_VACUUM_RETENTION_DAYS)]
+    vacuum_retention_days: f64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -247,6 +254,19 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     eprintln!(
         "daily job: {} bronze objects, {} rows cleaned, {} quarantined, {} repeated posts dropped",
         totals.objects_read, totals.rows_cleaned, totals.quarantined, totals.duplicates_dropped
+    );
+
+    // 4. Table maintenance, as the hourly table-maintenance function runs it.
+    let spinner = ProgressBar::new_spinner().with_message("table maintenance");
+    spinner.enable_steady_tick(Duration::from_millis(120));
+    let retention = Retention::days(args.log_retention_days, args.vacuum_retention_days);
+    let reports = maintenance::maintain_all(&lake, names, retention).await.context("maintaining the tables")?;
+    spinner.finish_and_clear();
+    eprintln!(
+        "table maintenance (log retention {} days, vacuum retention {} days):\n{}",
+        args.log_retention_days,
+        args.vacuum_retention_days,
+        maintenance::render(&reports)
     );
     for kind in Kind::ALL {
         eprintln!("stream table: {}", lake.url(&names.stream_table(kind)));

@@ -2,12 +2,14 @@
 //! the library; the work lives in `pinpipe`.
 
 mod analytics;
+mod bench_soak;
 mod bench_stream;
 mod clean;
 mod demo;
 mod drive;
 mod emulate;
 mod generate;
+mod maintain;
 mod poll_stream;
 mod poll_topic;
 
@@ -36,11 +38,16 @@ enum Command {
     PollTopic(poll_topic::Args),
     /// The daily job by hand: new bronze objects into silver, then the eight answers.
     Analytics(analytics::Args),
+    /// Table maintenance by hand: compact, checkpoint, clean up the log, vacuum (SPEC §11).
+    Maintain(maintain::Args),
     /// Land generate's NDJSON files in the lake as bronze objects, as the batch sink would.
     LandBronze(analytics::LandArgs),
     /// Benchmark the stream cleaner against a bare JSON parse (writes a Markdown table).
     #[command(hide = true)]
     BenchStream(bench_stream::Args),
+    /// Soak the stream tables with many small commits, with and without maintenance (JSON).
+    #[command(hide = true)]
+    BenchSoak(bench_soak::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -61,7 +68,12 @@ fn main() -> anyhow::Result<()> {
             pinpipe::telemetry::init();
             tokio::runtime::Runtime::new()?.block_on(analytics::run(args))
         }
+        Command::Maintain(args) => {
+            pinpipe::telemetry::init();
+            tokio::runtime::Runtime::new()?.block_on(maintain::run(args))
+        }
         Command::LandBronze(args) => tokio::runtime::Runtime::new()?.block_on(analytics::land(args)),
+        Command::BenchSoak(args) => tokio::runtime::Runtime::new()?.block_on(bench_soak::run(args)),
         // One thread, as the benchmark measures one core.
         Command::BenchStream(args) => {
             tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(bench_stream::run(args))

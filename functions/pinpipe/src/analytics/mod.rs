@@ -74,6 +74,7 @@ impl RunReport {
             silver += *counts;
         }
         RunTotals {
+            objects_listed: silver.objects_listed,
             objects_read: silver.objects_read,
             objects_skipped: silver.objects_skipped,
             rows_cleaned: silver.rows_cleaned,
@@ -116,6 +117,8 @@ impl RunReport {
 /// A run's counts over all kinds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct RunTotals {
+    /// Bronze objects listed (only those after each partition's mark).
+    pub objects_listed: u64,
     pub objects_read: u64,
     pub objects_skipped: u64,
     pub rows_cleaned: u64,
@@ -145,7 +148,7 @@ impl DailyJob {
         // One task per kind, so cleaning and Parquet encoding use every core.
         let ingest = |kind: Kind| {
             let (lake, id) = (self.lake.clone(), self.id.clone());
-            tokio::spawn(async move { silver::ingest(&lake, Names { id: &id }, kind).await })
+            tokio::spawn(async move { silver::catch_up(&lake, Names { id: &id }, kind).await })
         };
         let (pin, geo, user) = (ingest(Kind::Pin), ingest(Kind::Geo), ingest(Kind::User));
         let joined = |r: Result<Result<SilverCounts, SilverError>, tokio::task::JoinError>| {
@@ -179,7 +182,7 @@ impl DailyJob {
     /// The silver table of `kind`, the columns the questions read, in a stable order.
     async fn scan(&self, kind: Kind) -> Result<DataFrame, AnalyticsError> {
         let relative = Names { id: &self.id }.batch_table(kind);
-        let table = CleanTable::open(&self.lake, &relative, kind).await?;
+        let table = CleanTable::create_or_open(&self.lake, &relative, kind).await?;
         let schema = queries::input_schema(kind);
         let columns: Vec<String> = schema.iter_names().map(|n| n.to_string()).collect();
         let frames: Vec<DataFrame> = futures::stream::iter(table.data_files(&relative)?)

@@ -14,14 +14,19 @@ pub fn markdown(report: &RunReport) -> String {
     let _ = writeln!(out, "## This run\n");
     let _ = writeln!(
         out,
-        "| kind | bronze objects read | already in silver | lines read | rows cleaned | quarantined | silver rows | repeated posts dropped |"
+        "| kind | new bronze objects listed | read | taken in by an overlapping run | lines read | rows cleaned | quarantined | silver rows | repeated posts dropped |"
     );
-    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     for ((kind, counts), (_, rows, dropped)) in report.silver.iter().zip(&report.silver_rows) {
         let _ = writeln!(
             out,
-            "| {kind} | {} | {} | {} | {} | {} | {rows} | {dropped} |",
-            counts.objects_read, counts.objects_skipped, counts.lines_read, counts.rows_cleaned, counts.quarantined
+            "| {kind} | {} | {} | {} | {} | {} | {} | {rows} | {dropped} |",
+            counts.objects_listed,
+            counts.objects_read,
+            counts.objects_skipped,
+            counts.lines_read,
+            counts.rows_cleaned,
+            counts.quarantined
         );
     }
     let _ = writeln!(out, "\nRun time: {:.2} s.\n", report.elapsed.as_secs_f64());

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Soak (issue "A year of traffic"): many small commits to each stream table, with
+# table maintenance at a realistic cadence and, beside it in the same run, without.
+# Release build; writes BENCHMARKS.md's "soak" section.
+#   infra/bench/soak.sh [COMMITS_PER_TABLE] [MAINTAIN_EVERY]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+commits=${1:-20000}
+every=${2:-720}
+cargo build -q --release -p pinpipe-cli
+bin=${CARGO_TARGET_DIR:-target}/release/pinpipe
+# The test stack's venv has DuckDB with its delta extension (infra/stack.sh install);
+# measure.py also wants psutil.
+python=${PINPIPE_PYTHON:-$HOME/.cache/pinpipe/venv/bin/python}
+"$python" -c 'import psutil' 2>/dev/null || "$python" -m pip install -q psutil
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+for mode in maintained unmaintained; do
+  every_arg=$every
+  [[ $mode == unmaintained ]] && every_arg=0
+  echo "[soak] $mode: $commits commits per table, maintenance every $every_arg" >&2
+  "$bin" bench-soak --lake "$work/$mode" --commits "$commits" --maintain-every "$every_arg" >"$work/$mode.json"
+  "$python" infra/bench/measure.py "$bin" bench-soak --lake "$work/$mode" --cold >"$work/$mode.cold-rss.json"
+  "$bin" bench-soak --lake "$work/$mode" --cold >"$work/$mode.cold.json"
+  "$python" infra/bench/soak_scan.py "$work/$mode" >"$work/$mode.scan.json"
+done
+section=$("$python" infra/bench/soak_report.py "$work" "$commits" "$every")
+echo "$section" | python3 infra/bench/write_section.py soak
+echo "$section"

@@ -152,6 +152,9 @@ up() {
   mariadb_start
   wait_for mariadb 60 port_open "$MYSQL_PORT"
   mariadb_load
+  # The default deployment's streams and topics, as the template creates them on AWS.
+  "$VENV/bin/python" "$ROOT/infra/stack/create_deployment.py" "${PINPIPE_ID:-0a1b2c3d4e5f}" \
+    "http://127.0.0.1:$MOTO_PORT" "127.0.0.1:$KAFKA_PORT" "$TANSU" >&2
   env_lines >"$RUN/stack.env"
   log "up: moto http://127.0.0.1:$MOTO_PORT, kafka 127.0.0.1:$KAFKA_PORT, mariadb 127.0.0.1:$MYSQL_PORT; variables in $RUN/stack.env"
 }
@@ -194,6 +197,7 @@ export AWS_ALLOW_HTTP=true
 export PINPIPE_KAFKA_BOOTSTRAP=127.0.0.1:$KAFKA_PORT
 export PINPIPE_PYTHON=$VENV/bin/python
 export PINPIPE_CARGO_LAMBDA=$VENV/bin/cargo-lambda
+export PINPIPE_TANSU=$TANSU
 export PINPIPE_MYSQL_URL=mysql://$MYSQL_USER:$MYSQL_PASSWORD@127.0.0.1:$MYSQL_PORT/$MYSQL_DATABASE
 ENV
 }

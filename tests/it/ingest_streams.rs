@@ -59,6 +59,110 @@ fn real(file: &str, n: usize) -> String {
     sample_lines(file)[n].clone()
 }
 
+/// A real pin with its title replaced by `title`.
+fn pin_titled(title: &str) -> String {
+    let mut pin: Value = serde_json::from_str(&real("sample_pin.jsonl", 0)).unwrap();
+    pin["title"] = title.into();
+    pin.to_string()
+}
+
+#[tokio::test]
+async fn a_record_of_another_kind_is_a_400_saying_what_it_looks_like() {
+    let api = Api::new().await;
+    let streams = [
+        ("pin", api.stream("pin", 1).await),
+        ("geo", api.stream("geo", 1).await),
+        ("user", api.stream("user", 1).await),
+    ];
+    let first_key = |kind: &str| match kind {
+        "pin" => "unique_id",
+        "geo" => "timestamp",
+        _ => "first_name",
+    };
+    for (kind, _) in &streams {
+        let record = real(&format!("sample_{kind}.jsonl"), 3);
+        for (other, stream) in streams.iter().filter(|(k, _)| k != kind) {
+            let body = format!(r#"{{"Data": {record}, "PartitionKey": "k"}}"#);
+            let (status, answer) = api.call(v2("PUT", &format!("/streams/{stream}/record"), &body)).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{kind} to {other}: {answer}");
+            assert_eq!(answer["field"], format!("Data.{}", first_key(other)), "{answer}");
+            let message = answer["message"].as_str().unwrap();
+            assert!(message.contains(&format!("not a {other} record")), "{message}");
+            assert!(message.contains(&format!("it looks like a {kind} record")), "{message}");
+            // PutRecords too, the bad record named by its index.
+            let body = format!(r#"{{"records": [{{"data": {record}, "partition-key": "k"}}]}}"#);
+            let (status, answer) = api.call(v2("PUT", &format!("/streams/{stream}/records"), &body)).await;
+            assert_eq!(
+                (status, answer["field"].as_str()),
+                (StatusCode::BAD_REQUEST, Some(format!("records[0].Data.{}", first_key(other)).as_str()))
+            );
+        }
+    }
+    for (_, stream) in &streams {
+        assert_eq!(api.read_back(stream).await, Vec::<String>::new(), "nothing written to {stream}");
+    }
+    // Every real sample is still accepted by its own stream.
+    for (kind, stream) in &streams {
+        let lines = sample_lines(&format!("sample_{kind}.jsonl"));
+        for chunk in lines.chunks(MAX_PUT_RECORDS) {
+            let records: Vec<String> =
+                chunk.iter().map(|l| format!(r#"{{"data": {l}, "partition-key": "k"}}"#)).collect();
+            let body = format!(r#"{{"records": [{}]}}"#, records.join(","));
+            let (status, answer) = api.call(v2("PUT", &format!("/streams/{stream}/records"), &body)).await;
+            assert_eq!((status, answer["FailedRecordCount"].as_i64()), (StatusCode::OK, Some(0)), "{kind}: {answer}");
+        }
+        assert_eq!(api.read_back(stream).await.len(), lines.len());
+    }
+}
+
+#[tokio::test]
+async fn pretty_printed_and_exotic_records_are_stored_on_one_line_strings_untouched() {
+    let api = Api::new().await;
+    let stream = api.stream("pin", 1).await;
+    let original = real("sample_pin.jsonl", 2);
+    let value: Value = serde_json::from_str(&original).unwrap();
+    let pretty = serde_json::to_string_pretty(&value).unwrap();
+    // Escapes as a client may write them: \u2028, an escaped slash and quotes; an emoji.
+    let exotic = pin_titled("TITLE").replace(r#""TITLE""#, r#""line\u2028sep 😀 \/ escaped \"slash\" /""#);
+    let bodies = [
+        format!(r#"{{"Data": {original}, "PartitionKey": "k"}}"#),
+        format!("{{\n  \"Data\": {pretty},\n  \"PartitionKey\": \"k\"\n}}"),
+        json!({"Data": pretty, "PartitionKey": "k"}).to_string(),
+        format!(r#"{{"Data": {exotic}, "PartitionKey": "k"}}"#),
+    ];
+    for body in &bodies {
+        let (status, answer) = api.call(v2("PUT", &format!("/streams/{stream}/record"), body)).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+    }
+    let stored = api.read_back(&stream).await;
+    assert_eq!(stored.len(), 4);
+    assert_eq!(stored[0], original, "a one-line record is kept byte for byte");
+    for line in &stored {
+        assert!(!line.contains('\n'), "one line: {line}");
+    }
+    assert_eq!(serde_json::from_str::<Value>(&stored[1]).unwrap(), value, "the pretty record, compacted");
+    assert_eq!(stored[1], stored[2], "the same as a string holding it");
+    assert_eq!(stored[3], exotic, "escapes, emoji and \\u2028 untouched");
+}
+
+#[tokio::test]
+async fn a_lone_surrogate_is_a_400() {
+    let api = Api::new().await;
+    let stream = api.stream("geo", 1).await;
+    let (status, answer) =
+        api.call(v2("PUT", &format!("/streams/{stream}/record"), r#"{"Data": "\udc00", "PartitionKey": "k"}"#)).await;
+    assert_eq!((status, answer["field"].as_str()), (StatusCode::BAD_REQUEST, Some("Data")), "{answer}");
+    let (status, answer) = api
+        .call(v2(
+            "PUT",
+            &format!("/streams/{stream}/records"),
+            r#"{"records": [{"data": "\ud800x", "partition-key": "k"}]}"#,
+        ))
+        .await;
+    assert_eq!((status, answer["field"].as_str()), (StatusCode::BAD_REQUEST, Some("records[0].Data")), "{answer}");
+    assert_eq!(api.read_back(&stream).await, Vec::<String>::new());
+}
+
 #[tokio::test]
 async fn the_original_scripts_record_shapes_land_as_plain_json_bytes() {
     let api = Api::new().await;
@@ -122,7 +226,14 @@ async fn bad_records_are_400s_naming_the_field_and_nothing_is_written() {
         (record.clone(), r#"{"Data": [1, 2], "PartitionKey": "k"}"#.into(), "Data"),
         (record.clone(), r#"{"Data": "plain text", "PartitionKey": "k"}"#.into(), "Data"),
         (record.clone(), r#"{"Data": {"country": "Chad"}, "PartitionKey": "k"}"#.into(), "Data.ind"),
-        (record.clone(), r#"{"Data": {"ind": 1, "latitude": "north"}, "PartitionKey": "k"}"#.into(), "Data.latitude"),
+        (
+            record.clone(),
+            r#"{"Data": {"ind": 1, "timestamp": null, "latitude": "north", "longitude": 1, "country": "Chad"}, "PartitionKey": "k"}"#
+                .into(),
+            "Data.latitude",
+        ),
+        // A geo record without its own keys (SPEC §5: each kind carries its own).
+        (record.clone(), r#"{"Data": {"ind": 1, "latitude": 1.5}, "PartitionKey": "k"}"#.into(), "Data.timestamp"),
         (record.clone(), format!(r#"{{"Data": {good}}}"#), "PartitionKey"),
         (record.clone(), format!(r#"{{"Data": {good}, "PartitionKey": ""}}"#), "PartitionKey"),
         (record.clone(), format!(r#"{{"StreamName": "other", "Data": {good}, "PartitionKey": "k"}}"#), "StreamName"),
@@ -155,14 +266,14 @@ async fn limits_are_413s() {
         .call(v2("PUT", &format!("/streams/{stream}/record"), &json!({"Data": big, "PartitionKey": "k"}).to_string()))
         .await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{answer}");
-    let one = r#"{"data": {"index": 1}, "partition-key": "k"}"#;
-    let body = format!(r#"{{"records": [{}]}}"#, [one; MAX_PUT_RECORDS + 1].join(","));
+    let one = format!(r#"{{"data": {}, "partition-key": "k"}}"#, real("sample_pin.jsonl", 0));
+    let body = format!(r#"{{"records": [{}]}}"#, vec![one; MAX_PUT_RECORDS + 1].join(","));
     assert_eq!(
         api.call(v2("PUT", &format!("/streams/{stream}/records"), &body)).await.0,
         StatusCode::PAYLOAD_TOO_LARGE
     );
     // Six records of ~0.9 MiB: each fits, together they pass PutRecords' 5 MiB.
-    let chunk = format!(r#"{{"data": {{"index": 1, "title": "{}"}}, "partition-key": "k"}}"#, "y".repeat(900_000));
+    let chunk = format!(r#"{{"data": {}, "partition-key": "k"}}"#, pin_titled(&"y".repeat(900_000)));
     let body = format!(r#"{{"records": [{}]}}"#, [chunk.as_str(); 6].join(","));
     let (status, answer) = api.call(v2("PUT", &format!("/streams/{stream}/records"), &body)).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{answer}");
@@ -172,9 +283,8 @@ async fn limits_are_413s() {
 #[tokio::test]
 async fn unknown_streams_paths_and_methods() {
     let api = Api::new().await;
-    let (status, answer) = api
-        .call(v2("PUT", "/streams/streaming-nope-pin/record", r#"{"Data": {"index": 1}, "PartitionKey": "k"}"#))
-        .await;
+    let body = format!(r#"{{"Data": {}, "PartitionKey": "k"}}"#, real("sample_pin.jsonl", 0));
+    let (status, answer) = api.call(v2("PUT", "/streams/streaming-nope-pin/record", &body)).await;
     assert_eq!((status, answer["error"].as_str()), (StatusCode::NOT_FOUND, Some("stream_not_found")), "{answer}");
     let (status, _) = api.call(v2("GET", "/streams/streaming-nope-pin", "")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
@@ -222,9 +332,8 @@ async fn an_unreachable_kinesis_is_a_retryable_503() {
         .load()
         .await;
     let ingest = Ingest::new(aws_sdk_kinesis::Client::new(&aws));
-    let response = ingest
-        .handle(v2("PUT", "/streams/streaming-x-pin/record", r#"{"Data": {"index": 1}, "PartitionKey": "k"}"#))
-        .await;
+    let body = format!(r#"{{"Data": {}, "PartitionKey": "k"}}"#, real("sample_pin.jsonl", 0));
+    let response = ingest.handle(v2("PUT", "/streams/streaming-x-pin/record", &body)).await;
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     let body: Value = serde_json::from_slice(response.body().as_ref()).unwrap();
     assert_eq!(body["retryable"], true);
@@ -241,4 +350,27 @@ fn the_openapi_check_rejects_an_undocumented_status() {
 #[should_panic(expected = "the body lacks `ShardId`")]
 fn the_openapi_check_rejects_a_body_missing_a_required_property() {
     openapi::check(&openapi::document(), "PUT", "/streams/s/record", 200, &json!({"SequenceNumber": "1"}));
+}
+
+#[tokio::test]
+async fn a_deployment_sees_and_writes_only_its_own_streams() {
+    let kinesis = stack::kinesis().await;
+    let id = stack::unique_name("dep").replace('-', "").chars().take(20).collect::<String>();
+    let (own, others) = (format!("streaming-{id}-geo"), format!("streaming-{id}x-geo"));
+    for name in [&own, &others] {
+        kinesis.create_stream().stream_name(name.as_str()).shard_count(1).send().await.unwrap();
+    }
+    let api = Api { ingest: Ingest::new(kinesis.clone()).for_deployment(&id), kinesis, doc: openapi::document() };
+    let (status, answer) = api.call(v2("GET", "/streams", "")).await;
+    assert_eq!(status, StatusCode::OK);
+    let names: Vec<&str> = answer["StreamNames"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    assert_eq!(names, vec![own.as_str()], "only this deployment's streams are listed");
+    let body = format!(r#"{{"Data": {}, "PartitionKey": "k"}}"#, real("sample_geo.jsonl", 0));
+    let (status, answer) = api.call(v2("PUT", &format!("/streams/{others}/record"), &body)).await;
+    assert_eq!((status, answer["error"].as_str()), (StatusCode::NOT_FOUND, Some("stream_not_found")), "{answer}");
+    let (status, _) = api.call(v2("GET", &format!("/streams/{others}"), "")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(api.call(v2("PUT", &format!("/streams/{own}/record"), &body)).await.0, StatusCode::OK);
+    assert_eq!(api.read_back(&others).await, Vec::<String>::new(), "nothing written to another deployment's stream");
+    assert_eq!(api.read_back(&own).await.len(), 1);
 }

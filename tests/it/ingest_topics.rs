@@ -132,11 +132,27 @@ async fn bad_requests_get_confluents_envelope_and_produce_nothing() {
     let (status, answer) =
         api.post(&topic, JSON_V2, &format!(r#"{{"records":[{{"value":{geo},"partition":7}}]}}"#)).await;
     assert_eq!((status, answer["error_code"].as_i64()), (StatusCode::NOT_FOUND, Some(40402)), "{answer}");
-    let big = format!(r#"{{"records":[{{"value":{{"ind":1,"country":"{}"}}}}]}}"#, "x".repeat(1_100_000));
+    let mut huge: Value = serde_json::from_str(&geo).unwrap();
+    huge["country"] = "x".repeat(1_100_000).into();
+    let big = json!({"records": [{"value": huge}]}).to_string();
     let (status, answer) = api.post(&topic, JSON_V2, &big).await;
     assert_eq!((status, answer["error_code"].as_i64()), (StatusCode::PAYLOAD_TOO_LARGE, Some(41301)), "{answer}");
     let (status, answer) = api.call(v2("GET", &format!("/topics/{topic}"), "")).await;
     assert_eq!((status, answer["error_code"].as_i64()), (StatusCode::METHOD_NOT_ALLOWED, Some(40501)), "{answer}");
+
+    // A pin sent to the geo topic: Confluent's 42201, naming the key and the kind.
+    let pin = sample_lines("sample_pin.jsonl")[0].clone();
+    let (status, answer) = api.post(&topic, JSON_V2, &format!(r#"{{"records":[{{"value":{pin}}}]}}"#)).await;
+    assert_eq!((status, answer["error_code"].as_i64()), (StatusCode::UNPROCESSABLE_ENTITY, Some(42201)), "{answer}");
+    assert_eq!(answer["field"], "records[0].value.timestamp", "{answer}");
+    assert!(answer["message"].as_str().unwrap().contains("it looks like a pin record"), "{answer}");
+    // A lone surrogate in a value given as a string.
+    let (status, answer) = api.post(&topic, JSON_V2, r#"{"records":[{"value":"\udc00"}]}"#).await;
+    assert_eq!(
+        (status, answer["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("records[0].value")),
+        "{answer}"
+    );
 
     // Nothing was produced by any of them.
     let client = ClientBuilder::new(vec![stack::kafka_bootstrap()]).build().await.unwrap();
@@ -149,7 +165,8 @@ async fn bad_requests_get_confluents_envelope_and_produce_nothing() {
 #[tokio::test(flavor = "multi_thread")]
 async fn without_kafka_the_topic_route_says_so() {
     let ingest = Ingest::new(stack::kinesis().await);
-    let mut request = v1("POST", "/topics/0a1b2c3d4e5f.user", r#"{"records":[{"value":{"ind":1}}]}"#, false);
+    let body = format!(r#"{{"records":[{{"value":{}}}]}}"#, sample_lines("sample_user.jsonl")[0]);
+    let mut request = v1("POST", "/topics/0a1b2c3d4e5f.user", &body, false);
     request.headers_mut().insert("content-type", JSON_V2.parse().unwrap());
     let response = ingest.handle(request).await;
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
@@ -168,9 +185,148 @@ async fn the_topic_post_sample_event_produces_its_record() {
     let request = lambda_http::request::from_str(&event).expect("the sample is an API Gateway REST event");
     let (status, answer) = api.call(request).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
-    let offset = answer["offsets"][0]["offset"].as_i64().unwrap();
-    let read = consume("0a1b2c3d4e5f.pin", offset as usize + 1);
+    // The topic may be shared (infra/stack.sh creates the default deployment's, with 3
+    // partitions): find the record at the partition and offset answered.
+    let (partition, offset) =
+        (answer["offsets"][0]["partition"].as_i64().unwrap() as i32, answer["offsets"][0]["offset"].as_i64().unwrap());
+    let client = ClientBuilder::new(vec![stack::kafka_bootstrap()]).build().await.unwrap();
+    let partition_client = client
+        .partition_client("0a1b2c3d4e5f.pin", partition, rskafka::client::partition::UnknownTopicHandling::Error)
+        .await
+        .unwrap();
+    let (records, _) = partition_client.fetch_records(offset, 1..4_000_000, 1_000).await.unwrap();
+    let record = records.iter().find(|r| r.offset == offset).expect("the record at the offset answered");
     let pin: Value = serde_json::from_str(&sample_lines("sample_pin.jsonl")[0]).unwrap();
-    let stored: Value = serde_json::from_str(&read.last().unwrap().2).unwrap();
+    let stored: Value = serde_json::from_slice(record.record.value.as_deref().unwrap()).unwrap();
     assert_eq!(stored, pin);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pretty_printed_and_exotic_values_reach_silver() {
+    let api = Api::new().await;
+    let topic = topic("pin", 1).await;
+    let id = topic.trim_end_matches(".pin").to_owned();
+    let pins = sample_lines("sample_pin.jsonl");
+    let pretty = serde_json::to_string_pretty(&serde_json::from_str::<Value>(&pins[1]).unwrap()).unwrap();
+    let mut exotic: Value = serde_json::from_str(&pins[2]).unwrap();
+    exotic["title"] = "line\u{2028}sep 😀 escaped \"slash\" / and \\".into();
+    let bodies = [
+        // The original batch script's body.
+        format!(r#"{{"records": [{{"value": {}}}]}}"#, pins[0]),
+        // json.dumps(…, indent=2), as many HTTP clients send.
+        format!("{{\n  \"records\": [\n    {{\n      \"value\": {pretty}\n    }}\n  ]\n}}"),
+        json!({"records": [{"value": exotic}]}).to_string().replace('/', "\\/"),
+    ];
+    for body in &bodies {
+        let (status, answer) = api.post(&topic, JSON_V2, body).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+    }
+    // Through the local MSK event source mapping and the sink to bronze, then the daily job's silver.
+    let dir = pinpipe_tests::temp_lake("topics-to-silver");
+    let lake = pinpipe::lake::Lake::open(dir.to_str().unwrap()).unwrap();
+    let sink = pinpipe::sink::BatchSink::new(lake.clone());
+    let mut poller =
+        pinpipe_local::kafka_poller::KafkaPoller::new(&stack::kafka_bootstrap(), &topic, 10).await.unwrap();
+    use pinpipe_local::polling::Poller;
+    let sink = &sink;
+    poller.run_until_idle(|event| async move { sink.handle(&event).await.0 }, 10).await.unwrap();
+    let counts =
+        pinpipe::silver::catch_up(&lake, pinpipe::config::Names { id: &id }, pinpipe::Kind::Pin).await.unwrap();
+    assert_eq!((counts.rows_cleaned, counts.quarantined), (3, 0), "{counts:?}");
+    let silver = pinpipe_tests::readers::duckdb_delta(dir.join(format!("delta/batch/{id}_pin")).to_str().unwrap());
+    let mut expected: Vec<i64> =
+        pins[..3].iter().map(|p| serde_json::from_str::<Value>(p).unwrap()["index"].as_i64().unwrap()).collect();
+    expected.sort();
+    assert_eq!(silver.inds, expected);
+}
+
+/// A tansu broker of the test's own on a free loopback port (the stack's binary),
+/// stopped when dropped.
+struct Broker {
+    child: std::process::Child,
+}
+
+impl Broker {
+    fn start(port: u16) -> Broker {
+        let tansu = std::env::var("PINPIPE_TANSU").unwrap_or_else(|_| {
+            format!("{}/.cache/pinpipe/tansu-0.6.0/bin/tansu", std::env::var("HOME").unwrap_or_default())
+        });
+        let url = format!("tcp://127.0.0.1:{port}");
+        let child = Command::new(tansu)
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+                "--storage-engine",
+                "memory://tansu/",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("the tansu binary the stack built (PINPIPE_TANSU)");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(std::time::Instant::now() < deadline, "tansu did not listen on {port}");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        Broker { child }
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kafka_down_at_cold_start_then_up_recovers_without_a_restart() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let bootstrap = format!("127.0.0.1:{port}");
+    let connect: pinpipe::kafka::Connect = {
+        let bootstrap = bootstrap.clone();
+        Arc::new(move || {
+            let bootstrap = bootstrap.clone();
+            Box::pin(async move { KafkaProducer::connect(&bootstrap).await.map_err(|e| e.to_string()) })
+        })
+    };
+    let producer = Arc::new(pinpipe::kafka::ReconnectingProducer::new(connect));
+    let api = Api { ingest: Ingest::new(stack::kinesis().await).with_kafka(producer), doc: openapi::document() };
+    let geo = sample_lines("sample_geo.jsonl")[0].clone();
+    let body = format!(r#"{{"records":[{{"value":{geo}}}]}}"#);
+    // Nothing listens yet: a retryable 503, as the instance started without Kafka.
+    let (status, answer) = api.post("0a1b2c3d4e5f.geo", JSON_V2, &body).await;
+    assert_eq!((status, answer["retryable"].as_bool()), (StatusCode::SERVICE_UNAVAILABLE, Some(true)), "{answer}");
+    // The broker comes up: the same instance produces.
+    let _broker = tokio::task::block_in_place(|| Broker::start(port));
+    let client = ClientBuilder::new(vec![bootstrap]).build().await.unwrap();
+    client.controller_client().unwrap().create_topic("0a1b2c3d4e5f.geo", 1, 1, 5_000).await.unwrap();
+    let (status, answer) = api.post("0a1b2c3d4e5f.geo", JSON_V2, &body).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["offsets"][0]["offset"], 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn big_records_are_413s_and_big_requests_are_split() {
+    let api = Api::new().await;
+    let topic = topic("pin", 2).await;
+    let mut pin: Value = serde_json::from_str(&sample_lines("sample_pin.jsonl")[0]).unwrap();
+    // Under Kinesis' 1 MiB but over what one Kafka message may hold: a 413, never a retryable 503.
+    pin["description"] = "x".repeat(pinpipe::ingest::KAFKA_MAX_RECORD_BYTES).into();
+    let (status, answer) = api.post(&topic, JSON_V2, &json!({"records": [{"value": pin}]}).to_string()).await;
+    assert_eq!((status, answer["error_code"].as_i64()), (StatusCode::PAYLOAD_TOO_LARGE, Some(41301)), "{answer}");
+    assert_eq!(answer["field"], "records[0].value", "{answer}");
+    assert!(answer.get("retryable").is_none_or(|r| r == false), "{answer}");
+    // 1,500 records of ~2 KB to one partition (3 MB): split into requests under the limit, offsets in order.
+    pin["description"] = "y".repeat(2_000).into();
+    let records: Vec<Value> = (0..1_500).map(|_| json!({"value": pin, "partition": 1})).collect();
+    let (status, answer) = api.post(&topic, JSON_V2, &json!({"records": records}).to_string()).await;
+    assert_eq!(status, StatusCode::OK, "{}", answer.to_string().chars().take(500).collect::<String>());
+    let offsets: Vec<i64> =
+        answer["offsets"].as_array().unwrap().iter().map(|o| o["offset"].as_i64().unwrap()).collect();
+    assert_eq!(offsets, (0..1_500).collect::<Vec<i64>>());
+    assert!(answer["offsets"].as_array().unwrap().iter().all(|o| o["partition"] == 1));
 }

@@ -27,10 +27,15 @@ fn workspace() -> PathBuf {
 struct Watch {
     child: Child,
     port: u16,
+    /// The deployment the functions serve (`PINPIPE_ID`): the sample events are sent
+    /// with their id `0a1b2c3d4e5f` replaced by it, so this test shares no stream,
+    /// topic or table with the stack's default deployment.
+    id: String,
+    lake: PathBuf,
 }
 
 impl Watch {
-    fn start(lake: &Path) -> Watch {
+    fn start(lake: &Path, id: &str) -> Watch {
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         // cargo-lambda builds with its own compiler environment, which invalidates
         // the `cc` build scripts (ring, …) of the ordinary build: give it its own
@@ -44,6 +49,7 @@ impl Watch {
             .env("CARGO_TARGET_DIR", target.join("lambda-watch"))
             .current_dir(workspace())
             .env("PINPIPE_LAKE", lake)
+            .env("PINPIPE_ID", id)
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -59,7 +65,15 @@ impl Watch {
             assert!(Instant::now() < deadline, "cargo lambda watch did not listen on {port} within 15 minutes");
             std::thread::sleep(Duration::from_millis(200));
         }
-        Watch { child, port }
+        Watch { child, port, id: id.to_owned(), lake: lake.to_path_buf() }
+    }
+
+    /// `events/FILE` for this test's deployment: written beside the lake, its path.
+    fn sample(&self, event_file: &str) -> String {
+        let text = std::fs::read_to_string(workspace().join(event_file)).expect("a sample event");
+        let path = self.lake.join(Path::new(event_file).file_name().unwrap());
+        std::fs::write(&path, text.replace("0a1b2c3d4e5f", &self.id)).unwrap();
+        path.display().to_string()
     }
 
     /// Like [`Watch::invoke`], retried while watch compiles the function on its first
@@ -78,13 +92,14 @@ impl Watch {
 
     /// `cargo lambda invoke NAME --data-file events/FILE`: the function's answer.
     fn invoke(&self, function: &str, event_file: &str) -> serde_json::Value {
+        let data_file = self.sample(event_file);
         let out = Command::new(cargo_lambda())
             .args([
                 "lambda",
                 "invoke",
                 function,
                 "--data-file",
-                event_file,
+                &data_file,
                 "-A",
                 "127.0.0.1",
                 "-P",
@@ -110,20 +125,20 @@ impl Drop for Watch {
 async fn sample_events_through_cargo_lambda_watch_reach_the_lake_and_kinesis() {
     let kinesis = stack::kinesis().await;
     // The sample event's stream, as the original project names it.
-    let _ = kinesis.create_stream().stream_name("streaming-0a1b2c3d4e5f-pin").shard_count(1).send().await;
+    let id = stack::unique_name("w").replace('-', "").chars().take(20).collect::<String>();
+    let _ = kinesis.create_stream().stream_name(format!("streaming-{id}-pin")).shard_count(1).send().await;
     let lake = temp_lake("watch");
-    let watch = tokio::task::block_in_place(|| Watch::start(&lake));
+    let watch = tokio::task::block_in_place(|| Watch::start(&lake, &id));
 
     let answer = tokio::task::block_in_place(|| watch.invoke_when_built("stream-cleaner", "events/kinesis-batch.json"));
     assert_eq!(answer["batchItemFailures"], serde_json::json!([]), "{answer}");
-    let read = duckdb_delta(lake.join("delta/stream/0a1b2c3d4e5f_geo_table").to_str().unwrap());
+    let read = duckdb_delta(lake.join(format!("delta/stream/{id}_geo_table")).to_str().unwrap());
     assert_eq!(read.rows, 3);
 
     let answer = tokio::task::block_in_place(|| watch.invoke_when_built("batch-sink", "events/msk-batch.json"));
     assert_eq!(answer["batchItemFailures"], serde_json::json!([]), "{answer}");
-    let landed =
-        std::fs::read_to_string(lake.join("topics/0a1b2c3d4e5f.geo/partition=0/0a1b2c3d4e5f.geo+0+0000000000.json"))
-            .expect("the sample's geo records in Kafka Connect's layout");
+    let landed = std::fs::read_to_string(lake.join(format!("topics/{id}.geo/partition=0/{id}.geo+0+0000000000.json")))
+        .expect("the sample's geo records in Kafka Connect's layout");
     let expected: String = sample_lines("sample_geo.jsonl")[..2].iter().map(|l| format!("{l}\n")).collect();
     assert_eq!(landed, expected);
 
@@ -134,13 +149,26 @@ async fn sample_events_through_cargo_lambda_watch_reach_the_lake_and_kinesis() {
     assert_eq!(answer["counts"]["rows_cleaned"], 6, "{answer}");
     assert!(lake.join("analytics/run_date=2026-11-22/report.md").exists());
 
+    // Table maintenance over the tables the cleaner and the daily job just wrote.
+    let answer = tokio::task::block_in_place(|| {
+        watch.invoke_when_built("table-maintenance", "events/eventbridge-hourly-maintenance.json")
+    });
+    let tables: Vec<&str> = answer["tables"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{answer}"))
+        .iter()
+        .filter_map(|t| t["table"].as_str())
+        .collect();
+    assert!(tables.contains(&format!("delta/stream/{id}_geo_table").as_str()), "{answer}");
+    assert!(tables.contains(&format!("delta/batch/{id}_pin").as_str()), "{answer}");
+
     let answer = tokio::task::block_in_place(|| watch.invoke_when_built("ingest", "events/apigw-put-record.json"));
     assert_eq!(answer["statusCode"], 200, "{answer}");
     let put: serde_json::Value = serde_json::from_str(answer["body"].as_str().unwrap()).unwrap();
     assert!(put["SequenceNumber"].is_string(), "{put}");
 
     // And as a client would: an HTTP PUT to ingest's function URL on watch.
-    let stream = format!("streaming-{}-geo", stack::unique_name("w").replace('-', ""));
+    let stream = format!("streaming-{id}-geo");
     kinesis.create_stream().stream_name(&stream).shard_count(1).send().await.unwrap();
     let url = format!("http://127.0.0.1:{}/lambda-url/ingest/streams/{stream}/record", watch.port);
     let script = r#"
@@ -165,10 +193,14 @@ with urllib.request.urlopen(req, timeout=120) as r:
 /// `pinpipe emulate` against ingest on watch, as against a deployed API: stream mode
 /// from generated posts, batch mode from the real samples in MariaDB.
 async fn emulate_through_watch(watch: &Watch, kinesis: &aws_sdk_kinesis::Client) {
-    let id = stack::unique_name("emu").replace('-', "").chars().take(20).collect::<String>();
+    // The deployment ingest serves on watch (it answers 404 for any other's streams).
+    let id = watch.id.clone();
     let kafka = rskafka::client::ClientBuilder::new(vec![stack::kafka_bootstrap()]).build().await.unwrap();
+    let mut before = Vec::new();
     for kind in Kind::ALL {
-        kinesis.create_stream().stream_name(format!("streaming-{id}-{kind}")).shard_count(1).send().await.unwrap();
+        let stream = format!("streaming-{id}-{kind}");
+        let _ = kinesis.create_stream().stream_name(&stream).shard_count(1).send().await;
+        before.push(stack::read_stream(kinesis, &stream).await.len());
         kafka.controller_client().unwrap().create_topic(format!("{id}.{kind}"), 1, 1, 5_000).await.unwrap();
     }
     let api = format!("http://127.0.0.1:{}/lambda-url/ingest", watch.port);
@@ -190,7 +222,7 @@ async fn emulate_through_watch(watch: &Watch, kinesis: &aws_sdk_kinesis::Client)
     let expected = generated_inds(15, 7);
     for (i, kind) in Kind::ALL.into_iter().enumerate() {
         let records = stack::read_stream(kinesis, &format!("streaming-{id}-{kind}")).await;
-        let inds: Vec<i64> = records
+        let inds: Vec<i64> = records[before[i]..]
             .iter()
             .map(|(_, data)| {
                 let value: serde_json::Value = serde_json::from_slice(data).expect("plain JSON in Kinesis");

@@ -4,6 +4,7 @@ mod analytics;
 mod batch_sink;
 mod demo;
 mod emulate;
+mod hostile_input;
 mod ingest_streams;
 mod ingest_topics;
 mod kafka_poller;

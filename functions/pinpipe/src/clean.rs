@@ -25,6 +25,19 @@ pub enum QuarantineReason {
     MissingField { field: &'static str },
     #[error("field `{field}`: expected {expected}, found {found}")]
     WrongType { field: &'static str, expected: &'static str, found: String },
+    /// The record lacks keys every record of its kind carries (SPEC §5): most often a
+    /// record of another kind sent to the wrong stream or topic.
+    #[error("not a {kind} record: it lacks {}{}", list(missing), looks_like.map_or(String::new(), |k| format!("; it looks like a {k} record")))]
+    WrongKind { kind: Kind, missing: Vec<&'static str>, looks_like: Option<Kind> },
+}
+
+fn list(keys: &[&str]) -> String {
+    let quoted: Vec<String> = keys.iter().map(|k| format!("`{k}`")).collect();
+    match quoted.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+        None => String::new(),
+    }
 }
 
 impl QuarantineReason {
@@ -32,6 +45,7 @@ impl QuarantineReason {
     pub fn field(&self) -> Option<&'static str> {
         match self {
             QuarantineReason::MissingField { field } | QuarantineReason::WrongType { field, .. } => Some(field),
+            QuarantineReason::WrongKind { missing, .. } => missing.first().copied(),
             _ => None,
         }
     }
@@ -44,6 +58,7 @@ impl QuarantineReason {
             QuarantineReason::Malformed { .. } => "malformed",
             QuarantineReason::MissingField { .. } => "missing_field",
             QuarantineReason::WrongType { .. } => "wrong_type",
+            QuarantineReason::WrongKind { .. } => "wrong_kind",
         }
     }
 }
@@ -103,16 +118,49 @@ pub fn clean_record(kind: Kind, bytes: &[u8]) -> Result<CleanRow, QuarantineReas
     }
 }
 
+/// A record must carry its kind's own keys (a present key may hold null or a
+/// placeholder); `present` pairs each of [`Kind::own_keys`] with whether it is there.
+fn check_keys(kind: Kind, present: &[(&'static str, bool)]) -> Result<(), QuarantineReason> {
+    let missing: Vec<&'static str> = present
+        .iter()
+        .filter(|(key, there)| !there && !kind.optional_keys().contains(key))
+        .map(|(key, _)| *key)
+        .collect();
+    if missing.is_empty() { Ok(()) } else { Err(QuarantineReason::WrongKind { kind, missing, looks_like: None }) }
+}
+
+/// For a record that is not of `kind`: the other kind whose keys it carries, if one.
+fn looks_like(kind: Kind, bytes: &[u8]) -> Option<Kind> {
+    let keys: serde_json::Map<String, serde_json::Value> = match serde_json::from_slice(bytes) {
+        Ok(serde_json::Value::Object(map)) => map,
+        Ok(serde_json::Value::String(inner)) => serde_json::from_str(&inner).ok()?,
+        _ => return None,
+    };
+    Kind::ALL
+        .into_iter()
+        .filter(|other| *other != kind)
+        .find(|other| other.own_keys().iter().all(|key| keys.contains_key(*key) || other.optional_keys().contains(key)))
+}
+
 pub fn clean_pin(bytes: &[u8]) -> Result<PinRow, QuarantineReason> {
-    decode::<PinShape>(bytes)
+    decode::<PinShape>(bytes).map_err(|r| with_looks_like(r, bytes))
 }
 
 pub fn clean_geo(bytes: &[u8]) -> Result<GeoRow, QuarantineReason> {
-    decode::<GeoShape>(bytes)
+    decode::<GeoShape>(bytes).map_err(|r| with_looks_like(r, bytes))
 }
 
 pub fn clean_user(bytes: &[u8]) -> Result<UserRow, QuarantineReason> {
-    decode::<UserShape>(bytes)
+    decode::<UserShape>(bytes).map_err(|r| with_looks_like(r, bytes))
+}
+
+fn with_looks_like(reason: QuarantineReason, bytes: &[u8]) -> QuarantineReason {
+    match reason {
+        QuarantineReason::WrongKind { kind, missing, .. } => {
+            QuarantineReason::WrongKind { kind, missing, looks_like: looks_like(kind, bytes) }
+        }
+        other => other,
+    }
 }
 
 /// A raw record shape and its cleaning rule; the raw type borrows from the input.
@@ -130,8 +178,24 @@ impl Shape for PinShape {
     type Raw<'a> = RawPin<'a>;
     type Row = PinRow;
     fn clean(raw: RawPin<'_>) -> Result<PinRow, QuarantineReason> {
+        let ind = required_int("index", raw.index)?;
+        check_keys(
+            Kind::Pin,
+            &[
+                ("unique_id", raw.unique_id.is_some()),
+                ("title", raw.title.is_some()),
+                ("description", raw.description.is_some()),
+                ("poster_name", raw.poster_name.is_some()),
+                ("follower_count", raw.follower_count.is_some()),
+                ("tag_list", raw.tag_list.is_some()),
+                ("is_image_or_video", raw.is_image_or_video.is_some()),
+                ("image_src", raw.image_src.is_some()),
+                ("save_location", raw.save_location.is_some()),
+                ("category", raw.category.is_some()),
+            ],
+        )?;
         Ok(PinRow {
-            ind: required_int("index", raw.index)?,
+            ind,
             unique_id: text("unique_id", raw.unique_id)?,
             title: text("title", raw.title)?,
             description: text("description", raw.description)?,
@@ -151,6 +215,15 @@ impl Shape for GeoShape {
     type Row = GeoRow;
     fn clean(raw: RawGeo<'_>) -> Result<GeoRow, QuarantineReason> {
         let ind = required_int("ind", raw.ind)?;
+        check_keys(
+            Kind::Geo,
+            &[
+                ("timestamp", raw.timestamp.is_some()),
+                ("latitude", raw.latitude.is_some()),
+                ("longitude", raw.longitude.is_some()),
+                ("country", raw.country.is_some()),
+            ],
+        )?;
         let latitude = float("latitude", raw.latitude)?;
         let longitude = float("longitude", raw.longitude)?;
         Ok(GeoRow {
@@ -167,6 +240,15 @@ impl Shape for UserShape {
     type Row = UserRow;
     fn clean(raw: RawUser<'_>) -> Result<UserRow, QuarantineReason> {
         let ind = required_int("ind", raw.ind)?;
+        check_keys(
+            Kind::User,
+            &[
+                ("first_name", raw.first_name.is_some()),
+                ("last_name", raw.last_name.is_some()),
+                ("age", raw.age.is_some()),
+                ("date_joined", raw.date_joined.is_some()),
+            ],
+        )?;
         let first = text("first_name", raw.first_name)?;
         let last = text("last_name", raw.last_name)?;
         Ok(UserRow {
@@ -368,8 +450,83 @@ fn rfc3339<S: Serializer>(micros: &Option<i64>, serializer: S) -> Result<S::Ok, 
 mod tests {
     use super::*;
 
+    /// `json` with `kind`'s own keys it lacks added as null, so a test can name only
+    /// the fields it is about (the key check has its own test).
+    fn with_keys(kind: Kind, json: &str) -> String {
+        let Some(rest) = json.trim_start().strip_prefix('{') else { return json.to_owned() };
+        let missing: Vec<String> = kind
+            .own_keys()
+            .iter()
+            .filter(|k| !json.contains(&format!("\"{k}\"")))
+            .map(|k| format!("\"{k}\":null"))
+            .collect();
+        if missing.is_empty() {
+            return json.to_owned();
+        }
+        let separator = if rest.trim_start().starts_with('}') { "" } else { "," };
+        format!("{{{}{separator}{rest}", missing.join(","))
+    }
+
     fn pin(json: &str) -> Result<PinRow, QuarantineReason> {
-        clean_pin(json.as_bytes())
+        clean_pin(with_keys(Kind::Pin, json).as_bytes())
+    }
+
+    fn geo(json: &str) -> Result<GeoRow, QuarantineReason> {
+        clean_geo(with_keys(Kind::Geo, json).as_bytes())
+    }
+
+    fn user(json: &str) -> Result<UserRow, QuarantineReason> {
+        clean_user(with_keys(Kind::User, json).as_bytes())
+    }
+
+    #[test]
+    fn a_record_must_carry_its_kinds_keys() {
+        let real_pin = r#"{"index": 1, "unique_id": "u", "title": "t", "description": "d", "poster_name": "p", "follower_count": "7k", "tag_list": "a,b", "is_image_or_video": "image", "image_src": "x", "downloaded": 1, "save_location": "Local save in /data/art", "category": "art"}"#;
+        let real_geo =
+            r#"{"ind": 1, "timestamp": "2021-09-26 19:49:23", "latitude": 1.0, "longitude": 2.0, "country": "Chad"}"#;
+        let real_user =
+            r#"{"ind": 1, "first_name": "Ann", "last_name": "Lee", "age": 20, "date_joined": "2015-10-21 21:26:45"}"#;
+        assert!(clean_pin(real_pin.as_bytes()).is_ok());
+        // A pin sent as a geo record: every geo key missing, and it says what it is.
+        let err = clean_geo(real_pin.as_bytes()).unwrap_err();
+        assert_eq!(
+            err,
+            QuarantineReason::WrongKind {
+                kind: Kind::Geo,
+                missing: vec!["timestamp", "latitude", "longitude", "country"],
+                looks_like: Some(Kind::Pin)
+            }
+        );
+        assert_eq!(err.code(), "wrong_kind");
+        assert_eq!(err.field(), Some("timestamp"));
+        assert_eq!(
+            err.to_string(),
+            "not a geo record: it lacks `timestamp`, `latitude`, `longitude` and `country`; it looks like a pin record"
+        );
+        assert_eq!(
+            clean_user(real_geo.as_bytes()).unwrap_err().to_string(),
+            "not a user record: it lacks `first_name`, `last_name`, `age` and `date_joined`; it looks like a geo record"
+        );
+        assert!(matches!(
+            clean_pin(real_user.as_bytes()),
+            Err(QuarantineReason::WrongKind { looks_like: Some(Kind::User), .. })
+        ));
+        // Present as null or a placeholder is fine; the older pin without a poster is a pin.
+        assert!(
+            clean_geo(br#"{"ind": 1, "timestamp": null, "latitude": "", "longitude": null, "country": "No data"}"#)
+                .is_ok()
+        );
+        let older = real_pin.replace(r#""poster_name": "p", "follower_count": "7k", "#, "");
+        assert_eq!(clean_pin(older.as_bytes()).unwrap().poster_name, None);
+        // One key short is still wrong, and it names the key; no other kind fits.
+        let err = clean_geo(br#"{"ind": 1, "timestamp": null, "latitude": 1, "longitude": 2}"#).unwrap_err();
+        assert_eq!(err, QuarantineReason::WrongKind { kind: Kind::Geo, missing: vec!["country"], looks_like: None });
+        // A string holding a record of another kind says so too.
+        let wrapped = serde_json::to_string(real_user).unwrap();
+        assert!(matches!(
+            clean_geo(wrapped.as_bytes()),
+            Err(QuarantineReason::WrongKind { looks_like: Some(Kind::User), .. })
+        ));
     }
 
     #[test]
@@ -435,7 +592,7 @@ mod tests {
                 },
                 "{placeholder:?}"
             );
-            let geo = clean_geo(format!(r#"{{"ind":1,"country":{quoted},"timestamp":{quoted}}}"#).as_bytes()).unwrap();
+            let geo = geo(&format!(r#"{{"ind":1,"country":{quoted},"timestamp":{quoted}}}"#)).unwrap();
             assert_eq!((geo.country, geo.timestamp), (None, None));
         }
         assert_eq!(pin(r#"{"index":1,"title":"Untitled: Photo"}"#).unwrap().title.as_deref(), Some("Untitled: Photo"));
@@ -456,7 +613,7 @@ mod tests {
         }
         assert_eq!(pin(r#"{"title":"x"}"#).unwrap_err(), QuarantineReason::MissingField { field: "index" });
         assert_eq!(pin(r#"{"index":null}"#).unwrap_err(), QuarantineReason::MissingField { field: "index" });
-        assert_eq!(clean_user(b"{}").unwrap_err(), QuarantineReason::MissingField { field: "ind" });
+        assert_eq!(user("{}").unwrap_err(), QuarantineReason::MissingField { field: "ind" });
         for bad in [r#"{"index":"seven"}"#, r#"{"index":7.5}"#, r#"{"index":true}"#, r#"{"index":[7]}"#] {
             assert_eq!(pin(bad).unwrap_err().field(), Some("index"), "{bad}");
         }
@@ -484,11 +641,11 @@ mod tests {
         for bad in [&b"{"[..], b"", b"{\"ind\":1}x", b"\xff\xfe", b"{'ind': 1}"] {
             assert_eq!(clean_geo(bad).unwrap_err().code(), "not_json", "{bad:?}");
         }
-        let err = clean_geo(br#"{"ind":1,"latitude":"north"}"#).unwrap_err();
+        let err = geo(r#"{"ind":1,"latitude":"north"}"#).unwrap_err();
         assert_eq!(err.to_string(), r#"field `latitude`: expected a number, found "north""#);
-        let err = clean_geo(br#"{"ind":1,"timestamp":"28/08/2020"}"#).unwrap_err();
+        let err = geo(r#"{"ind":1,"timestamp":"28/08/2020"}"#).unwrap_err();
         assert_eq!(err.field(), Some("timestamp"));
-        assert_eq!(clean_pin(br#"{"index":1,"title":{"a":1}}"#).unwrap_err().field(), Some("title"));
+        assert_eq!(pin(r#"{"index":1,"title":{"a":1}}"#).unwrap_err().field(), Some("title"));
     }
 
     #[test]
@@ -499,13 +656,13 @@ mod tests {
         .unwrap();
         assert_eq!(row.coordinates, Some([Some(-88.8298), Some(-170.188)]));
         assert_eq!(row.timestamp, Some(1_632_685_763_000_000));
-        assert_eq!(clean_geo(br#"{"ind":1}"#).unwrap().coordinates, None);
-        assert_eq!(clean_geo(br#"{"ind":1,"longitude":3}"#).unwrap().coordinates, Some([None, Some(3.0)]));
+        assert_eq!(geo(r#"{"ind":1}"#).unwrap().coordinates, None);
+        assert_eq!(geo(r#"{"ind":1,"longitude":3}"#).unwrap().coordinates, Some([None, Some(3.0)]));
     }
 
     #[test]
     fn user_name_joins_what_is_there() {
-        let name = |json: &str| clean_user(json.as_bytes()).unwrap().user_name;
+        let name = |json: &str| user(json).unwrap().user_name;
         assert_eq!(name(r#"{"ind":1,"first_name":" Ann ","last_name":"Lee"}"#).as_deref(), Some("Ann Lee"));
         assert_eq!(name(r#"{"ind":1,"first_name":"Ann"}"#).as_deref(), Some("Ann"));
         assert_eq!(name(r#"{"ind":1,"last_name":"User Info Error"}"#), None);

@@ -202,15 +202,16 @@ mod tests {
         let lines: Vec<&[u8]> = vec![
             br#"{"ind":1,"latitude":1.5,"longitude":-2,"country":"Chad","timestamp":"2020-01-01"}"#,
             b"not json",
-            br#"{"ind":2}"#,
+            br#"{"ind":2,"latitude":null,"longitude":null,"country":null,"timestamp":null}"#,
             br#"{"ind":"x"}"#,
+            br#"{"ind":3}"#,
         ];
         let cleaned = clean_batch(Kind::Geo, lines);
         assert_eq!(cleaned.batch.num_rows(), 2);
         assert_eq!(cleaned.row_sources, vec![0, 2]);
         assert_eq!(
             cleaned.quarantined.iter().map(|(i, r)| (*i, r.code())).collect::<Vec<_>>(),
-            vec![(1, "not_json"), (3, "wrong_type")]
+            vec![(1, "not_json"), (3, "wrong_type"), (4, "wrong_kind")]
         );
         let coordinates = cleaned.batch.column(2).as_list::<i32>();
         assert_eq!(coordinates.value(0).as_primitive::<Float64Type>().values().to_vec(), vec![1.5, -2.0]);

@@ -147,14 +147,26 @@ impl CleanTable {
         self.table.update_incremental(None).await.map_err(|e| LakeError::delta(&self.url, e))
     }
 
-    /// `writer`'s mark as of the loaded version.
+    /// `writer`'s mark as of the loaded version (refreshed first if maintenance moved
+    /// the log on meanwhile).
     pub async fn mark<W: Writer>(&mut self, writer: &W) -> Result<Option<Mark<W::Position>>, LakeError> {
-        let version = self.version().ok_or_else(|| LakeError::Inconsistent {
+        let log_store = self.table.log_store();
+        match self.txns.advance(&log_store, self.loaded_version()?).await {
+            Err(MarkError::LogMoved(_)) => {
+                self.refresh().await?;
+                let version = self.loaded_version()?;
+                self.txns.advance(&log_store, version).await.map_err(|e| self.mark_error(e))?;
+            }
+            other => other.map_err(|e| self.mark_error(e))?,
+        }
+        writer.mark(&self.txns).map_err(|e| self.mark_error(e))
+    }
+
+    fn loaded_version(&self) -> Result<u64, LakeError> {
+        self.version().ok_or_else(|| LakeError::Inconsistent {
             table: self.url.to_string(),
             detail: "the table has no version".into(),
-        })?;
-        self.txns.advance(&self.table.log_store(), version).await.map_err(|e| self.mark_error(e))?;
-        writer.mark(&self.txns).map_err(|e| self.mark_error(e))
+        })
     }
 
     fn mark_error(&self, e: MarkError) -> LakeError {

@@ -23,6 +23,12 @@ use crate::services::{ServiceError, StreamEntry, StreamService, TopicRecord, Top
 pub const MAX_RECORD_BYTES: usize = 1024 * 1024;
 pub const MAX_PUT_RECORDS: usize = 500;
 pub const MAX_PUT_RECORDS_BYTES: usize = 5 * 1024 * 1024;
+/// The most one Kafka record (key and value) or one produce request to a partition
+/// may hold: under MSK's default `message.max.bytes` (1 MiB + 12) with room for the
+/// record batch's own overhead. Larger requests are split; a larger record is a 413.
+pub const KAFKA_MAX_RECORD_BYTES: usize = 1_000_000;
+/// What a record adds to a record batch besides its key and value (headers, varints).
+const KAFKA_RECORD_OVERHEAD: usize = 64;
 /// Lambda's synchronous payload limit.
 pub const MAX_BODY_BYTES: usize = 6_000_000;
 const MAX_SHARDS: i32 = 500;
@@ -161,11 +167,43 @@ pub struct Ingest {
     kafka: Option<Arc<dyn TopicService>>,
     /// Records without a key or partition go to the topic's partitions in turn.
     round_robin: Arc<AtomicUsize>,
+    /// When set, only this deployment's streams and topics exist for the API
+    /// (`streaming-<id>-{pin,geo,user}`, `<id>.{pin,geo,user}`); others are 404s.
+    deployment: Option<String>,
 }
 
 impl Ingest {
     pub fn new(streams: impl StreamService + 'static) -> Self {
-        Ingest { streams: Arc::new(streams), kafka: None, round_robin: Arc::default() }
+        Ingest { streams: Arc::new(streams), kafka: None, round_robin: Arc::default(), deployment: None }
+    }
+
+    /// Serves only deployment `id`'s streams and topics (the Lambda: other
+    /// deployments' and the account's other streams are not this API's to list or write).
+    pub fn for_deployment(mut self, id: &str) -> Self {
+        self.deployment = Some(id.to_owned());
+        self
+    }
+
+    /// Whether `name` (a stream or a topic) belongs to this API.
+    fn serves(&self, name: &str) -> bool {
+        let Some(id) = &self.deployment else { return true };
+        let names = crate::config::Names { id };
+        Kind::ALL.into_iter().any(|kind| name == names.stream(kind) || name == names.topic(kind))
+    }
+
+    fn not_served(&self, name: &str) -> Result<(), ApiError> {
+        if self.serves(name) {
+            return Ok(());
+        }
+        let (code, what, error_code) = if name.starts_with("streaming-") {
+            ("stream_not_found", "stream", None)
+        } else {
+            ("topic_not_found", "topic", Some(40401))
+        };
+        let mut e = ApiError::new(StatusCode::NOT_FOUND, code, format!("{what} {name:?} does not exist"));
+        e.field = Some(if what == "stream" { "stream-name" } else { "topic" }.into());
+        e.error_code = error_code;
+        Err(e)
     }
 
     /// Serves `POST /topics/{topic}` through `kafka` (a `KafkaProducer`, or the demo's topics).
@@ -227,6 +265,12 @@ impl Ingest {
                 body.len()
             )));
         }
+        match route {
+            Route::Stream(name) | Route::Record(name) | Route::Records(name) | Route::Topic(name) => {
+                self.not_served(name)?
+            }
+            Route::Streams => {}
+        }
         match (route, method) {
             (Route::Streams, _) => self.list_streams().await,
             (Route::Stream(name), &Method::GET) => self.describe_stream(name).await,
@@ -248,7 +292,8 @@ impl Ingest {
     }
 
     async fn list_streams(&self) -> Result<Response<Body>, ApiError> {
-        let names = self.streams.list_streams().await.map_err(|e| service_error(e, None))?;
+        let mut names = self.streams.list_streams().await.map_err(|e| service_error(e, None))?;
+        names.retain(|name| self.serves(name));
         Ok(json_response(StatusCode::OK, &json!({ "StreamNames": names })))
     }
 
@@ -414,13 +459,22 @@ impl Ingest {
             let value =
                 object_bytes(record.value, &field).and_then(|value| check_kind(topic, value, &field)).map_err(|e| {
                     if e.status == StatusCode::BAD_REQUEST {
-                        unprocessable(e.field.unwrap_or(field), e.message)
+                        unprocessable(e.field.clone().unwrap_or(field.clone()), e.message)
                     } else {
                         e
                     }
                 })?;
             // Keys are JSON in the json embedded format: stored as their JSON text.
             let key = record.key.map(RawValue::get).filter(|k| *k != "null").map(|k| k.as_bytes().to_vec());
+            let size = value.len() + key.as_ref().map_or(0, Vec::len);
+            if size + KAFKA_RECORD_OVERHEAD > KAFKA_MAX_RECORD_BYTES {
+                let mut e = ApiError::too_large(format!(
+                    "{field} and its key are {size} bytes; a Kafka record holds at most {}",
+                    KAFKA_MAX_RECORD_BYTES - KAFKA_RECORD_OVERHEAD
+                ));
+                e.field = Some(field);
+                return Err(e);
+            }
             let partition = match &record.partition {
                 None | Some(Value::Null) => None,
                 Some(p) => match p.as_i64().and_then(|p| i32::try_from(p).ok()).filter(|p| *p >= 0) {
@@ -468,29 +522,37 @@ impl Ingest {
         }
         let mut offsets = vec![json!(null); records.len()];
         let mut failed = 0;
+        let mut first_error = None;
         for (partition, batch) in batches {
             let indices = &by_partition[&partition];
-            match kafka.produce(topic, partition, batch).await {
-                Ok(produced) => {
-                    for (i, offset) in indices.iter().zip(produced) {
-                        offsets[*i] =
-                            json!({ "partition": partition, "offset": offset, "error_code": null, "error": null });
+            // One produce request stays under the broker's limit: split a large batch.
+            let mut start = 0;
+            for chunk in request_sized(batch) {
+                let taken = &indices[start..start + chunk.len()];
+                start += chunk.len();
+                match kafka.produce(topic, partition, chunk).await {
+                    Ok(produced) => {
+                        for (i, offset) in taken.iter().zip(produced) {
+                            offsets[*i] =
+                                json!({ "partition": partition, "offset": offset, "error_code": null, "error": null });
+                        }
                     }
-                }
-                Err(error) => {
-                    tracing::warn!(%topic, partition, %error, "produce failed");
-                    failed += indices.len();
-                    for i in indices {
-                        offsets[*i] = json!({ "partition": partition, "offset": null, "error_code": 50003, "error": error.to_string() });
+                    Err(error) => {
+                        tracing::warn!(%topic, partition, %error, "produce failed");
+                        failed += taken.len();
+                        let answer = kafka_error(error.clone());
+                        for i in taken {
+                            offsets[*i] = json!({ "partition": partition, "offset": null, "error_code": answer.error_code, "error": error.to_string() });
+                        }
+                        first_error.get_or_insert(answer);
                     }
                 }
             }
         }
-        if failed == records.len() {
-            let mut e =
-                ApiError::upstream(StatusCode::SERVICE_UNAVAILABLE, true, "Kafka did not take the records; try again");
-            e.error_code = Some(50301);
-            return Err(e);
+        if failed == records.len()
+            && let Some(error) = first_error
+        {
+            return Err(error);
         }
         Ok(json_response(
             StatusCode::OK,
@@ -499,9 +561,51 @@ impl Ingest {
     }
 }
 
-/// Kafka failures as answers: the broker unreachable or refusing is a retryable 503.
+/// Splits a partition's records into produce requests under [`KAFKA_MAX_RECORD_BYTES`].
+fn request_sized(records: Vec<TopicRecord>) -> Vec<Vec<TopicRecord>> {
+    let mut chunks: Vec<Vec<TopicRecord>> = Vec::new();
+    let mut bytes = 0;
+    for record in records {
+        let size = record.value.len() + record.key.as_ref().map_or(0, Vec::len) + KAFKA_RECORD_OVERHEAD;
+        match chunks.last_mut() {
+            Some(chunk) if bytes + size <= KAFKA_MAX_RECORD_BYTES => {
+                bytes += size;
+                chunk.push(record);
+            }
+            _ => {
+                bytes = size;
+                chunks.push(vec![record]);
+            }
+        }
+    }
+    chunks
+}
+
+/// Kafka failures as answers, in Confluent's envelope: only what may pass on retry
+/// (the broker unreachable, a leader moving) is a retryable 503; a record over the
+/// broker's limit is a 413 and an unknown topic a 404, neither worth retrying.
 fn kafka_error(error: ServiceError) -> ApiError {
-    ApiError::upstream(StatusCode::SERVICE_UNAVAILABLE, true, format!("Kafka could not be reached: {error}"))
+    let (status, retryable, detail, message) = match &error {
+        ServiceError::Unreachable(_) => {
+            (StatusCode::SERVICE_UNAVAILABLE, true, 1, format!("Kafka could not be reached: {error}; try again"))
+        }
+        ServiceError::Refused { code, .. } if code == "MessageTooLarge" || code == "RecordListTooLarge" => {
+            (StatusCode::PAYLOAD_TOO_LARGE, false, 1, format!("Kafka refused the records as too large: {error}"))
+        }
+        ServiceError::Refused { code, .. } if code == "UnknownTopicOrPartition" => {
+            (StatusCode::NOT_FOUND, false, 1, format!("Kafka does not know the topic or partition: {error}"))
+        }
+        ServiceError::Refused { .. } => (StatusCode::BAD_GATEWAY, false, 1, format!("Kafka refused: {error}")),
+        ServiceError::Unreadable(_) => {
+            (StatusCode::BAD_GATEWAY, true, 2, format!("Kafka answered with something unreadable: {error}"))
+        }
+    };
+    let mut e = ApiError::upstream(status, retryable, message);
+    if !status.is_server_error() {
+        e.retryable = None;
+        e.code = "kafka_refused";
+    }
+    e.confluent(detail)
 }
 
 fn request_path(request: &Request) -> &str {
@@ -561,18 +665,22 @@ fn check_record(stream: &str, record: &PutRecordBody, prefix: &str) -> Result<St
     Ok(StreamEntry { data, partition_key })
 }
 
-/// The plain JSON bytes of a record sent as an object, or as a string holding one.
+/// The plain JSON bytes of a record sent as an object, or as a string holding one,
+/// on one line (a bronze object holds one record per line).
 fn object_bytes(raw: Option<&RawValue>, field: &str) -> Result<Vec<u8>, ApiError> {
     let Some(raw) = raw else {
         return Err(ApiError::bad_field(field, format!("{field} is missing: send the record as a JSON object")));
     };
     let text = raw.get();
     let data: Vec<u8> = if text.starts_with('{') {
-        text.as_bytes().to_vec()
+        single_line(text).into_owned().into_bytes()
     } else if text.starts_with('"') {
-        let inner: String = serde_json::from_str(text).expect("RawValue holds valid JSON");
+        // serde_json's RawValue lets a lone surrogate (`"\udc00"`) through; a String does not.
+        let inner: String = serde_json::from_str(text).map_err(|e| {
+            ApiError::bad_field(field, format!("{field} is a string that is not valid Unicode text: {e}"))
+        })?;
         match serde_json::from_str::<&RawValue>(&inner) {
-            Ok(value) if value.get().starts_with('{') => inner.trim().as_bytes().to_vec(),
+            Ok(value) if value.get().starts_with('{') => single_line(value.get()).into_owned().into_bytes(),
             _ => {
                 return Err(ApiError::bad_field(
                     field,
@@ -592,21 +700,49 @@ fn object_bytes(raw: Option<&RawValue>, field: &str) -> Result<Vec<u8>, ApiError
     Ok(data)
 }
 
+/// A JSON text on one line: unchanged when it has no line break outside its strings
+/// (so the original scripts' bytes are stored byte for byte), otherwise with all
+/// white space outside strings removed; bytes inside strings are never touched (a
+/// line break inside a JSON string is always escaped).
+pub fn single_line(json: &str) -> std::borrow::Cow<'_, str> {
+    if !json.contains(['\n', '\r']) {
+        return std::borrow::Cow::Borrowed(json);
+    }
+    let mut out = String::with_capacity(json.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for c in json.chars() {
+        if in_string {
+            out.push(c);
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => in_string = false,
+                _ => {}
+            }
+        } else if c == '"' {
+            in_string = true;
+            out.push(c);
+        } else if !matches!(c, ' ' | '\t' | '\n' | '\r') {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// Checks that the cleaner can read `data` as the kind `name` (a stream or topic) carries.
 fn check_kind(name: &str, data: Vec<u8>, field: &str) -> Result<Vec<u8>, ApiError> {
     if let Some(kind) = Kind::from_suffix(name)
         && let Err(reason) = clean_record(kind, &data)
     {
-        let named = match reason {
-            QuarantineReason::MissingField { field: f } | QuarantineReason::WrongType { field: f, .. } => {
-                format!("{field}.{f}")
-            }
-            _ => field.to_owned(),
+        let named = match reason.field() {
+            Some(f) => format!("{field}.{f}"),
+            None => field.to_owned(),
         };
-        return Err(ApiError::bad_field(
-            named,
-            format!("{field} is not a {kind} record the cleaner can read: {reason}"),
-        ));
+        let message = match reason {
+            QuarantineReason::WrongKind { .. } => format!("{field} is {reason}"),
+            _ => format!("{field} is not a {kind} record the cleaner can read: {reason}"),
+        };
+        return Err(ApiError::bad_field(named, message));
     }
     Ok(data)
 }
@@ -643,6 +779,18 @@ fn service_error(error: ServiceError, stream: Option<&str>) -> ApiError {
                 e.field = Some("stream-name".into());
                 e
             }
+            // A stream this function may not touch (another deployment's): as good as absent,
+            // and the upstream text (account id, role) is not the caller's business.
+            "AccessDeniedException" => {
+                tracing::warn!(%message, "Kinesis denied access");
+                let mut e = ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    "stream_not_found",
+                    format!("stream {:?} does not exist", stream.unwrap_or("")),
+                );
+                e.field = Some("stream-name".into());
+                e
+            }
             "ResourceInUseException" => ApiError::new(StatusCode::CONFLICT, "stream_in_use", message),
             "InvalidArgumentException" | "ValidationException" => {
                 ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", message)
@@ -669,6 +817,24 @@ fn service_error(error: ServiceError, stream: Option<&str>) -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn values_are_stored_on_one_line_and_strings_are_untouched() {
+        let compact = r#"{"index": 1, "title": "a\nb  c"}"#;
+        assert!(matches!(single_line(compact), std::borrow::Cow::Borrowed(_)), "already one line: kept byte for byte");
+        let pretty = "{\n  \"index\": 1,\n  \"title\": \"a\\n b \\\" \\u2028 😀 \\/\"\n}";
+        assert_eq!(single_line(pretty), "{\"index\":1,\"title\":\"a\\n b \\\" \\u2028 😀 \\/\"}");
+        let value: serde_json::Value = serde_json::from_str(&single_line(pretty)).unwrap();
+        assert_eq!(value["title"], "a\n b \" \u{2028} 😀 /");
+    }
+
+    #[test]
+    fn a_lone_surrogate_in_a_string_record_is_a_400_not_a_panic() {
+        let raw: &RawValue = serde_json::from_str(r#""\udc00""#).unwrap();
+        let error = object_bytes(Some(raw), "Data").unwrap_err();
+        assert_eq!((error.status, error.field.as_deref()), (StatusCode::BAD_REQUEST, Some("Data")));
+        assert!(error.message.contains("not valid Unicode"), "{}", error.message);
+    }
 
     #[test]
     fn routes_on_the_raw_path_with_or_without_a_stage() {

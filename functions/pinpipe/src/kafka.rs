@@ -24,7 +24,7 @@ impl KafkaProducer {
     /// Connects to `bootstrap` (comma-separated `host:port`s, `PINPIPE_KAFKA_BOOTSTRAP`).
     pub async fn connect(bootstrap: &str) -> Result<Self, KafkaError> {
         let brokers = bootstrap.split(',').map(|b| b.trim().to_owned()).filter(|b| !b.is_empty()).collect();
-        let client = ClientBuilder::new(brokers).build().await?;
+        let client = ClientBuilder::new(brokers).backoff_config(backoff()).build().await?;
         Ok(KafkaProducer { client, partitions: Mutex::new(HashMap::new()) })
     }
 
@@ -41,7 +41,12 @@ impl KafkaProducer {
             Box::pin(async move { iam_token(region, credentials).await.map_err(Into::into) })
         });
         let sasl = SaslConfig::Oauthbearer(OauthBearerCredentials { callback, authz_id: None, bearer_kvs: vec![] });
-        let client = ClientBuilder::new(brokers).tls_config(Arc::new(tls_config())).sasl_config(sasl).build().await?;
+        let client = ClientBuilder::new(brokers)
+            .backoff_config(backoff())
+            .tls_config(Arc::new(tls_config()))
+            .sasl_config(sasl)
+            .build()
+            .await?;
         Ok(KafkaProducer { client, partitions: Mutex::new(HashMap::new()) })
     }
 
@@ -74,6 +79,77 @@ impl KafkaProducer {
         let client = Arc::new(self.client.partition_client(topic, partition, UnknownTopicHandling::Error).await?);
         open.insert((topic.to_owned(), partition), client.clone());
         Ok(client)
+    }
+}
+
+/// rskafka retries a failing connection or request with backoff for ever by default;
+/// an API request cannot wait that long (API Gateway gives up after 29 s), so give up
+/// after a few seconds and answer a retryable 503 instead.
+fn backoff() -> rskafka::BackoffConfig {
+    rskafka::BackoffConfig { deadline: Some(std::time::Duration::from_secs(8)), ..Default::default() }
+}
+
+/// A way to (re)connect: what SPEC §10's variables describe (brokers given or
+/// discovered, plain or IAM), run at first use and again after a connection fails.
+pub type Connect = Arc<dyn Fn() -> futures::future::BoxFuture<'static, Result<KafkaProducer, String>> + Send + Sync>;
+
+/// A producer that connects on first use and reconnects after a connection-level
+/// failure, so an instance that started while Kafka was unreachable (or lost it
+/// later) recovers by itself instead of answering 503 for its whole life.
+pub struct ReconnectingProducer {
+    connect: Connect,
+    current: Mutex<Option<Arc<KafkaProducer>>>,
+}
+
+impl ReconnectingProducer {
+    pub fn new(connect: Connect) -> Self {
+        ReconnectingProducer { connect, current: Mutex::new(None) }
+    }
+
+    /// The connected producer, connecting first if there is none.
+    pub async fn producer(&self) -> Result<Arc<KafkaProducer>, crate::services::ServiceError> {
+        let mut current = self.current.lock().await;
+        if let Some(producer) = current.as_ref() {
+            return Ok(producer.clone());
+        }
+        let producer = Arc::new((self.connect)().await.map_err(crate::services::ServiceError::Unreachable)?);
+        *current = Some(producer.clone());
+        Ok(producer)
+    }
+
+    /// Drops `failed` (if it is still the current producer) so the next call reconnects.
+    pub async fn forget(&self, failed: &Arc<KafkaProducer>) {
+        let mut current = self.current.lock().await;
+        if current.as_ref().is_some_and(|p| Arc::ptr_eq(p, failed)) {
+            *current = None;
+        }
+    }
+}
+
+/// A Kafka failure, classified for the API (SPEC §5: only what may pass on retry is
+/// retryable): the connection or a leader change is `Unreachable`; a message over
+/// the broker's limit or an unknown topic is a refusal with its Kafka error name.
+pub fn service_error(error: KafkaError) -> crate::services::ServiceError {
+    use crate::services::ServiceError;
+    use rskafka::client::error::ProtocolError as P;
+    match error {
+        KafkaError::ServerError { protocol_error, error_message, .. } => match protocol_error {
+            P::LeaderNotAvailable
+            | P::NotLeaderOrFollower
+            | P::RequestTimedOut
+            | P::NetworkException
+            | P::NotEnoughReplicas
+            | P::NotEnoughReplicasAfterAppend
+            | P::CoordinatorLoadInProgress
+            | P::CoordinatorNotAvailable
+            | P::KafkaStorageError => ServiceError::Unreachable(format!("{protocol_error:?}")),
+            other => ServiceError::Refused {
+                code: format!("{other:?}"),
+                message: error_message.unwrap_or_else(|| format!("Kafka refused the request: {other:?}")),
+            },
+        },
+        KafkaError::InvalidResponse(detail) => ServiceError::Unreadable(detail),
+        other => ServiceError::Unreachable(other.to_string()),
     }
 }
 

@@ -34,6 +34,36 @@ impl Kind {
         }
     }
 
+    /// The keys a record of this kind carries besides its id (SPEC §2), whatever
+    /// their values: what tells a pin from a geo from a user record.
+    pub fn own_keys(self) -> &'static [&'static str] {
+        match self {
+            Kind::Pin => &[
+                "unique_id",
+                "title",
+                "description",
+                "poster_name",
+                "follower_count",
+                "tag_list",
+                "is_image_or_video",
+                "image_src",
+                "save_location",
+                "category",
+            ],
+            Kind::Geo => &["timestamp", "latitude", "longitude", "country"],
+            Kind::User => &["first_name", "last_name", "age", "date_joined"],
+        }
+    }
+
+    /// Which of [`Kind::own_keys`] a record may lack and still be of this kind: an
+    /// older pin variant has no poster (`poster_name`, `follower_count`).
+    pub fn optional_keys(self) -> &'static [&'static str] {
+        match self {
+            Kind::Pin => &["poster_name", "follower_count"],
+            Kind::Geo | Kind::User => &[],
+        }
+    }
+
     /// The kind a stream or topic carries, from its name's suffix
     /// (`streaming-<id>-pin`, `<id>.geo`, `…_user_table`).
     pub fn from_suffix(name: &str) -> Option<Kind> {

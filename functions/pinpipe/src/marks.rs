@@ -58,6 +58,10 @@ pub enum MarkError {
     Checkpoint { path: String, source: parquet::errors::ParquetError },
     #[error("{0}")]
     Unreadable(String),
+    /// The log moved on past the version being read (a newer checkpoint, removed
+    /// commits): refresh the table and read again.
+    #[error("the table's log moved past version {0} while its marks were read")]
+    LogMoved(u64),
 }
 
 /// Every app id's latest `txn` version, as of one table version.
@@ -83,7 +87,8 @@ impl Txns {
         let store = log_store.object_store(None);
         let log = log_store.log_path().clone();
         let mut txns = Txns::default();
-        let from = match last_checkpoint(&store, &log).await?.filter(|c| c.version <= at) {
+        let from = match last_checkpoint(&store, &log).await? {
+            Some(checkpoint) if checkpoint.version > at => return Err(MarkError::LogMoved(at)),
             Some(checkpoint) => {
                 for file in checkpoint.files(&log)? {
                     txns.read_checkpoint_file(&store, file).await?;
@@ -92,7 +97,9 @@ impl Txns {
             }
             None => 0,
         };
-        txns.read_commits(log_store, from, at).await?;
+        if !txns.read_commits(log_store, from, at).await? {
+            return Err(MarkError::LogMoved(at));
+        }
         txns.version = Some(at);
         Ok(txns)
     }

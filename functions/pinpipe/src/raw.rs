@@ -101,63 +101,71 @@ impl<'de: 'a, 'a> Visitor<'de> for ScalarVisitor<'a> {
     }
 }
 
-/// A field as read: absent and `null` are the same to cleaning.
+/// A field as read: `None` when the key is absent, `Some(Scalar::Null)` when it is
+/// present as `null`. Cleaning treats both as null; the kind check (does the record
+/// carry its kind's keys?) tells them apart.
 pub type Field<'a> = Option<Scalar<'a>>;
+
+/// Deserializes a present key, `null` included, as `Some` (absent keys get `None`
+/// from `#[serde(default)]`).
+fn present<'de: 'a, 'a, D: Deserializer<'de>>(deserializer: D) -> Result<Field<'a>, D::Error> {
+    Scalar::deserialize(deserializer).map(Some)
+}
 
 /// `pinterest_data` (SPEC §2). `downloaded` is read by no one: the cleaned table omits it.
 #[derive(Debug, Default, serde::Deserialize)]
 pub struct RawPin<'a> {
-    #[serde(borrow, default, alias = "ind")]
+    #[serde(borrow, default, alias = "ind", deserialize_with = "present")]
     pub index: Field<'a>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "present")]
     pub unique_id: Field<'a>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "present")]
     pub title: Field<'a>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "present")]
     pub description: Field<'a>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "present")]
     pub poster_name: Field<'a>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "present")]
     pub follower_count: Field<'a>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "present")]
     pub tag_list: Field<'a>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "present")]
     pub is_image_or_video: Field<'a>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "present")]
     pub image_src: Field<'a>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "present")]
     pub save_location: Field<'a>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "present")]
     pub category: Field<'a>,
 }
 
 /// `geolocation_data` (SPEC §2).
 #[derive(Debug, Default, serde::Deserialize)]
 pub struct RawGeo<'a> {
-    #[serde(borrow, default, alias = "index")]
+    #[serde(borrow, default, alias = "index", deserialize_with = "present")]
     pub ind: Field<'a>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "present")]
     pub timestamp: Field<'a>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "present")]
     pub latitude: Field<'a>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "present")]
     pub longitude: Field<'a>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "present")]
     pub country: Field<'a>,
 }
 
 /// `user_data` (SPEC §2).
 #[derive(Debug, Default, serde::Deserialize)]
 pub struct RawUser<'a> {
-    #[serde(borrow, default, alias = "index")]
+    #[serde(borrow, default, alias = "index", deserialize_with = "present")]
     pub ind: Field<'a>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "present")]
     pub first_name: Field<'a>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "present")]
     pub last_name: Field<'a>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "present")]
     pub age: Field<'a>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "present")]
     pub date_joined: Field<'a>,
 }
 
@@ -192,10 +200,11 @@ mod tests {
     }
 
     #[test]
-    fn ind_and_index_are_one_field_and_null_is_absent() {
+    fn ind_and_index_are_one_field_and_null_is_present_but_null() {
         let pin: RawPin = serde_json::from_str(r#"{"ind": 3, "title": null}"#).unwrap();
         assert_eq!(pin.index, Some(Scalar::Int(3)));
-        assert_eq!(pin.title, None);
+        assert_eq!(pin.title, Some(Scalar::Null));
+        assert_eq!(pin.category, None);
         let user: RawUser = serde_json::from_str(r#"{"index": "4"}"#).unwrap();
         assert_eq!(user.ind, Some(Scalar::Str(Cow::Borrowed("4"))));
     }

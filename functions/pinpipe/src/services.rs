@@ -9,7 +9,7 @@ use aws_sdk_kinesis::primitives::Blob;
 use aws_sdk_kinesis::types::PutRecordsRequestEntry;
 use chrono::{DateTime, Utc};
 
-use crate::kafka::KafkaProducer;
+use crate::kafka::{self, KafkaProducer, ReconnectingProducer};
 
 /// Why a stream or topic service did not do what was asked.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -203,7 +203,7 @@ impl StreamService for aws_sdk_kinesis::Client {
 #[async_trait]
 impl TopicService for KafkaProducer {
     async fn partitions_of(&self, topic: &str) -> Result<Option<Vec<i32>>, ServiceError> {
-        KafkaProducer::partitions_of(self, topic).await.map_err(|e| ServiceError::Unreachable(e.to_string()))
+        KafkaProducer::partitions_of(self, topic).await.map_err(kafka::service_error)
     }
 
     async fn produce(&self, topic: &str, partition: i32, records: Vec<TopicRecord>) -> Result<Vec<i64>, ServiceError> {
@@ -216,8 +216,27 @@ impl TopicService for KafkaProducer {
                 timestamp: r.timestamp,
             })
             .collect();
-        KafkaProducer::produce(self, topic, partition, records)
-            .await
-            .map_err(|e| ServiceError::Unreachable(e.to_string()))
+        KafkaProducer::produce(self, topic, partition, records).await.map_err(kafka::service_error)
+    }
+}
+
+#[async_trait]
+impl TopicService for ReconnectingProducer {
+    async fn partitions_of(&self, topic: &str) -> Result<Option<Vec<i32>>, ServiceError> {
+        let producer = self.producer().await?;
+        let answer = TopicService::partitions_of(producer.as_ref(), topic).await;
+        if let Err(ServiceError::Unreachable(_)) = answer {
+            self.forget(&producer).await;
+        }
+        answer
+    }
+
+    async fn produce(&self, topic: &str, partition: i32, records: Vec<TopicRecord>) -> Result<Vec<i64>, ServiceError> {
+        let producer = self.producer().await?;
+        let answer = TopicService::produce(producer.as_ref(), topic, partition, records).await;
+        if let Err(ServiceError::Unreachable(_)) = answer {
+            self.forget(&producer).await;
+        }
+        answer
     }
 }

@@ -67,68 +67,48 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let _ = std::fs::remove_dir_all(&args.lake);
     let lake = Lake::open(args.lake.to_str().ok_or_else(|| anyhow::anyhow!("a UTF-8 lake path"))?)?;
     let names = Names { id: ID };
-    let posts: Vec<_> = Generator::new(GenerateOptions { posts: 60_000, seed: 7, resend: false }).posts().collect();
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
-    let cleaner = StreamCleaner::new(lake.clone(), ID);
     let retention = Retention {
         log: Duration::from_secs_f64(args.retention_secs),
         vacuum: Duration::from_secs_f64(args.retention_secs),
     };
-    let mut next_post = 0usize;
-    let mut sequence = [[0u64; SHARDS]; 3];
-    let mut latencies: Vec<f64> = Vec::with_capacity(args.window * 3);
-    let mut windows = Vec::new();
-    let mut maintenance_runs = Vec::new();
+    // Tombstones are kept as long as vacuum's retention (the table's
+    // `delta.deletedFileRetentionDuration`, 7 days by default): scaled like the rest.
+    for kind in Kind::ALL {
+        let table = CleanTable::create_or_open(&lake, &names.stream_table(kind), kind).await?;
+        let seconds = args.retention_secs.ceil() as u64;
+        table
+            .delta_table()
+            .clone()
+            .set_tbl_properties()
+            .with_properties(std::collections::HashMap::from([(
+                "delta.deletedFileRetentionDuration".to_owned(),
+                format!("interval {seconds} seconds"),
+            )]))
+            .await?;
+    }
     let started = Instant::now();
-    for commit in 0..args.commits {
-        for (k, kind) in Kind::ALL.into_iter().enumerate() {
-            let shard = commit % SHARDS;
-            let size = rng.random_range(1..=50usize);
-            let stream = names.stream(kind);
-            let arn = format!("arn:aws:kinesis:us-east-1:123456789012:stream/{stream}");
-            let numbers: Vec<String> = (0..size)
-                .map(|_| {
-                    sequence[k][shard] += 1;
-                    format!("4954698668313554428650745793632162567570019247{shard:02}{:08}", sequence[k][shard])
-                })
-                .collect();
-            let event = kinesis_event(
-                &arn,
-                &format!("shardId-00000000000{shard}"),
-                numbers.iter().enumerate().map(|(i, number)| ShardRecord {
-                    sequence_number: number,
-                    partition_key: "k",
-                    data: posts[(next_post + i) % posts.len()].record(kind).as_bytes(),
-                    arrival: 1_795_356_000.0,
-                }),
-            );
-            next_post += size;
-            let t = Instant::now();
-            let (response, counts) = cleaner.handle(&event).await;
-            latencies.push(t.elapsed().as_secs_f64() * 1e3);
-            anyhow::ensure!(response.batch_item_failures.is_empty(), "commit {commit} of {kind} failed");
-            anyhow::ensure!(counts.rows_written == size as u64, "commit {commit} of {kind} wrote {counts:?}");
-        }
-        let done = commit + 1;
-        if done % args.window == 0 {
-            latencies.sort_by(f64::total_cmp);
-            let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q).round() as usize];
-            windows.push(Window { commits: done, p50_ms: at(0.50), p99_ms: at(0.99) });
-            eprintln!("{done} commits per table: p50 {:.1} ms, p99 {:.1} ms", at(0.5), at(0.99));
-            latencies.clear();
-        }
-        if args.maintain_every > 0 && done % args.maintain_every == 0 {
-            let t = Instant::now();
-            let reports = maintenance::maintain_all(&lake, names, retention).await?;
-            let totals = maintenance::Totals::of(&reports);
-            maintenance_runs.push(serde_json::json!({
-                "after_commits": done,
-                "wall_ms": t.elapsed().as_secs_f64() * 1e3,
-                "totals": totals,
-            }));
-        }
+    // The three tables side by side, as three streams' cleaners and the maintenance
+    // function run: each its own writer and its own maintenance cadence.
+    let runs = Kind::ALL.into_iter().map(|kind| {
+        let lake = lake.clone();
+        let (commits, every, window) = (args.commits, args.maintain_every, args.window);
+        tokio::spawn(async move { soak_table(lake, kind, commits, every, window, retention).await })
+    });
+    let mut per_table = Vec::new();
+    for run in runs {
+        per_table.push(run.await??);
     }
     let elapsed = started.elapsed();
+    // Windows over all three tables' appends.
+    let windows: Vec<Window> = (0..per_table[0].0.len())
+        .map(|w| {
+            let mut latencies: Vec<f64> = per_table.iter().flat_map(|(ws, _)| ws[w].clone()).collect();
+            latencies.sort_by(f64::total_cmp);
+            let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q).round() as usize];
+            Window { commits: (w + 1) * args.window, p50_ms: at(0.50), p99_ms: at(0.99) }
+        })
+        .collect();
+    let maintenance_runs: Vec<f64> = per_table.iter().flat_map(|(_, m)| m.clone()).collect();
     let mut state = Vec::new();
     for kind in Kind::ALL {
         state.push(table_state(&lake, &args.lake, &names.stream_table(kind), kind).await?);
@@ -140,11 +120,73 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         "elapsed_s": elapsed.as_secs_f64(),
         "windows": windows,
         "maintenance_runs": maintenance_runs.len(),
-        "maintenance_wall_ms_max": maintenance_runs.iter().filter_map(|r| r["wall_ms"].as_f64()).fold(0.0, f64::max),
+        "maintenance_wall_ms_max": maintenance_runs.iter().copied().fold(0.0, f64::max),
         "state": state,
     });
     println!("{out}");
     Ok(())
+}
+
+/// One table's soak: the append latencies (ms) of each window, and each maintenance run's wall (ms).
+async fn soak_table(
+    lake: Lake,
+    kind: Kind,
+    commits: usize,
+    maintain_every: usize,
+    window: usize,
+    retention: Retention,
+) -> anyhow::Result<(Vec<Vec<f64>>, Vec<f64>)> {
+    let names = Names { id: ID };
+    let posts: Vec<String> = Generator::new(GenerateOptions { posts: 20_000, seed: 7, resend: false })
+        .posts()
+        .map(|p| p.record(kind).to_owned())
+        .collect();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7 + kind as u64);
+    let cleaner = StreamCleaner::new(lake.clone(), ID);
+    let stream = names.stream(kind);
+    let arn = format!("arn:aws:kinesis:us-east-1:123456789012:stream/{stream}");
+    let mut sequence = [0u64; SHARDS];
+    let mut next_post = 0usize;
+    let (mut windows, mut current, mut maintenance) = (Vec::new(), Vec::with_capacity(window), Vec::new());
+    for commit in 0..commits {
+        let shard = commit % SHARDS;
+        let size = rng.random_range(1..=50usize);
+        let numbers: Vec<String> = (0..size)
+            .map(|_| {
+                sequence[shard] += 1;
+                format!("4954698668313554428650745793632162567570019247{shard:02}{:08}", sequence[shard])
+            })
+            .collect();
+        let event = kinesis_event(
+            &arn,
+            &format!("shardId-00000000000{shard}"),
+            numbers.iter().enumerate().map(|(i, number)| ShardRecord {
+                sequence_number: number,
+                partition_key: "k",
+                data: posts[(next_post + i) % posts.len()].as_bytes(),
+                arrival: 1_795_356_000.0,
+            }),
+        );
+        next_post += size;
+        let t = Instant::now();
+        let (response, counts) = cleaner.handle(&event).await;
+        current.push(t.elapsed().as_secs_f64() * 1e3);
+        anyhow::ensure!(response.batch_item_failures.is_empty(), "commit {commit} of {kind} failed");
+        anyhow::ensure!(counts.rows_written == size as u64, "commit {commit} of {kind} wrote {counts:?}");
+        let done = commit + 1;
+        if done % window == 0 {
+            let mut sorted = current.clone();
+            sorted.sort_by(f64::total_cmp);
+            eprintln!("{kind}: {done} commits, p50 {:.1} ms", sorted[sorted.len() / 2]);
+            windows.push(std::mem::take(&mut current));
+        }
+        if maintain_every > 0 && done % maintain_every == 0 {
+            let t = Instant::now();
+            maintenance::maintain(&lake, &names.stream_table(kind), kind, retention).await?;
+            maintenance.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    Ok((windows, maintenance))
 }
 
 async fn table_state(lake: &Lake, dir: &std::path::Path, relative: &str, kind: Kind) -> anyhow::Result<TableState> {

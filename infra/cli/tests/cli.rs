@@ -60,7 +60,7 @@ fn clean_reports_quarantined_lines_on_stderr_and_keeps_the_rest() {
         .spawn()
         .unwrap();
     child.stdin.take().unwrap()
-        .write_all(b"{\"ind\":1,\"first_name\":\"Ann\",\"last_name\":\"Lee\",\"age\":\"31\"}\nnot json\n\n{\"first_name\":\"x\"}\r\n{\"ind\":2,\"age\":\"old\"}\n")
+        .write_all(b"{\"ind\":1,\"first_name\":\"Ann\",\"last_name\":\"Lee\",\"age\":\"31\",\"date_joined\":null}\nnot json\n\n{\"first_name\":\"x\"}\r\n{\"ind\":2,\"first_name\":null,\"last_name\":null,\"age\":\"old\",\"date_joined\":null}\n{\"ind\":3,\"timestamp\":null,\"latitude\":1,\"longitude\":2,\"country\":\"Chad\"}\n")
         .unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success());
@@ -75,7 +75,11 @@ fn clean_reports_quarantined_lines_on_stderr_and_keeps_the_rest() {
         stderr.contains("quarantined line 5 (wrong_type): field `age`: expected an integer, found \"old\""),
         "{stderr}"
     );
-    assert!(stderr.contains("1 rows cleaned, 3 lines quarantined"), "{stderr}");
+    assert!(
+        stderr.contains("quarantined line 6 (wrong_kind): not a user record: it lacks `first_name`, `last_name`, `age` and `date_joined`; it looks like a geo record"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("1 rows cleaned, 4 lines quarantined"), "{stderr}");
 }
 
 #[test]

@@ -1,0 +1,30 @@
+"""Creates a deployment's three Kinesis streams (moto) and three Kafka topics (tansu)
+as the SAM template creates them on AWS (SPEC §1 names), so the README's local
+walkthrough works on a fresh machine. Idempotent: what exists is left alone.
+
+usage: create_deployment.py ID MOTO_URL KAFKA_BOOTSTRAP TANSU_BINARY
+"""
+import subprocess
+import sys
+
+import boto3
+
+deployment, moto, bootstrap, tansu = sys.argv[1:5]
+kinesis = boto3.client(
+    "kinesis", endpoint_url=moto, region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
+)
+for kind in ["pin", "geo", "user"]:
+    stream = f"streaming-{deployment}-{kind}"
+    try:
+        kinesis.create_stream(StreamName=stream, ShardCount=1)
+    except kinesis.exceptions.ResourceInUseException:
+        pass
+    topic = f"{deployment}.{kind}"
+    made = subprocess.run(
+        [tansu, "topic", "create", "--broker", f"tcp://{bootstrap}", "--partitions", "3", topic],
+        capture_output=True,
+        text=True,
+    )
+    if made.returncode != 0 and "exist" not in (made.stdout + made.stderr).lower():
+        sys.exit(f"creating topic {topic}: {made.stdout}{made.stderr}")
+print(f"deployment {deployment}: streams streaming-{deployment}-{{pin,geo,user}}, topics {deployment}.{{pin,geo,user}}")

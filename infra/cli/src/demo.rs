@@ -73,6 +73,12 @@ pub struct Args {
     /// Table maintenance at the end: unreferenced data files older than this many days are vacuumed.
     #[arg(long, env = "PINPIPE_VACUUM_RETENTION_DAYS", default_value_t = DEFAULT_VACUUM_RETENTION_DAYS)]
     vacuum_retention_days: f64,
+    /// Table maintenance during the run: after every N stream-cleaner invocations of a
+    /// table (0: only at the end). The default, 360, is what the 15-minute schedule
+    /// sees of a table fed by two busy shards at the 5 s batching window: a writer's
+    /// commit costs more with every small file added since the last compaction.
+    #[arg(long, default_value_t = 360)]
+    maintain_every: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -176,11 +182,25 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let mut redelivered = 0;
     let total = args.posts * 3;
     let progress = bar(total, "stream cleaner → Delta");
+    let retention = Retention::days(args.log_retention_days, args.vacuum_retention_days);
+    let mut maintained = Vec::new();
     for kind in Kind::ALL {
         let stream = names.stream(kind);
+        let invocations = std::cell::Cell::new(0u64);
+        let maintenance_runs = std::cell::RefCell::new(Vec::new());
         let handle = |event: KinesisEvent| {
-            let cleaner = &cleaner;
-            async move { cleaner.handle(&event).await }
+            let (cleaner, lake, invocations, maintenance_runs) = (&cleaner, &lake, &invocations, &maintenance_runs);
+            let every = args.maintain_every;
+            async move {
+                let answer = cleaner.handle(&event).await;
+                invocations.set(invocations.get() + 1);
+                if every > 0 && invocations.get() % every == 0 {
+                    // As the schedule would, between two invocations of the table's writers.
+                    let report = maintenance::maintain(lake, &names.stream_table(kind), kind, retention).await;
+                    maintenance_runs.borrow_mut().push(report);
+                }
+                answer
+            }
         };
         let (round, counts) = if let Some(client) = &kinesis {
             let mut poller = KinesisPoller::new(client.clone(), &stream, args.batch_size as i32).await?;
@@ -196,6 +216,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         };
         deliveries += round;
         stream_counts += counts;
+        for report in maintenance_runs.into_inner() {
+            maintained.extend(report.context("maintaining a stream table during the run")?);
+        }
     }
     progress.finish_and_clear();
     eprintln!(
@@ -205,6 +228,13 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         stream_counts.quarantined,
         stream_counts.duplicates_skipped
     );
+    if !maintained.is_empty() {
+        let totals = maintenance::Totals::of(&maintained);
+        eprintln!(
+            "maintenance during the run: {} runs (every {} invocations of a table), {} small files compacted",
+            totals.tables, args.maintain_every, totals.files_compacted
+        );
+    }
     let progress = bar(total, "batch sink → bronze");
     for kind in Kind::ALL {
         let topic = names.topic(kind);
@@ -259,7 +289,6 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     // 4. Table maintenance, as the hourly table-maintenance function runs it.
     let spinner = ProgressBar::new_spinner().with_message("table maintenance");
     spinner.enable_steady_tick(Duration::from_millis(120));
-    let retention = Retention::days(args.log_retention_days, args.vacuum_retention_days);
     let reports = maintenance::maintain_all(&lake, names, retention).await.context("maintaining the tables")?;
     spinner.finish_and_clear();
     eprintln!(

@@ -19,4 +19,6 @@ infra/stack.sh up
 eval "$(infra/stack.sh env)"
 # The SAM template: cfn-lint, `sam validate --lint`, checkov (offline, ~1 min).
 infra/deploy/check.sh lint
+# A deploy rehearsal: translated as `sam deploy` does, created in moto's CloudFormation.
+infra/deploy/check.sh rehearse
 TMPDIR=$scratch cargo test --workspace --locked "$@"

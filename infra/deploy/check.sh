@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Offline checks of the SAM template (issue 7), no AWS account needed:
 #   infra/deploy/check.sh lint            cfn-lint, `sam validate --lint`, checkov
+#   infra/deploy/check.sh rehearse        the template translated as `sam deploy` does and
+#                                         created in moto's CloudFormation (test stack up)
 #   infra/deploy/check.sh build [--record]
 #                                         `sam build` of the five functions; prints binary
 #                                         sizes and the build time (--record: into BENCHMARKS.md)
@@ -117,8 +119,20 @@ PY
   log "recorded in BENCHMARKS.md"
 }
 
+# What `sam deploy` would create, translated by aws-sam-translator and created as a stack
+# in the test stack's moto CloudFormation (AWS_ENDPOINT_URL), then read back.
+rehearse() {
+  ensure_venv "$SAM_VENV" "$HERE/requirements-sam.txt"
+  [[ ${AWS_ENDPOINT_URL:-} == http://127.0.0.1:* ]] || die "rehearse needs the test stack's moto (eval \"\$(infra/stack.sh env)\")"
+  export SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1
+  cd "$ROOT"
+  log "deploy rehearsal: aws-sam-translator + moto CloudFormation"
+  "$SAM_VENV/bin/python" "$HERE/rehearse.py" template.yaml
+}
+
 case ${1:-} in
   lint) lint ;;
+  rehearse) rehearse ;;
   build) shift; build "$@" ;;
-  *) die "usage: $0 lint | build [--record]" ;;
+  *) die "usage: $0 lint | rehearse | build [--record]" ;;
 esac

@@ -1,0 +1,348 @@
+"""A deploy rehearsal offline (issue 14): what `sam deploy` does, against moto.
+
+`sam deploy` packages each function (CodeUri becomes an S3 object), hands the template
+to CloudFormation, and CloudFormation's SAM transform (aws-sam-translator) expands it.
+Here the same translator expands it, with the SAM CLI's own YAML loader, and the
+result is created as a stack in moto's CloudFormation (AWS_ENDPOINT_URL, the test
+stack's moto); then what the deployment needs is read back through the services' own
+APIs: the streams, the bucket and its policy, the functions and their settings, the
+event source mappings, the schedules and the alarms.
+
+What moto cannot say (IAM evaluation, VPC routing, MSK, API Gateway's gateway
+responses, quotas) only a real account checks: see the README's deploy section.
+
+usage: rehearse.py TEMPLATE   (run with the SAM CLI's venv, moto at AWS_ENDPOINT_URL)
+"""
+import io
+import json
+import os
+import sys
+import time
+import zipfile
+
+import boto3
+from samcli.yamlhelper import yaml_parse
+from samtranslator.translator.transform import transform
+
+REGION = "us-east-1"
+ARTIFACTS = "pinpipe-rehearsal-artifacts"
+DEPLOYMENT = "rehearsal01"
+STACK = f"pinpipe-{DEPLOYMENT}"
+
+failures = []
+
+
+def check(what, ok, detail=""):
+    print(f"  {'ok  ' if ok else 'FAIL'} {what}{'' if ok else ': ' + str(detail)}")
+    if not ok:
+        failures.append(what)
+
+
+def client(name):
+    return boto3.client(name, region_name=REGION, endpoint_url=os.environ["AWS_ENDPOINT_URL"])
+
+
+class MotoManagedPolicies:
+    """The AWS managed policies SAM's policy shorthands name, from moto's IAM."""
+
+    def load(self):
+        iam = client("iam")
+        names = {}
+        for page in iam.get_paginator("list_policies").paginate(Scope="AWS"):
+            for policy in page["Policies"]:
+                names[policy["PolicyName"]] = policy["Arn"]
+        return names
+
+
+def packaged(template):
+    """As `sam package`: every function's code is a zip in the artifacts bucket."""
+    s3 = client("s3")
+    try:
+        s3.create_bucket(Bucket=ARTIFACTS)
+    except s3.exceptions.BucketAlreadyOwnedByYou:
+        pass
+    body = io.BytesIO()
+    with zipfile.ZipFile(body, "w") as z:
+        z.writestr("bootstrap", "#!/bin/sh\necho rehearsal\n")
+    for name, resource in template["Resources"].items():
+        if resource["Type"] == "AWS::Serverless::Function":
+            key = f"{name}.zip"
+            s3.put_object(Bucket=ARTIFACTS, Key=key, Body=body.getvalue())
+            resource["Properties"]["CodeUri"] = f"s3://{ARTIFACTS}/{key}"
+    return template
+
+
+def condition_values(template, parameters):
+    """The template's conditions for these parameters (defaults for the rest)."""
+    values = {k: v.get("Default", "") for k, v in template.get("Parameters", {}).items()}
+    values.update(parameters)
+
+    def value(node):
+        if isinstance(node, dict) and "Ref" in node:
+            v = values.get(node["Ref"], node["Ref"])
+            return ",".join(v) if isinstance(v, list) else str(v)
+        return str(node)
+
+    def evaluate(node):
+        (op, args), = node.items()
+        if op == "Fn::Equals":
+            return value(args[0]) == value(args[1])
+        if op == "Fn::Not":
+            return not evaluate(args[0])
+        if op == "Fn::And":
+            return all(evaluate(a) for a in args)
+        if op == "Fn::Or":
+            return any(evaluate(a) for a in args)
+        if op == "Condition":
+            return evaluate(template["Conditions"][args])
+        raise ValueError(f"condition operator {op}")
+
+    return {name: evaluate(node) for name, node in template.get("Conditions", {}).items()}
+
+
+def resolved(template, parameters):
+    """Fn::If and AWS::NoValue resolved, and resources whose condition is false left
+    out, as CloudFormation does: moto's CloudFormation trips on a NoValue inside a
+    list (an IAM role's Policies)."""
+    conditions = condition_values(template, parameters)
+    no_value = object()
+
+    def walk(node):
+        if isinstance(node, dict):
+            if node == {"Ref": "AWS::NoValue"}:
+                return no_value
+            if set(node) == {"Fn::If"}:
+                name, then, otherwise = node["Fn::If"]
+                return walk(then if conditions[name] else otherwise)
+            out = {k: walk(v) for k, v in node.items()}
+            return {k: v for k, v in out.items() if v is not no_value}
+        if isinstance(node, list):
+            return [v for v in (walk(x) for x in node) if v is not no_value]
+        return node
+
+    template = walk(template)
+    template["Resources"] = {
+        name: r for name, r in template["Resources"].items() if conditions.get(r.get("Condition"), True)
+    }
+    for name, r in template["Resources"].items():
+        # API Gateway names an imported API after its document's title; moto needs it said.
+        if r["Type"] == "AWS::ApiGateway::RestApi" and "Name" not in r["Properties"]:
+            r["Properties"]["Name"] = r["Properties"].get("Body", {}).get("info", {}).get("title", name)
+    return template
+
+
+# Created by moto's CloudFormation only in part or not at all: checked in the translated
+# template instead (moto does not import an API's OpenAPI body, so its deployment fails).
+STATIC_ONLY = {"AWS::ApiGateway::Deployment", "AWS::ApiGateway::Stage"}
+
+
+def is_msk(resource):
+    return resource["Properties"].get("EventSourceArn") == {"Ref": "MskClusterArn"}
+
+
+def for_moto(translated):
+    """The stack moto can create: the translated template without STATIC_ONLY
+    resources and what refers to them."""
+    template = json.loads(json.dumps(translated))
+    gone = {
+        name for name, r in template["Resources"].items()
+        if r["Type"] in STATIC_ONLY
+        # moto's Lambda maps SQS, DynamoDB and Kinesis sources only, not MSK clusters.
+        or (r["Type"] == "AWS::Lambda::EventSourceMapping" and is_msk(r))
+    }
+    while True:
+        refers = {
+            name for name, r in template["Resources"].items()
+            if name not in gone and any(f'"{g}"' in json.dumps(r) for g in gone)
+        }
+        if not refers:
+            break
+        gone |= refers
+    template["Resources"] = {n: r for n, r in template["Resources"].items() if n not in gone}
+    template["Outputs"] = {
+        n: o for n, o in template.get("Outputs", {}).items() if not any(f'"{g}' in json.dumps(o) for g in gone)
+    }
+    return template
+
+
+def deploy(template_path, parameters):
+    with open(template_path) as f:
+        template = yaml_parse(f.read())
+    translated = resolved(transform(packaged(template), parameters, MotoManagedPolicies()), parameters)
+    print(f"translated: {len(template['Resources'])} SAM resources -> {len(translated['Resources'])} CloudFormation resources")
+    cfn = client("cloudformation")
+    try:
+        cfn.delete_stack(StackName=STACK)
+    except Exception:
+        pass
+    cfn.create_stack(
+        StackName=STACK,
+        TemplateBody=json.dumps(for_moto(translated)),
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+        Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
+    )
+    for _ in range(120):
+        stack = cfn.describe_stacks(StackName=STACK)["Stacks"][0]
+        if not stack["StackStatus"].endswith("IN_PROGRESS"):
+            break
+        time.sleep(0.5)
+    check("stack created", stack["StackStatus"] == "CREATE_COMPLETE", stack.get("StackStatusReason", stack["StackStatus"]))
+    resources = {}
+    for page in cfn.get_paginator("list_stack_resources").paginate(StackName=STACK):
+        for r in page["StackResourceSummaries"]:
+            resources[r["LogicalResourceId"]] = r
+    return translated, resources
+
+
+def physical(resources, logical):
+    r = resources.get(logical)
+    return r["PhysicalResourceId"] if r else None
+
+
+def rehearse(template_path):
+    translated, resources = deploy(template_path, {"DeploymentId": DEPLOYMENT})
+    declared = translated["Resources"]
+
+    print("streams")
+    kinesis = client("kinesis")
+    for kind in ("pin", "geo", "user"):
+        name = f"streaming-{DEPLOYMENT}-{kind}"
+        try:
+            summary = kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]
+            check(f"{name} exists", True)
+            check(f"{name} keeps records 7 days", summary["RetentionPeriodHours"] == 168, summary["RetentionPeriodHours"])
+        except kinesis.exceptions.ResourceNotFoundException as e:
+            check(f"{name} exists", False, e)
+
+    print("lake bucket")
+    s3 = client("s3")
+    bucket = physical(resources, "LakeBucket")
+    check("lake bucket created", bucket is not None and bucket in {b["Name"] for b in s3.list_buckets()["Buckets"]}, bucket)
+    if bucket:
+        # Not created by moto's CloudFormation: read in the translated template.
+        policies = [r["Properties"]["PolicyDocument"] for r in declared.values() if r["Type"] == "AWS::S3::BucketPolicy"]
+        denies_plain_http = any(
+            st.get("Effect") == "Deny" and "aws:SecureTransport" in json.dumps(st.get("Condition", {}))
+            for policy in policies for st in policy["Statement"]
+        )
+        check("bucket policy denies plain HTTP (template)", denies_plain_http, policies)
+        encryption = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]
+        check("bucket encrypted", bool(encryption["Rules"]), encryption)
+
+    print("functions")
+    lam = client("lambda")
+    functions = {}
+    for logical, resource in declared.items():
+        if resource["Type"] == "AWS::Lambda::Function":
+            name = physical(resources, logical)
+            try:
+                functions[logical] = lam.get_function(FunctionName=name)["Configuration"]
+            except Exception as e:  # noqa: BLE001 - reported as a failed check
+                check(f"{logical} created", False, e)
+    expected = {"IngestFunction", "StreamCleanerFunction", "DailyAnalyticsFunction", "TableMaintenanceFunction"}
+    check("the four functions without MSK", expected <= set(functions), sorted(functions))
+    check("no batch-sink without MSK", "BatchSinkFunction" not in functions, sorted(functions))
+    for logical, config in functions.items():
+        env = config.get("Environment", {}).get("Variables", {})
+        check(f"{logical}: provided.al2023", config["Runtime"] == "provided.al2023", config["Runtime"])
+        # moto drops Architectures: read in the translated template.
+        architectures = declared[logical]["Properties"].get("Architectures")
+        default = translated["Parameters"]["Architecture"]["Default"]
+        check(f"{logical}: arm64 by default (template)", architectures == [{"Ref": "Architecture"}] and default == "arm64", architectures)
+        check(f"{logical}: PINPIPE_ID and PINPIPE_LAKE", env.get("PINPIPE_ID") == DEPLOYMENT and env.get("PINPIPE_LAKE") == f"s3://{bucket}", env)
+    maintenance = functions.get("TableMaintenanceFunction")
+    if maintenance:
+        concurrency = lam.get_function_concurrency(FunctionName=maintenance["FunctionName"]).get("ReservedConcurrentExecutions")
+        check("table-maintenance runs one at a time", concurrency == 1, concurrency)
+
+    print("event source mappings")
+    cleaner = functions.get("StreamCleanerFunction")
+    mappings = lam.list_event_source_mappings(FunctionName=cleaner["FunctionName"])["EventSourceMappings"] if cleaner else []
+    sources = {m["EventSourceArn"].rsplit("/", 1)[-1] for m in mappings}
+    check("stream-cleaner reads the three streams", sources == {f"streaming-{DEPLOYMENT}-{k}" for k in ("pin", "geo", "user")}, sources)
+    for logical, resource in declared.items():
+        source = json.dumps(resource["Properties"].get("EventSourceArn"))
+        streams = [n for n, r in declared.items() if r["Type"] == "AWS::Kinesis::Stream"]
+        if resource["Type"] == "AWS::Lambda::EventSourceMapping" and any(f'"{n}"' in source for n in streams):
+            p = resource["Properties"]
+            check(f"{logical}: retries until landed", p.get("MaximumRetryAttempts") == -1 and p.get("MaximumRecordAgeInSeconds") == -1, p)
+            check(f"{logical}: partial batch responses", p.get("FunctionResponseTypes") == ["ReportBatchItemFailures"], p)
+
+    print("schedules")
+    schedules = {logical: r["Properties"] for logical, r in declared.items() if r["Type"] == "AWS::Scheduler::Schedule"}
+    expressions = sorted(p["ScheduleExpression"] for p in schedules.values())
+    check("daily job and maintenance scheduled (template)", any(e.startswith("cron(") for e in expressions) and "rate(15 minutes)" in expressions, expressions)
+
+    print("alarms")
+    # Not created by moto's CloudFormation: read in the translated template.
+    alarms = [r["Properties"] for r in declared.values() if r["Type"] == "AWS::CloudWatch::Alarm"]
+    metrics = {a.get("MetricName") for a in alarms} | {
+        m["MetricStat"]["Metric"]["MetricName"] for a in alarms for m in a.get("Metrics", []) if "MetricStat" in m
+    }
+    for metric in ("Errors", "IteratorAge", "ApproximateNumberOfMessagesVisible", "failed"):
+        check(f"an alarm on {metric} (template)", metric in metrics, sorted(m for m in metrics if m))
+    check("every alarm notifies", all(a.get("AlarmActions") for a in alarms), [a.get("AlarmName") for a in alarms if not a.get("AlarmActions")])
+
+    print("queues")
+    sqs = client("sqs")
+    queue = physical(resources, "FailedBatchesQueue")
+    names = {url.rsplit("/", 1)[-1] for url in sqs.list_queues().get("QueueUrls", [])}
+    check("on-failure queue for the stream mappings", queue is not None and queue.rsplit("/", 1)[-1] in names, (queue, names))
+
+    print("API (template: moto does not import an API's OpenAPI body)")
+    apis = [r["Properties"]["Body"] for r in declared.values() if r["Type"] == "AWS::ApiGateway::RestApi"]
+    paths = set(apis[0]["paths"]) if apis else set()
+    for path in ("/streams", "/streams/{stream-name}", "/streams/{stream-name}/record", "/streams/{stream-name}/records",
+                 "/topics/{topic}", "/{proxy+}"):
+        check(f"route {path}", path in paths, sorted(paths))
+    responses = apis[0].get("x-amazon-apigateway-gateway-responses", {}) if apis else {}
+    check("unknown routes answer a JSON 404", responses.get("MISSING_AUTHENTICATION_TOKEN", {}).get("statusCode") in ("404", 404), responses.get("MISSING_AUTHENTICATION_TOKEN"))
+    check("every gateway-made error is JSON", all("application/json" in r.get("responseTemplates", {}) for r in responses.values()) and {"DEFAULT_4XX", "DEFAULT_5XX"} <= set(responses), sorted(responses))
+
+    client("cloudformation").delete_stack(StackName=STACK)
+    rehearse_msk(template_path)
+    if failures:
+        sys.exit(f"rehearsal: {len(failures)} checks failed: {failures}")
+    print("rehearsal: every check passed")
+
+
+def rehearse_msk(template_path):
+    """The MSK half: a VPC with subnets and a security group (made in moto's EC2 first,
+    as the account would have them), the cluster named by ARN."""
+    print("with the MSK half")
+    ec2 = client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.42.0.0/16")["Vpc"]["VpcId"]
+    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.42.{i}.0/24")["Subnet"]["SubnetId"] for i in (1, 2)]
+    group = ec2.create_security_group(GroupName="pinpipe-rehearsal", Description="rehearsal", VpcId=vpc)["GroupId"]
+    cluster = "arn:aws:kafka:us-east-1:123456789012:cluster/pinpipe/0f0e0d0c-0b0a-0908-0706-050403020100-1"
+    translated, resources = deploy(template_path, {
+        "DeploymentId": DEPLOYMENT, "MskClusterArn": cluster, "MskSubnetIds": ",".join(subnets),
+        "MskSecurityGroupIds": group, "MskVpcId": vpc,
+    })
+    declared = translated["Resources"]
+    lam = client("lambda")
+    configs = {}
+    for logical in ("IngestFunction", "BatchSinkFunction"):
+        try:
+            configs[logical] = lam.get_function(FunctionName=physical(resources, logical))["Configuration"]
+        except Exception as e:  # noqa: BLE001 - reported as a failed check
+            check(f"{logical} created", False, e)
+    if "IngestFunction" in configs:
+        vpc_config = configs["IngestFunction"].get("VpcConfig", {})
+        check("ingest in the MSK subnets", sorted(vpc_config.get("SubnetIds", [])) == sorted(subnets), vpc_config)
+    if "BatchSinkFunction" in configs:
+        vpc_config = configs["BatchSinkFunction"].get("VpcConfig") or {}
+        check("batch-sink outside the VPC", not vpc_config.get("SubnetIds"), vpc_config)
+    endpoints = ec2.describe_vpc_endpoints(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["VpcEndpoints"]
+    services = sorted(e["ServiceName"] for e in endpoints)
+    check("VPC endpoints for Kinesis and the MSK API", any(s.endswith(".kinesis-streams") for s in services)
+          and any(s.endswith(".kafka") for s in services), services)
+    msk = [r["Properties"] for r in declared.values()
+           if r["Type"] == "AWS::Lambda::EventSourceMapping" and is_msk(r)]
+    topics = sorted(t["Fn::Sub"].replace("${DeploymentId}", DEPLOYMENT) for m in msk for t in m.get("Topics", []))
+    check("batch-sink reads the three topics (template)", topics == sorted(f"{DEPLOYMENT}.{k}" for k in ("geo", "pin", "user")), topics)
+    client("cloudformation").delete_stack(StackName=STACK)
+
+
+if __name__ == "__main__":
+    rehearse(sys.argv[1] if len(sys.argv) > 1 else "template.yaml")

@@ -7,8 +7,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 posts=${1:-1000}
-cargo build -q --release -p pinpipe-cli
-bin=${CARGO_TARGET_DIR:-target}/release/pinpipe
+# PINPIPE_BIN: bench that binary instead of building one.
+if [[ -n ${PINPIPE_BIN:-} ]]; then
+  bin=$PINPIPE_BIN
+else
+  cargo build -q --release -p pinpipe-cli
+  bin=${CARGO_TARGET_DIR:-target}/release/pinpipe
+fi
 python=${PINPIPE_PYTHON:-$HOME/.cache/pinpipe/venv/bin/python}
 "$python" -c 'import psutil' 2>/dev/null || "$python" -m pip install -q psutil
 work=$(mktemp -d)
@@ -27,8 +32,8 @@ declare -A wall rss
 for spec in "$posts 360" "$((posts * 4)) 360" "$posts 0"; do
   read -r n every <<<"$spec"
   m=$(run "$n" "$every")
-  wall[$n-$every]=$(echo "$m" | "$python" -c 'import json,sys; print(f"{json.load(sys.stdin)[\"wall_s\"]:.1f}")')
-  rss[$n-$every]=$(echo "$m" | "$python" -c 'import json,sys; print(f"{json.load(sys.stdin)[\"peak_rss_mib\"]:.0f}")')
+  wall[$n-$every]=$(echo "$m" | "$python" -c 'import json,sys; print(format(json.load(sys.stdin)["wall_s"], ".1f"))')
+  rss[$n-$every]=$(echo "$m" | "$python" -c 'import json,sys; print(format(json.load(sys.stdin)["peak_rss_mib"], ".0f"))')
 done
 ratio=$("$python" -c "print(f'{${wall[$((posts * 4))-360]} / ${wall[$posts-360]}:.2f}')")
 section=$(cat <<MD

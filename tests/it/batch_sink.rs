@@ -197,3 +197,40 @@ async fn far_into_a_partition_only_recent_objects_are_listed_and_continued() {
     assert_eq!(bytes.iter().filter(|&&b| b == b'\n').count(), 10 + 150);
     assert_eq!(sink.landed_end(&topic(), 0, 25_150).await.unwrap(), Some(25_150));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_recreated_topic_stops_its_partition_loudly_instead_of_being_skipped() {
+    let dir = temp_lake("sink-recreated");
+    let lake = local(&dir);
+    let sink = sink(&lake);
+    let (response, _) = sink.handle(&event(&topic(), 0, &produced(0..60))).await;
+    assert!(response.batch_item_failures.is_empty());
+    let before = landed(&lake, 0).await;
+
+    // Redeliveries and re-cuts of what landed are checked and still pass.
+    for range in [0..60, 30..90] {
+        let (response, _) = sink.handle(&event(&topic(), 0, &produced(range))).await;
+        assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    }
+    let after_recut = landed(&lake, 0).await;
+    assert_eq!(after_recut.1, ndjson(0..90));
+
+    // The topic deleted and created again: offsets restart at 0 with other records.
+    let lines = sample_lines("sample_pin.jsonl");
+    let new_incarnation: Vec<(i64, Option<Vec<u8>>)> =
+        (0..20).map(|n| (n, Some(lines[200 + n as usize].clone().into_bytes()))).collect();
+    for _ in 0..2 {
+        let (response, counts) = sink.handle(&event(&topic(), 0, &new_incarnation)).await;
+        assert_eq!(response.batch_item_failures.len(), 1, "the partition is reported, every time");
+        assert_eq!(response.batch_item_failures[0].item_identifier, format!("{}-0@0", topic()));
+        assert_eq!((counts.failed, counts.duplicates_skipped, counts.records_written), (20, 0, 0));
+    }
+    // Past the old end too: the first record below it already tells.
+    let straddling: Vec<(i64, Option<Vec<u8>>)> =
+        (80..100).map(|n| (n, Some(lines[100 + n as usize].clone().into_bytes()))).collect();
+    let (response, counts) = sink.handle(&event(&topic(), 0, &straddling)).await;
+    assert_eq!(response.batch_item_failures.len(), 1);
+    assert_eq!(counts.records_written, 0);
+    assert_eq!(landed(&lake, 0).await, after_recut, "nothing written over or after the old incarnation");
+    assert_ne!(before.0, after_recut.0);
+}

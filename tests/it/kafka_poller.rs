@@ -114,3 +114,46 @@ async fn records_from_confluent_kafka_land_byte_identical_once_through_the_polle
     let read = duckdb_read_json(dir.join("topics").to_str().unwrap());
     assert_eq!(read.rows, 40);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_topic_deleted_and_created_again_on_the_broker_is_not_taken_for_the_old_one() {
+    let topic = format!("{}.pin", stack::unique_name("recreate").replace('-', ""));
+    let client = ClientBuilder::new(vec![stack::kafka_bootstrap()])
+        .build()
+        .await
+        .unwrap_or_else(|e| panic!("{}", stack::not_running("the tansu Kafka broker", e)));
+    let controller = client.controller_client().unwrap();
+    controller.create_topic(&topic, 1, 1, 5_000).await.unwrap();
+    let pins = sample_lines("sample_pin.jsonl");
+    assert_eq!(produce_with_confluent_kafka(&topic, 0, &pins[..10]), (0..10).collect::<Vec<i64>>());
+    let dir = temp_lake("kafka-recreated");
+    let sink = BatchSink::new(Lake::open(dir.to_str().unwrap()).unwrap());
+    let drain = |poller: KafkaPoller| {
+        let sink = &sink;
+        async move {
+            let mut poller = poller;
+            poller.poll_once(|event| async move { sink.handle(&event).await.0 }).await.unwrap()
+        }
+    };
+    let first = drain(KafkaPoller::new(&stack::kafka_bootstrap(), &topic, 100).await.unwrap()).await;
+    assert_eq!((first.records, first.failed_invocations), (10, 0));
+
+    // Deleted and created again: the broker restarts the offsets at 0.
+    controller.delete_topic(&topic, 5_000).await.unwrap();
+    let mut recreated = false;
+    for _ in 0..50 {
+        if controller.create_topic(&topic, 1, 1, 5_000).await.is_ok() {
+            recreated = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(recreated, "the topic could not be created again");
+    assert_eq!(produce_with_confluent_kafka(&topic, 0, &pins[10..15]), (0..5).collect::<Vec<i64>>());
+    // As Lambda's mapping would after the old group's offsets went with the old topic.
+    let second = drain(KafkaPoller::new(&stack::kafka_bootstrap(), &topic, 100).await.unwrap()).await;
+    assert_eq!((second.records, second.failed_invocations), (5, 1), "the new incarnation is refused, not skipped");
+    let landed = std::fs::read(dir.join(format!("topics/{topic}/partition=0/{topic}+0+0000000000.json"))).unwrap();
+    let expected: Vec<u8> = pins[..10].iter().flat_map(|l| [l.as_bytes(), b"\n"].concat()).collect();
+    assert_eq!(landed, expected, "the old incarnation's object is untouched");
+}

@@ -188,6 +188,78 @@ with urllib.request.urlopen(req, timeout=120) as r:
 
     emulate_through_watch(&watch, &kinesis).await;
     drop(watch);
+    tokio::task::block_in_place(readme_walkthrough);
+}
+
+/// The first ```sh block under README heading `heading`, line by line.
+fn readme_block(heading: &str) -> Vec<String> {
+    let readme = std::fs::read_to_string(workspace().join("README.md")).unwrap();
+    let start = readme.find(&format!("\n{heading}\n")).unwrap_or_else(|| panic!("README has no {heading:?}"));
+    let rest = &readme[start..];
+    let open = rest.find("```sh\n").unwrap_or_else(|| panic!("no sh block under {heading:?}")) + "```sh\n".len();
+    let close = rest[open..].find("```").unwrap();
+    rest[open..open + close].lines().map(str::to_owned).collect()
+}
+
+/// The README's local streaming walkthrough, its commands taken from the README as
+/// written (so the two cannot drift), on a fresh lake: only the port (this test's
+/// watch) and `./lake` (a temp dir) are substituted. The deployment is the default
+/// one, which `infra/stack.sh up` creates: this is what used to answer 404 for every
+/// record on a fresh machine.
+fn readme_walkthrough() {
+    let lines = readme_block("## The streaming path, locally");
+    let command = |line: &str| line.split("  #").next().unwrap().trim().to_owned();
+    let [up, watch_line, invoke, expected] = &lines[..] else { panic!("the walkthrough changed shape: {lines:#?}") };
+
+    // 1. The stack (already up for the tests: `up` is idempotent) and its variables.
+    let out = Command::new("bash").args(["-c", &command(up)]).current_dir(workspace()).output().unwrap();
+    assert!(out.status.success(), "{up}: {}", String::from_utf8_lossy(&out.stderr));
+
+    // 2. watch, as this test's Watch runs it (with the README's flags).
+    assert_eq!(command(watch_line), "$PINPIPE_CARGO_LAMBDA lambda watch -A 127.0.0.1 -P 9000 &");
+    let lake = temp_lake("readme-walkthrough");
+    let watch = Watch::start(&lake, pinpipe::config::DEFAULT_ID);
+    let port = |line: String| {
+        line.replace("-P 9000", &format!("-P {}", watch.port)).replace(":9000/", &format!(":{}/", watch.port))
+    };
+
+    // 3. The sample Kinesis batch through the stream cleaner: the answer and the rows the README promises.
+    let (answer, rows_at) = expected
+        .trim_start_matches("# → ")
+        .split_once("; rows in ")
+        .unwrap_or_else(|| panic!("the expected result changed shape: {expected}"));
+    let deadline = Instant::now() + Duration::from_secs(900);
+    let out = loop {
+        let out = Command::new("bash")
+            .args(["-c", &port(command(invoke))])
+            .current_dir(workspace())
+            .env("PINPIPE_CARGO_LAMBDA", cargo_lambda())
+            .output()
+            .unwrap();
+        // watch builds the function on its first invocation; invoke may give up first.
+        if out.status.success() || Instant::now() > deadline {
+            break out;
+        }
+        std::thread::sleep(Duration::from_secs(5));
+    };
+    assert!(out.status.success(), "{invoke}: {}", String::from_utf8_lossy(&out.stderr));
+    let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(got, serde_json::from_str::<serde_json::Value>(answer).unwrap(), "{invoke}");
+    let table = lake.join(rows_at.trim().trim_start_matches("./lake/"));
+    assert_eq!(duckdb_delta(table.to_str().unwrap()).rows, 3, "{rows_at}");
+
+    // 4. Emulated users against ingest on watch, the README's first emulate command.
+    let emulate = readme_block("## Emulating users: `pinpipe emulate`");
+    let line = emulate.iter().find(|l| l.starts_with("pinpipe emulate") && l.contains("--mode stream")).unwrap();
+    let args: Vec<String> = port(line.clone()).split_whitespace().skip(1).map(str::to_owned).collect();
+    let out = Command::new(pinpipe_bin()).args(&args).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{line}: {text}");
+    let posts: u64 = args.windows(2).find(|w| w[0] == "--posts").map(|w| w[1].parse().unwrap()).unwrap();
+    assert!(
+        text.contains(&format!("accepted {} records ({posts} pin, {posts} geo, {posts} user); rejected 0", posts * 3)),
+        "{line}: {text}"
+    );
 }
 
 /// `pinpipe emulate` against ingest on watch, as against a deployed API: stream mode

@@ -75,6 +75,16 @@ pub enum SinkError {
     List { prefix: String, source: object_store::Error },
     #[error("object {key} exists but could not be read back")]
     Vanished { key: String },
+    /// A record at an offset already landed, with other content: the topic was
+    /// deleted and created again and its offsets restarted. Its records are not
+    /// skipped as duplicates nor written over the old ones: the partition stops here.
+    #[error(
+        "{topic} partition {partition} offset {offset} was landed before with other content: the topic was \
+         deleted and created again (its offsets restarted), so its new records would be taken for the old \
+         ones. Nothing of the partition is landed from here; deploy under a new DeploymentId (new topics and \
+         tables), or move the old bronze objects and silver table aside (README, \"A recreated topic\")"
+    )]
+    Recreated { topic: String, partition: i32, offset: i64 },
 }
 
 /// A record whose value can be landed, or why it cannot.
@@ -126,6 +136,17 @@ impl BatchSink {
     ) -> Result<SinkCounts, SinkError> {
         let mut counts = SinkCounts { records_in: records.len() as u64, ..Default::default() };
         let mut end = self.landed_end(topic, partition, records[0].offset).await?;
+        // What is below the landed end was landed by an earlier delivery — unless the
+        // topic is a new incarnation reusing the offsets: check the content first.
+        let below: Vec<(i64, Vec<u8>)> = records
+            .iter()
+            .filter(|r| end.is_some_and(|e| r.offset < e))
+            .filter_map(|r| match value_of(r) {
+                Value::Line(line) => Some((r.offset, line)),
+                Value::Bad { .. } => None,
+            })
+            .collect();
+        self.check_landed(topic, partition, &below).await?;
         // Runs of consecutive offsets whose values can be landed; a bad value ends a run.
         let mut run: Vec<(i64, Vec<u8>)> = Vec::new();
         for record in records {
@@ -182,9 +203,55 @@ impl BatchSink {
             let existing = self.lake.get(&key).await?.ok_or_else(|| SinkError::Vanished { key: key.clone() })?;
             let existing_end = first + line_count(&existing);
             let skip = rest.iter().take_while(|(offset, _)| *offset < existing_end).count();
+            if let Some(offset) = first_mismatch(*first, &existing, &rest[..skip]) {
+                return Err(SinkError::Recreated { topic: topic.to_owned(), partition, offset });
+            }
             counts.duplicates_skipped += skip as u64;
             *end = Some(existing_end.max(end.unwrap_or(existing_end)));
             rest = &rest[skip..];
+        }
+        Ok(())
+    }
+
+    /// Checks that `landed` (offset, value) pairs, all below the partition's landed
+    /// end, are what was landed at those offsets. Lists from the first offset's
+    /// window (as [`BatchSink::landed_end`] does) and reads only the objects that hold
+    /// them: a redelivery costs a few requests, not the partition's history.
+    async fn check_landed(&self, topic: &str, partition: i32, landed: &[(i64, Vec<u8>)]) -> Result<(), SinkError> {
+        let (Some((low, _)), Some((high, _))) = (landed.first(), landed.last()) else { return Ok(()) };
+        let prefix = format!("topics/{topic}/partition={partition}/");
+        let prefix_path = Path::from(prefix.as_str());
+        let store = self.lake.store();
+        let after = low - MAX_BATCH_RECORDS - 1;
+        let mut listing = if after >= 0 {
+            store.list_with_offset(Some(&prefix_path), &Path::from(bronze_object_key(topic, partition, after)))
+        } else {
+            store.list(Some(&prefix_path))
+        };
+        // (S3 lists in key order, a local directory in no order: keep what may hold them.)
+        let mut firsts = Vec::new();
+        while let Some(meta) =
+            listing.try_next().await.map_err(|source| SinkError::List { prefix: prefix.clone(), source })?
+        {
+            let Some(object) = BronzeObject::parse(meta.location.as_ref()) else { continue };
+            if object.topic == topic && object.partition == partition && object.first_offset <= *high {
+                firsts.push(object.first_offset);
+            }
+        }
+        firsts.sort_unstable();
+        let mut bodies: BTreeMap<i64, Vec<u8>> = BTreeMap::new();
+        for (offset, line) in landed {
+            let recreated = || SinkError::Recreated { topic: topic.to_owned(), partition, offset: *offset };
+            // The object holding `offset`: the last one starting at or before it.
+            let Some(&first) = firsts.iter().rev().find(|&&f| f <= *offset) else { return Err(recreated()) };
+            if !bodies.contains_key(&first) {
+                let key = bronze_object_key(topic, partition, first);
+                let body = self.lake.get(&key).await?.ok_or(SinkError::Vanished { key })?;
+                bodies.insert(first, body.to_vec());
+            }
+            if first_mismatch(first, &bodies[&first], std::slice::from_ref(&(*offset, line.clone()))).is_some() {
+                return Err(recreated());
+            }
         }
         Ok(())
     }
@@ -217,6 +284,17 @@ impl BatchSink {
         let body = self.lake.get(&last.key).await?.ok_or_else(|| SinkError::Vanished { key: last.key.clone() })?;
         Ok(Some(last.first_offset + line_count(&body)))
     }
+}
+
+/// The first of `records` whose value is not the line at its offset in the object
+/// starting at `first` with `body` (or that the object does not reach).
+fn first_mismatch(first: i64, body: &[u8], records: &[(i64, Vec<u8>)]) -> Option<i64> {
+    // Every line ends with a newline: the text after the last one is not a line.
+    let lines: Vec<&[u8]> = body.split(|&b| b == b'\n').take(line_count(body) as usize).collect();
+    records.iter().find_map(|(offset, value)| {
+        let line = usize::try_from(offset - first).ok().and_then(|i| lines.get(i));
+        (line != Some(&value.as_slice())).then_some(*offset)
+    })
 }
 
 fn line_count(body: &[u8]) -> i64 {

@@ -148,11 +148,14 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         if real_topics { "Kafka" } else { "in-process" },
         lake.root()
     );
-    if !(real_streams && real_topics) && holds_earlier_run(&lake, names).await? {
+    let earlier_run = !(real_streams && real_topics) && holds_earlier_run(&lake, names).await?;
+    if earlier_run {
         eprintln!(
             "note: this lake holds an earlier run. In-process streams and topics start again at the same \
-             sequence numbers and offsets, so the cleaner and the sink take their records as already landed \
-             (exactly once) and the answers are the earlier run's. Pass a fresh --lake to start over."
+             sequence numbers and offsets: with the same flags the cleaner and the sink take their records as \
+             already landed (exactly once) and the answers are the earlier run's; with other flags the sink \
+             refuses records that differ from what it landed at their offsets (as for a recreated topic). \
+             Pass a fresh --lake to start over."
         );
     }
 
@@ -269,6 +272,13 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         "deliveries: {} invocations, {} failed, {redelivered} batches delivered again after they succeeded",
         deliveries.invocations, deliveries.failed_invocations
     );
+    if sink_counts.failed > 0 && earlier_run {
+        anyhow::bail!(
+            "the batch sink refused {} records: this lake holds an earlier run with other records at the same \
+             offsets. Pass a fresh --lake.",
+            sink_counts.failed
+        );
+    }
 
     // 3. The daily job: bronze → silver → the eight answers.
     let spinner = ProgressBar::new_spinner().with_message("daily job: bronze → silver → eight answers");
@@ -286,7 +296,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         totals.objects_read, totals.rows_cleaned, totals.quarantined, totals.duplicates_dropped
     );
 
-    // 4. Table maintenance, as the hourly table-maintenance function runs it.
+    // 4. Table maintenance, as the scheduled table-maintenance function runs it.
     let spinner = ProgressBar::new_spinner().with_message("table maintenance");
     spinner.enable_steady_tick(Duration::from_millis(120));
     let reports = maintenance::maintain_all(&lake, names, retention).await.context("maintaining the tables")?;

@@ -11,7 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use pinpipe::Kind;
 use pinpipe::config::{DEFAULT_ID, Names};
 use pinpipe_local::emulator::{Api, HttpApi, Mode, Tally, request_for};
-use pinpipe_local::source::{Credentials, GeneratedSource, MySqlSource, PostRecords};
+use pinpipe_local::source::{Credentials, GeneratedSource, MySqlSource, PostRecords, redacted};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -72,7 +72,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         eprintln!("MySQL source: {} rows per table", mysql.rows());
         Source::MySql(mysql)
     } else {
-        anyhow::bail!("--source {:?}: use `generated`, `mysql` or mysql://…", args.source);
+        anyhow::bail!("--source {:?}: use `generated`, `mysql` or mysql://…", redacted(&args.source));
     };
     let api = HttpApi::new(&args.api);
     let progress = ProgressBar::new(args.posts).with_style(

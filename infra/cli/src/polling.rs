@@ -3,6 +3,9 @@
 
 use std::future::Future;
 
+/// Rounds in a row in which every invocation failed before [`Poller::run_until_idle`] gives up.
+pub const MAX_FAILING_ROUNDS: usize = 20;
+
 /// What one polling round did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Round {
@@ -47,10 +50,17 @@ pub trait Poller {
     {
         async move {
             let mut total = Round::default();
+            let mut failing = 0;
             for _ in 0..max_rounds {
                 let round = self.poll_once(&mut handler).await?;
                 total += round;
                 if round.records == 0 {
+                    break;
+                }
+                // A handler that fails every batch round after round (a recreated
+                // topic, a lake it may not write) would be redelivered for ever.
+                failing = if round.failed_invocations == round.invocations { failing + 1 } else { 0 };
+                if failing == MAX_FAILING_ROUNDS {
                     break;
                 }
             }

@@ -120,6 +120,19 @@ impl Credentials {
     }
 }
 
+/// `url` with its password replaced by `***`, for error messages and logs.
+pub fn redacted(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    // The password may hold `/`, `?` or `@`: the user info ends at the last `@`.
+    match rest.rsplit_once('@') {
+        Some((user_info, host_and_path)) => match user_info.split_once(':') {
+            Some((user, _password)) => format!("{scheme}://{user}:***@{host_and_path}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
 /// Rows of the original three tables, a random offset per post.
 pub struct MySqlSource {
     conn: mysql_async::Conn,
@@ -141,7 +154,7 @@ impl MySqlSource {
                 .db_name(credentials.database)
         } else {
             let parsed =
-                mysql_async::Opts::from_url(url).map_err(|e| SourceError::Url(url.to_owned(), e.to_string()))?;
+                mysql_async::Opts::from_url(url).map_err(|e| SourceError::Url(redacted(url), e.to_string()))?;
             let mut builder = mysql_async::OptsBuilder::from_opts(parsed.clone());
             if parsed.user().is_none() {
                 builder = builder.user(credentials.user);
@@ -227,6 +240,19 @@ fn row_json(row: &mysql_async::Row) -> Result<Box<RawValue>, serde_json::Error> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn urls_lose_their_password_in_messages() {
+        assert_eq!(
+            redacted("mysql://pinpipe:s3cret@127.0.0.1:3306/pinterest"),
+            "mysql://pinpipe:***@127.0.0.1:3306/pinterest"
+        );
+        assert_eq!(redacted("mysql://u:p@ss:w0rd@db/x?a=b"), "mysql://u:***@db/x?a=b");
+        assert_eq!(redacted("mysql://u:pa/ss@db/x"), "mysql://u:***@db/x");
+        assert_eq!(redacted("mysql://pinpipe@db/pinterest"), "mysql://pinpipe@db/pinterest");
+        assert_eq!(redacted("mysql://db/pinterest"), "mysql://db/pinterest");
+        assert_eq!(redacted("not a url"), "not a url");
+    }
 
     #[test]
     fn a_creds_file_like_the_original_is_read() {

@@ -7,18 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 posts=${1:-1000}
-# PINPIPE_BIN: bench that binary instead of building one.
-if [[ -n ${PINPIPE_BIN:-} ]]; then
-  bin=$PINPIPE_BIN
-else
-  cargo build -q --release -p pinpipe-cli
-  bin=${CARGO_TARGET_DIR:-target}/release/pinpipe
-fi
-python=${PINPIPE_PYTHON:-$HOME/.cache/pinpipe/venv/bin/python}
-"$python" -c 'import psutil' 2>/dev/null || "$python" -m pip install -q psutil
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-rows=""
+source infra/bench/release_bin.sh
 run() { # posts maintain_every
   local lake="$work/lake-$1-$2"
   echo "[demo] $1 posts, maintenance every $2 invocations" >&2

@@ -12,19 +12,7 @@ cd "$(dirname "$0")/../.."
 commits=${1:-20000}
 every=${2:-360}
 unmaintained=${3:-2000}
-# PINPIPE_BIN: bench that binary instead of building one.
-if [[ -n ${PINPIPE_BIN:-} ]]; then
-  bin=$PINPIPE_BIN
-else
-  cargo build -q --release -p pinpipe-cli
-  bin=${CARGO_TARGET_DIR:-target}/release/pinpipe
-fi
-# The test stack's venv has DuckDB with its delta extension (infra/stack.sh install);
-# measure.py also wants psutil.
-python=${PINPIPE_PYTHON:-$HOME/.cache/pinpipe/venv/bin/python}
-"$python" -c 'import psutil' 2>/dev/null || "$python" -m pip install -q psutil
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+source infra/bench/release_bin.sh
 for mode in maintained unmaintained; do
   every_arg=$every n=$commits
   [[ $mode == unmaintained ]] && every_arg=0 n=$unmaintained

@@ -219,25 +219,13 @@ impl BatchSink {
     /// them: a redelivery costs a few requests, not the partition's history.
     async fn check_landed(&self, topic: &str, partition: i32, landed: &[(i64, Vec<u8>)]) -> Result<(), SinkError> {
         let (Some((low, _)), Some((high, _))) = (landed.first(), landed.last()) else { return Ok(()) };
-        let prefix = format!("topics/{topic}/partition={partition}/");
-        let prefix_path = Path::from(prefix.as_str());
-        let store = self.lake.store();
-        let after = low - MAX_BATCH_RECORDS - 1;
-        let mut listing = if after >= 0 {
-            store.list_with_offset(Some(&prefix_path), &Path::from(bronze_object_key(topic, partition, after)))
-        } else {
-            store.list(Some(&prefix_path))
-        };
-        // (S3 lists in key order, a local directory in no order: keep what may hold them.)
-        let mut firsts = Vec::new();
-        while let Some(meta) =
-            listing.try_next().await.map_err(|source| SinkError::List { prefix: prefix.clone(), source })?
-        {
-            let Some(object) = BronzeObject::parse(meta.location.as_ref()) else { continue };
-            if object.topic == topic && object.partition == partition && object.first_offset <= *high {
-                firsts.push(object.first_offset);
-            }
-        }
+        let mut firsts: Vec<i64> = self
+            .objects_from(topic, partition, *low)
+            .await?
+            .into_iter()
+            .map(|o| o.first_offset)
+            .filter(|first| first <= high)
+            .collect();
         firsts.sort_unstable();
         let mut bodies: BTreeMap<i64, Vec<u8>> = BTreeMap::new();
         for (offset, line) in landed {
@@ -261,23 +249,29 @@ impl BatchSink {
     /// The objects are the truth; the last one's line count gives its end. An object
     /// holds at most one batch, so only keys from `from - MAX_BATCH_RECORDS` on are
     /// listed: the cost does not grow with the partition's history.
-    pub async fn landed_end(&self, topic: &str, partition: i32, from: i64) -> Result<Option<i64>, SinkError> {
+    /// The partition's objects that may hold offset `from` or later, in no order
+    /// (S3 lists in key order, a local directory in none). An object holds at most one
+    /// batch, so only keys from `from - MAX_BATCH_RECORDS` on are listed.
+    async fn objects_from(&self, topic: &str, partition: i32, from: i64) -> Result<Vec<BronzeObject>, SinkError> {
         let prefix = format!("topics/{topic}/partition={partition}/");
-        let store = self.lake.store();
         let prefix_path = Path::from(prefix.as_str());
+        let store = self.lake.store();
         let after = from - MAX_BATCH_RECORDS - 1;
         let listing = if after >= 0 {
             store.list_with_offset(Some(&prefix_path), &Path::from(bronze_object_key(topic, partition, after)))
         } else {
             store.list(Some(&prefix_path))
         };
-        let listed: Vec<_> =
-            listing.try_collect().await.map_err(|source| SinkError::List { prefix: prefix.clone(), source })?;
-        let Some(last) = listed
+        let listed: Vec<_> = listing.try_collect().await.map_err(|source| SinkError::List { prefix, source })?;
+        Ok(listed
             .iter()
             .filter_map(|meta| BronzeObject::parse(meta.location.as_ref()))
             .filter(|o| o.topic == topic && o.partition == partition)
-            .max_by_key(|o| o.first_offset)
+            .collect())
+    }
+
+    pub async fn landed_end(&self, topic: &str, partition: i32, from: i64) -> Result<Option<i64>, SinkError> {
+        let Some(last) = self.objects_from(topic, partition, from).await?.into_iter().max_by_key(|o| o.first_offset)
         else {
             return Ok(None);
         };

@@ -388,6 +388,8 @@ pub mod counting {
         pub puts: AtomicU64,
         pub lists: AtomicU64,
         pub others: AtomicU64,
+        /// Objects the listings returned (what a LIST's pages cost on S3).
+        pub listed: AtomicU64,
     }
 
     impl Counts {
@@ -395,17 +397,18 @@ pub mod counting {
             [&self.gets, &self.puts, &self.lists, &self.others].iter().map(|c| c.load(Ordering::SeqCst)).sum()
         }
         pub fn reset(&self) {
-            for c in [&self.gets, &self.puts, &self.lists, &self.others] {
+            for c in [&self.gets, &self.puts, &self.lists, &self.others, &self.listed] {
                 c.store(0, Ordering::SeqCst);
             }
         }
         pub fn summary(&self) -> String {
             let get = |c: &AtomicU64| c.load(Ordering::SeqCst);
             format!(
-                "{} GET/HEAD, {} PUT, {} LIST, {} other",
+                "{} GET/HEAD, {} PUT, {} LIST ({} objects listed), {} other",
                 get(&self.gets),
                 get(&self.puts),
                 get(&self.lists),
+                get(&self.listed),
                 get(&self.others)
             )
         }
@@ -423,6 +426,11 @@ pub mod counting {
         }
         fn count(&self, counter: &AtomicU64) {
             counter.fetch_add(1, Ordering::SeqCst);
+        }
+        fn counted(&self, listing: BoxStream<'static, Result<ObjectMeta>>) -> BoxStream<'static, Result<ObjectMeta>> {
+            use futures::StreamExt;
+            let counts = Arc::clone(&self.counts);
+            listing.inspect(move |_| _ = counts.listed.fetch_add(1, Ordering::SeqCst)).boxed()
         }
     }
 
@@ -460,11 +468,11 @@ pub mod counting {
         }
         fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, Result<ObjectMeta>> {
             self.count(&self.counts.lists);
-            self.inner.list(prefix)
+            self.counted(self.inner.list(prefix))
         }
         fn list_with_offset(&self, prefix: Option<&Path>, offset: &Path) -> BoxStream<'static, Result<ObjectMeta>> {
             self.count(&self.counts.lists);
-            self.inner.list_with_offset(prefix, offset)
+            self.counted(self.inner.list_with_offset(prefix, offset))
         }
         async fn list_with_delimiter(&self, prefix: Option<&Path>) -> Result<ListResult> {
             self.count(&self.counts.lists);

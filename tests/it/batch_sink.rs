@@ -198,6 +198,39 @@ async fn far_into_a_partition_only_recent_objects_are_listed_and_continued() {
     assert_eq!(sink.landed_end(&topic(), 0, 25_150).await.unwrap(), Some(25_150));
 }
 
+/// A quiet partition gets one object per record (batch size 1), so history is many
+/// small objects: each delivery must list a few keys before its offset and what
+/// landed after it, not the partition — and still find the end of a large object
+/// further back (the redelivery of 500..1001 lists the 2,000 objects after it).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_delivery_lists_a_few_keys_however_many_objects_the_partition_holds() {
+    use pinpipe_tests::counting::{CountingStore, Counts};
+    use std::sync::atomic::Ordering;
+    let dir = temp_lake("sink-listing");
+    let counts = std::sync::Arc::new(Counts::default());
+    let lake = local(&dir).with_store_layer(|store| CountingStore::wrap(store, counts.clone()));
+    let sink = sink(&lake);
+    let lines = sample_lines("sample_pin.jsonl");
+    let at = |range: std::ops::Range<i64>| -> Vec<(i64, Option<Vec<u8>>)> {
+        range.map(|n| (n, Some(lines[(n % 240) as usize].clone().into_bytes()))).collect()
+    };
+    sink.handle(&event(&topic(), 0, &at(0..1_000))).await;
+    for n in 1_000..3_000 {
+        sink.handle(&event(&topic(), 0, &at(n..n + 1))).await;
+    }
+    for (batch, most_listed) in [(3_000..3_001, 20), (2_990..3_001, 30), (500..1_001, 2_100)] {
+        counts.reset();
+        let c = sink.handle(&event(&topic(), 0, &at(batch.clone()))).await.1;
+        let listed = counts.listed.load(Ordering::SeqCst);
+        eprintln!("delivery {batch:?} after 2,001 objects: {}", counts.summary());
+        assert_eq!(c.records_written + c.duplicates_skipped, (batch.end - batch.start) as u64, "{c:?}");
+        assert!(listed <= most_listed, "delivery {batch:?} listed {listed} objects: {}", counts.summary());
+    }
+    let (keys, bytes) = landed(&lake, 0).await;
+    assert_eq!(keys.len(), 2_002);
+    assert_eq!(bytes.iter().filter(|&&b| b == b'\n').count(), 3_001);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_recreated_topic_stops_its_partition_loudly_instead_of_being_skipped() {
     let dir = temp_lake("sink-recreated");

@@ -8,11 +8,14 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use object_store::aws::AmazonS3Builder;
-use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::prefix::PrefixStore;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 use url::Url;
+
+use local_dir::LocalDir;
+
+mod local_dir;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LakeError {
@@ -75,7 +78,7 @@ impl Lake {
             std::fs::create_dir_all(&dir).map_err(|e| bad(e.to_string()))?;
             let dir = dir.canonicalize().map_err(|e| bad(e.to_string()))?;
             let root = Url::from_directory_path(&dir).map_err(|()| bad("not an absolute path".into()))?;
-            Ok(Lake::over(root, Arc::new(LocalFileSystem::new())))
+            Ok(Lake::over(root, Arc::new(LocalDir::new())))
         }
     }
 

@@ -29,6 +29,9 @@ use crate::silver::BronzeObject;
 /// The most records Lambda puts in one MSK batch (the event source mapping's
 /// largest `BatchSize`), so the most one object holds.
 pub const MAX_BATCH_RECORDS: i64 = 10_000;
+/// Keys before a batch's first offset listed first to find where landed data ends;
+/// widened ×16 up to [`MAX_BATCH_RECORDS`] only when nothing there reaches it.
+const FIRST_WINDOW: i64 = 16;
 
 /// Lambda's MSK event source mapping has no partial batch response; this is ours,
 /// shaped like the Kinesis one: the first offset of each partition that failed.
@@ -135,7 +138,8 @@ impl BatchSink {
         records: &[&KafkaRecord],
     ) -> Result<SinkCounts, SinkError> {
         let mut counts = SinkCounts { records_in: records.len() as u64, ..Default::default() };
-        let mut end = self.landed_end(topic, partition, records[0].offset).await?;
+        let tail = self.landed_tail(topic, partition, records[0].offset).await?;
+        let mut end = tail.end;
         // What is below the landed end was landed by an earlier delivery — unless the
         // topic is a new incarnation reusing the offsets: check the content first.
         let below: Vec<(i64, Vec<u8>)> = records
@@ -146,7 +150,7 @@ impl BatchSink {
                 Value::Bad { .. } => None,
             })
             .collect();
-        self.check_landed(topic, partition, &below).await?;
+        self.check_landed(topic, partition, tail, &below).await?;
         // Runs of consecutive offsets whose values can be landed; a bad value ends a run.
         let mut run: Vec<(i64, Vec<u8>)> = Vec::new();
         for record in records {
@@ -214,70 +218,109 @@ impl BatchSink {
     }
 
     /// Checks that `landed` (offset, value) pairs, all below the partition's landed
-    /// end, are what was landed at those offsets. Lists from the first offset's
-    /// window (as [`BatchSink::landed_end`] does) and reads only the objects that hold
-    /// them: a redelivery costs a few requests, not the partition's history.
-    async fn check_landed(&self, topic: &str, partition: i32, landed: &[(i64, Vec<u8>)]) -> Result<(), SinkError> {
-        let (Some((low, _)), Some((high, _))) = (landed.first(), landed.last()) else { return Ok(()) };
-        let mut firsts: Vec<i64> = self
-            .objects_from(topic, partition, *low)
-            .await?
-            .into_iter()
-            .map(|o| o.first_offset)
-            .filter(|first| first <= high)
-            .collect();
+    /// end, are what was landed at those offsets, reading only the objects of `tail`
+    /// that hold them (the last one is already read): a redelivery costs a few
+    /// requests, not the partition's history.
+    async fn check_landed(
+        &self,
+        topic: &str,
+        partition: i32,
+        tail: LandedTail,
+        landed: &[(i64, Vec<u8>)],
+    ) -> Result<(), SinkError> {
+        let Some((high, _)) = landed.last() else { return Ok(()) };
+        let mut firsts: Vec<i64> = tail.objects.iter().map(|o| o.first_offset).filter(|first| first <= high).collect();
         firsts.sort_unstable();
-        let mut bodies: BTreeMap<i64, Vec<u8>> = BTreeMap::new();
-        for (offset, line) in landed {
-            let recreated = || SinkError::Recreated { topic: topic.to_owned(), partition, offset: *offset };
-            // The object holding `offset`: the last one starting at or before it.
-            let Some(&first) = firsts.iter().rev().find(|&&f| f <= *offset) else { return Err(recreated()) };
+        let mut bodies = tail.bodies;
+        let mut rest = landed;
+        while let Some((offset, _)) = rest.first() {
+            let recreated = |offset: i64| SinkError::Recreated { topic: topic.to_owned(), partition, offset };
+            // The object holding `offset`: the last one starting at or before it; it
+            // holds the records up to the next object's start.
+            let Some(i) = firsts.iter().rposition(|&f| f <= *offset) else { return Err(recreated(*offset)) };
+            let (first, next) = (firsts[i], firsts.get(i + 1).copied().unwrap_or(i64::MAX));
+            let held = rest.iter().take_while(|(o, _)| *o < next).count();
             if !bodies.contains_key(&first) {
                 let key = bronze_object_key(topic, partition, first);
                 let body = self.lake.get(&key).await?.ok_or(SinkError::Vanished { key })?;
                 bodies.insert(first, body.to_vec());
             }
-            if first_mismatch(first, &bodies[&first], std::slice::from_ref(&(*offset, line.clone()))).is_some() {
-                return Err(recreated());
+            if let Some(offset) = first_mismatch(first, &bodies[&first], &rest[..held]) {
+                return Err(recreated(offset));
             }
+            rest = &rest[held..];
         }
         Ok(())
     }
 
-    /// One past the last offset landed for the partition at or after what may
-    /// overlap a batch starting at `from`, or `None` when nothing there is landed.
-    /// The objects are the truth; the last one's line count gives its end. An object
-    /// holds at most one batch, so only keys from `from - MAX_BATCH_RECORDS` on are
-    /// listed: the cost does not grow with the partition's history.
-    /// The partition's objects that may hold offset `from` or later, in no order
-    /// (S3 lists in key order, a local directory in none). An object holds at most one
-    /// batch, so only keys from `from - MAX_BATCH_RECORDS` on are listed.
+    /// The partition's objects that may hold offset `from` or later, in key order. An
+    /// object holds at most one batch, so keys before `from - MAX_BATCH_RECORDS`
+    /// cannot; the listing starts [`FIRST_WINDOW`] keys before `from` and widens only
+    /// while it finds no object starting at or before `from` (objects never overlap,
+    /// so an earlier one cannot reach `from` then), each wider round listing only the
+    /// keys before the last round's: one short LIST in the usual case, whatever the
+    /// history. (The lake lists in key order: S3 does, and so does a local lake.)
     async fn objects_from(&self, topic: &str, partition: i32, from: i64) -> Result<Vec<BronzeObject>, SinkError> {
         let prefix = format!("topics/{topic}/partition={partition}/");
         let prefix_path = Path::from(prefix.as_str());
         let store = self.lake.store();
-        let after = from - MAX_BATCH_RECORDS - 1;
-        let listing = if after >= 0 {
-            store.list_with_offset(Some(&prefix_path), &Path::from(bronze_object_key(topic, partition, after)))
-        } else {
-            store.list(Some(&prefix_path))
-        };
-        let listed: Vec<_> = listing.try_collect().await.map_err(|source| SinkError::List { prefix, source })?;
-        Ok(listed
-            .iter()
-            .filter_map(|meta| BronzeObject::parse(meta.location.as_ref()))
-            .filter(|o| o.topic == topic && o.partition == partition)
-            .collect())
+        let mut objects: Vec<BronzeObject> = Vec::new();
+        let mut listed_from: Option<Path> = None;
+        let mut window = FIRST_WINDOW;
+        loop {
+            let after = from - window - 1;
+            let start = (after >= 0).then(|| Path::from(bronze_object_key(topic, partition, after)));
+            // From the prefix itself when the window reaches offset 0: every key is after it.
+            let listing = store.list_with_offset(Some(&prefix_path), start.as_ref().unwrap_or(&prefix_path));
+            let upto = listed_from.clone();
+            let round: Vec<_> = listing
+                .try_take_while(|meta| std::future::ready(Ok(upto.as_ref().is_none_or(|u| meta.location <= *u))))
+                .try_collect()
+                .await
+                .map_err(|source| SinkError::List { prefix: prefix.clone(), source })?;
+            let mut earlier: Vec<BronzeObject> = round
+                .iter()
+                .filter_map(|meta| BronzeObject::parse(meta.location.as_ref()))
+                .filter(|o| o.topic == topic && o.partition == partition)
+                .collect();
+            earlier.append(&mut objects);
+            objects = earlier;
+            if start.is_none() || window >= MAX_BATCH_RECORDS || objects.iter().any(|o| o.first_offset <= from) {
+                return Ok(objects);
+            }
+            listed_from = start;
+            window = (window * 16).min(MAX_BATCH_RECORDS);
+        }
     }
 
-    pub async fn landed_end(&self, topic: &str, partition: i32, from: i64) -> Result<Option<i64>, SinkError> {
-        let Some(last) = self.objects_from(topic, partition, from).await?.into_iter().max_by_key(|o| o.first_offset)
-        else {
-            return Ok(None);
-        };
-        let body = self.lake.get(&last.key).await?.ok_or_else(|| SinkError::Vanished { key: last.key.clone() })?;
-        Ok(Some(last.first_offset + line_count(&body)))
+    /// What the partition holds from a batch starting at `from` on: the objects that
+    /// may overlap it and the end of the last one (read once, kept for
+    /// [`BatchSink::check_landed`]).
+    async fn landed_tail(&self, topic: &str, partition: i32, from: i64) -> Result<LandedTail, SinkError> {
+        let objects = self.objects_from(topic, partition, from).await?;
+        let mut bodies = BTreeMap::new();
+        let mut end = None;
+        if let Some(last) = objects.iter().max_by_key(|o| o.first_offset) {
+            let body = self.lake.get(&last.key).await?.ok_or_else(|| SinkError::Vanished { key: last.key.clone() })?;
+            end = Some(last.first_offset + line_count(&body));
+            bodies.insert(last.first_offset, body.to_vec());
+        }
+        Ok(LandedTail { objects, bodies, end })
     }
+
+    /// One past the last offset landed for the partition at or after what may
+    /// overlap a batch starting at `from`, or `None` when nothing there is landed.
+    /// The objects are the truth; the last one's line count gives its end.
+    pub async fn landed_end(&self, topic: &str, partition: i32, from: i64) -> Result<Option<i64>, SinkError> {
+        Ok(self.landed_tail(topic, partition, from).await?.end)
+    }
+}
+
+/// A partition's objects from a batch's first offset on, and the bodies read so far.
+struct LandedTail {
+    objects: Vec<BronzeObject>,
+    bodies: BTreeMap<i64, Vec<u8>>,
+    end: Option<i64>,
 }
 
 /// The first of `records` whose value is not the line at its offset in the object

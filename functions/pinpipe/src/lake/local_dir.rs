@@ -1,0 +1,245 @@
+//! A local lake's store: object_store's `LocalFileSystem` with a listing from an
+//! offset that costs what S3's `start-after` costs. `LocalFileSystem` walks and
+//! stats every entry under the prefix whatever the offset, so on a local lake each
+//! Delta log refresh (deltalake lists `_delta_log` from the loaded version) and each
+//! sink delivery (it lists a partition from the batch's window) would cost the whole
+//! history: one-commit-per-record runs grew with the square of the commits. Here the
+//! prefix directory's names are read (no stat), those at or before the offset are
+//! skipped, and only the rest are looked up. Listings from an offset come in key
+//! order, as S3's do (the sink relies on it to stop early).
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::stream::{self, BoxStream};
+use futures::{StreamExt, TryStreamExt};
+use object_store::local::LocalFileSystem;
+use object_store::path::{Path, PathPart};
+use object_store::{
+    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore, ObjectStoreExt,
+    PutMultipartOptions, PutOptions, PutPayload, PutResult, RenameOptions, Result,
+};
+
+/// Objects looked up at once after the offset.
+const HEAD_CONCURRENCY: usize = 8;
+
+#[derive(Debug)]
+pub(super) struct LocalDir {
+    fs: Arc<LocalFileSystem>,
+}
+
+impl LocalDir {
+    pub(super) fn new() -> Self {
+        LocalDir { fs: Arc::new(LocalFileSystem::new()) }
+    }
+}
+
+impl std::fmt::Display for LocalDir {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "LocalDir({})", self.fs)
+    }
+}
+
+/// An entry of the prefix directory after the offset.
+enum After {
+    File(Path),
+    /// A subdirectory: listed by `LocalFileSystem` (objects under it are after the
+    /// offset or filtered by it there).
+    Dir(Path),
+}
+
+/// The entries of `dir` (the directory of `prefix`) whose keys sort after `offset`,
+/// in key order; none when the directory does not exist, as `LocalFileSystem` lists.
+/// `None` when a name does not map plainly to a key: then the whole listing is left
+/// to `LocalFileSystem`, whose rules for such names are its own.
+fn entries_after(dir: std::path::PathBuf, prefix: &Path, offset: &Path) -> std::io::Result<Option<Vec<After>>> {
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory) => {
+            return Ok(Some(Vec::new()));
+        }
+        Err(e) => return Err(e),
+    };
+    let mut after = Vec::new();
+    for entry in entries {
+        let entry = entry?;
+        let name = entry.file_name();
+        let Some(part) = name.to_str().and_then(|name| PathPart::parse(name).ok()) else {
+            return Ok(None);
+        };
+        let location = prefix.clone().join(part);
+        if entry.file_type()?.is_dir() {
+            // Keys under a directory may sort after the offset even when its own does
+            // not ('/' sorts after '-'): `LocalFileSystem` filters them.
+            after.push(After::Dir(location));
+        } else if location > *offset && !is_staging(&location) {
+            after.push(After::File(location));
+        }
+    }
+    after.sort_by(|a, b| key(a).cmp(key(b)));
+    Ok(Some(after))
+}
+
+/// `LocalFileSystem` writes an object to `<name>#<digits>` and renames it into place;
+/// such files are not objects (its listing skips them too).
+fn is_staging(location: &Path) -> bool {
+    location
+        .filename()
+        .and_then(|name| name.split_once('#'))
+        .is_some_and(|(_, suffix)| !suffix.is_empty() && suffix.bytes().all(|b| b.is_ascii_digit()))
+}
+
+fn key(entry: &After) -> &Path {
+    match entry {
+        After::File(p) | After::Dir(p) => p,
+    }
+}
+
+#[async_trait]
+impl ObjectStore for LocalDir {
+    async fn put_opts(&self, location: &Path, payload: PutPayload, opts: PutOptions) -> Result<PutResult> {
+        self.fs.put_opts(location, payload, opts).await
+    }
+
+    async fn put_multipart_opts(&self, location: &Path, opts: PutMultipartOptions) -> Result<Box<dyn MultipartUpload>> {
+        self.fs.put_multipart_opts(location, opts).await
+    }
+
+    async fn get_opts(&self, location: &Path, options: GetOptions) -> Result<GetResult> {
+        self.fs.get_opts(location, options).await
+    }
+
+    async fn get_ranges(&self, location: &Path, ranges: &[Range<u64>]) -> Result<Vec<Bytes>> {
+        self.fs.get_ranges(location, ranges).await
+    }
+
+    fn delete_stream(&self, locations: BoxStream<'static, Result<Path>>) -> BoxStream<'static, Result<Path>> {
+        self.fs.delete_stream(locations)
+    }
+
+    fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, Result<ObjectMeta>> {
+        self.fs.list(prefix)
+    }
+
+    fn list_with_offset(&self, prefix: Option<&Path>, offset: &Path) -> BoxStream<'static, Result<ObjectMeta>> {
+        let fs = Arc::clone(&self.fs);
+        let prefix = prefix.cloned().unwrap_or_default();
+        let offset = offset.clone();
+        let dir = match fs.path_to_filesystem(&prefix) {
+            Ok(dir) => dir,
+            Err(e) => return stream::once(async { Err(e) }).boxed(),
+        };
+        let listed = {
+            let (prefix, offset) = (prefix.clone(), offset.clone());
+            async move {
+                tokio::task::spawn_blocking(move || entries_after(dir, &prefix, &offset))
+                    .await
+                    .map_err(|e| object_store::Error::Generic { store: "LocalDir", source: Box::new(e) })?
+                    .map_err(|e| object_store::Error::Generic { store: "LocalDir", source: Box::new(e) })
+            }
+        };
+        let fallback = (Arc::clone(&fs), prefix.clone(), offset.clone());
+        stream::once(listed)
+            .map_ok(move |entries| {
+                let Some(entries) = entries else {
+                    let (fs, prefix, offset) = fallback.clone();
+                    return stream::once(async move {
+                        let mut all: Vec<ObjectMeta> =
+                            fs.list_with_offset(Some(&prefix), &offset).try_collect().await?;
+                        all.sort_by(|a, b| a.location.cmp(&b.location));
+                        Ok::<_, object_store::Error>(stream::iter(all.into_iter().map(Ok)))
+                    })
+                    .try_flatten()
+                    .boxed();
+                };
+                let fs = Arc::clone(&fs);
+                let offset = offset.clone();
+                stream::iter(entries)
+                    .map(move |entry| {
+                        let (fs, offset) = (Arc::clone(&fs), offset.clone());
+                        async move {
+                            match entry {
+                                // Removed since the directory was read: not listed, as on S3.
+                                After::File(location) => match fs.head(&location).await {
+                                    Ok(meta) => Ok(stream::iter(vec![Ok(meta)]).boxed()),
+                                    Err(object_store::Error::NotFound { .. }) => Ok(stream::empty().boxed()),
+                                    Err(e) => Err(e),
+                                },
+                                After::Dir(location) => {
+                                    let mut under: Vec<ObjectMeta> =
+                                        fs.list_with_offset(Some(&location), &offset).try_collect().await?;
+                                    under.sort_by(|a, b| a.location.cmp(&b.location));
+                                    Ok(stream::iter(under.into_iter().map(Ok)).boxed())
+                                }
+                            }
+                        }
+                    })
+                    .buffered(HEAD_CONCURRENCY)
+                    .try_flatten()
+                    .boxed()
+            })
+            .try_flatten()
+            .boxed()
+    }
+
+    async fn list_with_delimiter(&self, prefix: Option<&Path>) -> Result<ListResult> {
+        self.fs.list_with_delimiter(prefix).await
+    }
+
+    async fn copy_opts(&self, from: &Path, to: &Path, options: CopyOptions) -> Result<()> {
+        self.fs.copy_opts(from, to, options).await
+    }
+
+    async fn rename_opts(&self, from: &Path, to: &Path, options: RenameOptions) -> Result<()> {
+        self.fs.rename_opts(from, to, options).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// (key, size) listed from `offset`, sorted.
+    async fn listed(store: &dyn ObjectStore, prefix: &Path, offset: &Path) -> Vec<(String, u64)> {
+        let mut metas = as_listed(store, prefix, offset).await;
+        metas.sort();
+        metas
+    }
+
+    async fn as_listed(store: &dyn ObjectStore, prefix: &Path, offset: &Path) -> Vec<(String, u64)> {
+        store
+            .list_with_offset(Some(prefix), offset)
+            .map_ok(|m| (m.location.to_string(), m.size))
+            .try_collect()
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn lists_from_an_offset_as_local_file_system_does() {
+        let root = std::env::temp_dir().join(format!("pinpipe-local-dir-{}", std::process::id()));
+        let dir = root.join("p");
+        std::fs::create_dir_all(dir.join("b-sub")).unwrap();
+        std::fs::create_dir_all(dir.join("a")).unwrap();
+        for (name, body) in [("a0", "1"), ("b", "22"), ("b-sub/x", "333"), ("a/y", "4"), ("c", "55555"), ("c#12", "")] {
+            std::fs::write(dir.join(name), body).unwrap();
+        }
+        let prefix = Path::from_filesystem_path(&dir).unwrap();
+        let ours = LocalDir::new();
+        let theirs = LocalFileSystem::new();
+        for offset in ["a", "a0", "a/y", "b", "b-sub", "b/", "c", "d", ""] {
+            let offset = Path::from(format!("{prefix}/{offset}"));
+            let expected = listed(&theirs, &prefix, &offset).await;
+            // In key order, as S3 lists.
+            assert_eq!(as_listed(&ours, &prefix, &offset).await, expected, "from {offset}");
+        }
+        // 'b-sub/x' sorts after 'b-sub' and 'b/': a directory's objects are filtered one by one.
+        let from_b = listed(&ours, &prefix, &Path::from(format!("{prefix}/b"))).await;
+        assert_eq!(from_b.iter().map(|(k, _)| k.rsplit('/').next().unwrap()).collect::<Vec<_>>(), ["x", "c"]);
+        let missing = Path::from(format!("{prefix}/missing"));
+        assert!(listed(&ours, &missing, &Path::from(format!("{missing}/0"))).await.is_empty());
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+}

@@ -230,6 +230,22 @@ pub fn temp_lake(name: &str) -> std::path::PathBuf {
     dir
 }
 
+/// The published run of `run_date` in a local lake (`analytics/run_date=D/_latest.json`):
+/// the pointer and the directory holding that run's files.
+pub fn published_run(lake: &std::path::Path, run_date: &str) -> (serde_json::Value, PathBuf) {
+    let date_dir = lake.join(format!("analytics/run_date={run_date}"));
+    let pointer =
+        std::fs::read(date_dir.join("_latest.json")).unwrap_or_else(|e| panic!("{run_date}: no pointer: {e}"));
+    let pointer: serde_json::Value = serde_json::from_slice(&pointer).expect("the pointer is JSON");
+    let dir = lake.join(pointer["prefix"].as_str().expect("a prefix"));
+    (pointer, dir)
+}
+
+/// Today in UTC: a run for it answers over the latest silver (a past date time-travels).
+pub fn today() -> String {
+    chrono::Utc::now().date_naive().format("%Y-%m-%d").to_string()
+}
+
 /// API Gateway requests as lambda_http receives them: REST API (v1, stage in the
 /// path, IAM identity when authorised) and HTTP API (v2, what `cargo lambda watch` sends).
 pub mod apigw {

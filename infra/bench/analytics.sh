@@ -25,8 +25,10 @@ for posts in $sizes; do
   # pinpipe reads the same files as bronze objects (landing them is the sink's job, untimed).
   lake=$work/lake-$posts
   "$bin" land-bronze --in "$raw" --lake "$lake" --records-per-object 10000 --partitions 2 >/dev/null 2>&1
-  ours=$(RUST_LOG=warn "$py" infra/bench/measure.py "$bin" analytics --lake "$lake" --date 2026-11-22)
-  answers=$lake/analytics/run_date=2026-11-22
+  today=$(date -u +%F)
+  ours=$(RUST_LOG=warn "$py" infra/bench/measure.py "$bin" analytics --lake "$lake" --date "$today")
+  # The published run's files (the pointer names their prefix).
+  answers=$lake/$("$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))["prefix"])' "$lake/analytics/run_date=$today/_latest.json")
   duck=$("$py" infra/bench/measure.py "$py" infra/bench/analytics_duckdb.py "$raw" "$work/duck-$posts")
   spark=$("$py" infra/bench/measure.py "$py" infra/bench/analytics_pyspark.py "$raw" "$work/spark-$posts")
   same_duck=$("$py" infra/bench/same_answers.py "$answers" "$work/duck-$posts")

@@ -6,7 +6,8 @@
 use std::path::Path;
 
 use pinpipe::Kind;
-use pinpipe::config::{Names, bronze_object_key};
+use pinpipe::bronze::object_key as bronze_object_key;
+use pinpipe::config::Names;
 use pinpipe::lake::Lake;
 use pinpipe::sink::{BatchSink, SinkCounts};
 use pinpipe_tests::json_reader::duckdb_read_json;

@@ -7,7 +7,7 @@ use std::process::Command;
 use pinpipe::Kind;
 use pinpipe_tests::json_reader::duckdb_read_json;
 use pinpipe_tests::readers::duckdb_delta;
-use pinpipe_tests::{generated_inds, pinpipe_bin, stack, temp_lake};
+use pinpipe_tests::{generated_inds, pinpipe_bin, published_run, stack, temp_lake, today};
 
 /// The number before `what` in `text` ("… 12 batches delivered again …").
 fn number_before(text: &str, what: &str) -> u64 {
@@ -28,7 +28,7 @@ fn sorted(mut v: Vec<i64>) -> Vec<i64> {
 fn demo_on_the_embedded_default_lands_every_record_once_despite_redeliveries() {
     let lake = temp_lake("demo");
     let out = Command::new(pinpipe_bin())
-        .args(["demo", "--posts", "300", "--redeliver-every", "3", "--date", "2026-11-22", "--lake"])
+        .args(["demo", "--posts", "300", "--redeliver-every", "3", "--lake"])
         .arg(&lake)
         // The embedded default: no endpoints of real services.
         .env_remove("AWS_ENDPOINT_URL")
@@ -60,7 +60,7 @@ fn demo_on_the_embedded_default_lands_every_record_once_despite_redeliveries() {
         assert_eq!(bronze.inds, sorted(expected[i].clone()), "{kind} bronze");
     }
     assert_eq!(number_before(&stderr, "rows cleaned"), 900, "{stderr}");
-    assert!(lake.join("analytics/run_date=2026-11-22/report.md").exists());
+    assert!(published_run(&lake, &today()).1.join("report.md").exists());
 
     // Maintenance ran at the end and says what it did: every table compacted to one file.
     assert!(stderr.contains("table maintenance (log retention 7 days, vacuum retention 7 days)"), "{stderr}");
@@ -77,7 +77,7 @@ fn demo_runs_against_the_local_stack_with_the_spec_variables() {
     let id = stack::unique_name("demo").replace('-', "").chars().take(24).collect::<String>();
     // AWS_ENDPOINT_URL (moto) and PINPIPE_KAFKA_BOOTSTRAP (tansu) come from the stack's env.
     let out = Command::new(pinpipe_bin())
-        .args(["demo", "--posts", "60", "--partitions", "2", "--date", "2026-11-22", "--id", &id, "--lake"])
+        .args(["demo", "--posts", "60", "--partitions", "2", "--id", &id, "--lake"])
         .arg(&lake)
         .env("AWS_ENDPOINT_URL", stack::aws_endpoint())
         .env("PINPIPE_KAFKA_BOOTSTRAP", stack::kafka_bootstrap())

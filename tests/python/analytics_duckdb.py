@@ -30,9 +30,12 @@ for kind in ("pin", "geo", "user"):
         "QUALIFY row_number() OVER (PARTITION BY ind) = 1"
     )
 
+# The run published for the date (the pointer names its prefix).
+with open(f"{lake}/analytics/run_date={run_date}/_latest.json") as f:
+    prefix = json.load(f)["prefix"]
 out = {}
 for stem, sql in QUERIES.items():
-    ours = con.sql(f"SELECT * FROM read_parquet('{lake}/analytics/run_date={run_date}/{stem}.parquet', hive_partitioning = false)")
+    ours = con.sql(f"SELECT * FROM read_parquet('{lake}/{prefix}{stem}.parquet', hive_partitioning = false)")
     out[stem] = {
         "duckdb": [list(row) for row in con.sql(sql).fetchall()],
         "ours": [list(row) for row in ours.fetchall()],

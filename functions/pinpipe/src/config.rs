@@ -127,14 +127,8 @@ impl Names<'_> {
     }
     /// Bronze prefix of a topic: `topics/<id>.pin/`.
     pub fn bronze_prefix(&self, kind: Kind) -> String {
-        format!("topics/{}/", self.topic(kind))
+        crate::bronze::topic_prefix(&self.topic(kind))
     }
-}
-
-/// Bronze object key of a batch (SPEC §6, Kafka Connect's S3 sink layout):
-/// `topics/<topic>/partition=<p>/<topic>+<p>+<first offset:010>.json`.
-pub fn bronze_object_key(topic: &str, partition: i32, first_offset: i64) -> String {
-    format!("topics/{topic}/partition={partition}/{topic}+{partition}+{first_offset:010}.json")
 }
 
 #[cfg(test)]
@@ -185,9 +179,6 @@ mod tests {
         assert_eq!(n.topic(Kind::Geo), "0a1b2c3d4e5f.geo");
         assert_eq!(n.stream_table(Kind::User), "delta/stream/0a1b2c3d4e5f_user_table");
         assert_eq!(n.batch_table(Kind::Pin), "delta/batch/0a1b2c3d4e5f_pin");
-        assert_eq!(
-            bronze_object_key("0a1b2c3d4e5f.pin", 2, 1234),
-            "topics/0a1b2c3d4e5f.pin/partition=2/0a1b2c3d4e5f.pin+2+0000001234.json"
-        );
+        assert_eq!(n.bronze_prefix(Kind::Pin), "topics/0a1b2c3d4e5f.pin/");
     }
 }

@@ -13,12 +13,15 @@
 use std::collections::HashMap;
 
 use arrow_array::RecordBatch;
+use chrono::{DateTime, Utc};
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties, TransactionError};
 use deltalake::kernel::{Action, StructType, Transaction};
 use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::writer::{DeltaWriter, RecordBatchWriter};
 use deltalake::{DeltaTable, DeltaTableError};
+use object_store::ObjectStoreExt;
+use object_store::path::Path;
 use url::Url;
 
 use crate::columnar::schema;
@@ -140,6 +143,42 @@ impl CleanTable {
     /// The underlying deltalake table (table maintenance runs deltalake's operations on it).
     pub fn delta_table(&self) -> &DeltaTable {
         &self.table
+    }
+
+    /// Loads the table as it stood at `at`: its last version committed at or before
+    /// then (by the commit files' times, as Delta time travel reads them). `None` when
+    /// the table had no version yet; an error when its log no longer reaches back that
+    /// far (log cleanup keeps one retention period). The loaded table is for reading:
+    /// writer marks are read from the latest version only.
+    pub async fn load_as_of(&mut self, at: DateTime<Utc>) -> Result<Option<u64>, LakeError> {
+        self.table.load_with_datetime(at).await.map_err(|e| LakeError::delta(&self.url, e))?;
+        self.txns = Txns::default();
+        let version = self.loaded_version()?;
+        let commit = Path::from(format!("_delta_log/{version:020}.json"));
+        let committed = match self.table.log_store().object_store(None).head(&commit).await {
+            Ok(meta) => meta.last_modified,
+            Err(source) => {
+                return Err(LakeError::Inconsistent {
+                    table: self.url.to_string(),
+                    detail: format!(
+                        "cannot tell when version {version} was committed ({source}): time travel to {at} needs its commit file"
+                    ),
+                });
+            }
+        };
+        if committed <= at {
+            return Ok(Some(version));
+        }
+        // deltalake falls back to the earliest version it finds when `at` is before it.
+        if version == 0 {
+            return Ok(None);
+        }
+        Err(LakeError::Inconsistent {
+            table: self.url.to_string(),
+            detail: format!(
+                "its log no longer reaches back to {at}: the earliest version kept, {version}, was committed at {committed} (log retention)"
+            ),
+        })
     }
 
     /// Re-reads the log to the latest version.

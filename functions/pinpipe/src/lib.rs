@@ -7,6 +7,7 @@
 //!   the one representation both the Delta writer and the Polars analytics consume;
 //! - [`generate`]: realistic raw posts with the measured dirty-value distributions;
 //! - [`ingest`]: the HTTP API of SPEC §5 over [`services`], Kinesis and Kafka as traits;
+//! - [`bronze`]: the bronze layout (Kafka Connect's S3 sink): keys, bodies, where data ends;
 //! - [`sink`]: the batch sink: MSK batches → bronze objects, exactly once;
 //! - [`silver`]: bronze objects into the silver Delta tables, each once;
 //! - [`analytics`]: the daily job and SPEC §4's eight questions with Polars;
@@ -14,6 +15,7 @@
 
 #[cfg(feature = "analytics")]
 pub mod analytics;
+pub mod bronze;
 pub mod catalogue;
 pub mod clean;
 pub mod columnar;

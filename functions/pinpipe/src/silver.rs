@@ -17,9 +17,10 @@ use object_store::path::Path;
 
 use arrow_array::RecordBatch;
 
+use crate::bronze::{self, BronzeObject};
 use crate::clean::QuarantineReason;
 use crate::columnar::{CleanedBatch, clean_batch};
-use crate::config::{Names, bronze_object_key};
+use crate::config::Names;
 use crate::delta::CleanTable;
 use crate::exactly_once::{self, Staged, WriteError};
 use crate::kind::Kind;
@@ -34,38 +35,6 @@ const MAX_COMMIT_BYTES: u64 = 64 << 20;
 const FETCH_CONCURRENCY: usize = 16;
 /// commitInfo key listing the bronze objects a commit took in.
 const OBJECTS_KEY: &str = "pinpipe.bronzeObjects";
-
-/// One bronze object, named as Kafka Connect's S3 sink names it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BronzeObject {
-    pub key: String,
-    pub topic: String,
-    pub partition: i32,
-    pub first_offset: i64,
-}
-
-impl BronzeObject {
-    /// Parses `topics/<topic>/partition=<p>/<topic>+<p>+<offset>.json`; other keys are
-    /// not bronze objects.
-    pub fn parse(key: &str) -> Option<BronzeObject> {
-        let rest = key.strip_prefix("topics/")?;
-        let (topic, rest) = rest.split_once('/')?;
-        let (dir, file) = rest.split_once('/')?;
-        let partition: i32 = dir.strip_prefix("partition=")?.parse().ok()?;
-        let stem = file.strip_suffix(".json")?;
-        let (name, offset) = stem.rsplit_once('+')?;
-        let (name_topic, name_partition) = name.rsplit_once('+')?;
-        if name_topic != topic || name_partition.parse::<i32>().ok()? != partition {
-            return None;
-        }
-        let first_offset: i64 = offset.parse().ok().filter(|o| *o >= 0)?;
-        Some(BronzeObject { key: key.to_owned(), topic: topic.to_owned(), partition, first_offset })
-    }
-
-    fn offset(&self) -> Offset {
-        Offset(self.first_offset)
-    }
-}
 
 /// A bronze object and its size as listed.
 #[derive(Debug)]
@@ -145,8 +114,7 @@ async fn list_partitions(lake: &Lake, prefix: &str) -> Result<Vec<i32>, SilverEr
         .list_with_delimiter(Some(&Path::from(prefix)))
         .await
         .map_err(|source| SilverError::List { prefix: prefix.to_owned(), source })?;
-    let mut partitions: Vec<i32> =
-        listed.common_prefixes.iter().filter_map(|p| p.filename()?.strip_prefix("partition=")?.parse().ok()).collect();
+    let mut partitions: Vec<i32> = listed.common_prefixes.iter().filter_map(bronze::partition_of).collect();
     partitions.sort();
     Ok(partitions)
 }
@@ -158,10 +126,10 @@ async fn list_after(
     partition: i32,
     mark: Option<Offset>,
 ) -> Result<Vec<Listed>, SilverError> {
-    let prefix = Path::from(format!("topics/{topic}/partition={partition}/"));
+    let prefix = Path::from(bronze::partition_prefix(topic, partition));
     let listing = match mark {
         Some(Offset(offset)) => {
-            lake.store().list_with_offset(Some(&prefix), &Path::from(bronze_object_key(topic, partition, offset)))
+            lake.store().list_with_offset(Some(&prefix), &Path::from(bronze::object_key(topic, partition, offset)))
         }
         None => lake.store().list(Some(&prefix)),
     };
@@ -171,8 +139,9 @@ async fn list_after(
     for meta in listed {
         match BronzeObject::parse(meta.location.as_ref()) {
             Some(object) if object.topic == topic && object.partition == partition => {
-                if mark.is_none_or(|m| object.offset() > m) {
-                    objects.push(Listed { offset: object.offset(), object, size: meta.size })
+                let offset = Offset(object.first_offset);
+                if mark.is_none_or(|m| offset > m) {
+                    objects.push(Listed { offset, object, size: meta.size })
                 }
             }
             _ => tracing::warn!(key = %meta.location, "not a bronze object name; left alone"),
@@ -329,24 +298,5 @@ mod tests {
             .collect();
         let expected: Vec<i64> = (0..20_000).filter(|i| *i != 5 && *i != 15_000).collect();
         assert_eq!(inds, expected);
-    }
-
-    #[test]
-    fn parses_exactly_kafka_connects_names() {
-        let key = bronze_object_key("0a1b2c3d4e5f.pin", 2, 1234);
-        assert_eq!(
-            BronzeObject::parse(&key),
-            Some(BronzeObject { key: key.clone(), topic: "0a1b2c3d4e5f.pin".into(), partition: 2, first_offset: 1234 })
-        );
-        for other in [
-            "topics/0a1b2c3d4e5f.pin/partition=2/0a1b2c3d4e5f.pin+3+0000001234.json",
-            "topics/0a1b2c3d4e5f.pin/partition=2/other+2+0000001234.json",
-            "topics/0a1b2c3d4e5f.pin/partition=x/0a1b2c3d4e5f.pin+2+0000001234.json",
-            "topics/0a1b2c3d4e5f.pin/partition=2/0a1b2c3d4e5f.pin+2+0000001234.json.tmp",
-            "topics/0a1b2c3d4e5f.pin/partition=2/0a1b2c3d4e5f.pin+2+-1.json",
-            "topics/0a1b2c3d4e5f.pin/_SUCCESS",
-        ] {
-            assert_eq!(BronzeObject::parse(other), None, "{other}");
-        }
     }
 }

@@ -21,10 +21,9 @@ use base64::Engine;
 use futures::TryStreamExt;
 use object_store::path::Path;
 
-use crate::config::bronze_object_key;
+use crate::bronze::{self, BronzeObject, line_count, object_body};
 use crate::lake::{Lake, LakeError};
 use crate::quarantine::{Origin, Quarantined};
-use crate::silver::BronzeObject;
 
 /// The most records Lambda puts in one MSK batch (the event source mapping's
 /// largest `BatchSize`), so the most one object holds.
@@ -190,12 +189,8 @@ impl BatchSink {
     ) -> Result<(), SinkError> {
         let mut rest: &[(i64, Vec<u8>)] = &run;
         while let Some((first, _)) = rest.first() {
-            let key = bronze_object_key(topic, partition, *first);
-            let mut body = Vec::with_capacity(rest.iter().map(|(_, l)| l.len() + 1).sum());
-            for (_, line) in rest {
-                body.extend_from_slice(line);
-                body.push(b'\n');
-            }
+            let key = bronze::object_key(topic, partition, *first);
+            let body = object_body(rest.iter().map(|(_, line)| line.as_slice()));
             if self.lake.put_new(&key, body).await? {
                 counts.records_written += rest.len() as u64;
                 counts.objects_written += 1;
@@ -241,7 +236,7 @@ impl BatchSink {
             let (first, next) = (firsts[i], firsts.get(i + 1).copied().unwrap_or(i64::MAX));
             let held = rest.iter().take_while(|(o, _)| *o < next).count();
             if !bodies.contains_key(&first) {
-                let key = bronze_object_key(topic, partition, first);
+                let key = bronze::object_key(topic, partition, first);
                 let body = self.lake.get(&key).await?.ok_or(SinkError::Vanished { key })?;
                 bodies.insert(first, body.to_vec());
             }
@@ -261,7 +256,7 @@ impl BatchSink {
     /// keys before the last round's: one short LIST in the usual case, whatever the
     /// history. (The lake lists in key order: S3 does, and so does a local lake.)
     async fn objects_from(&self, topic: &str, partition: i32, from: i64) -> Result<Vec<BronzeObject>, SinkError> {
-        let prefix = format!("topics/{topic}/partition={partition}/");
+        let prefix = bronze::partition_prefix(topic, partition);
         let prefix_path = Path::from(prefix.as_str());
         let store = self.lake.store();
         let mut objects: Vec<BronzeObject> = Vec::new();
@@ -269,7 +264,7 @@ impl BatchSink {
         let mut window = FIRST_WINDOW;
         loop {
             let after = from - window - 1;
-            let start = (after >= 0).then(|| Path::from(bronze_object_key(topic, partition, after)));
+            let start = (after >= 0).then(|| Path::from(bronze::object_key(topic, partition, after)));
             // From the prefix itself when the window reaches offset 0: every key is after it.
             let listing = store.list_with_offset(Some(&prefix_path), start.as_ref().unwrap_or(&prefix_path));
             let upto = listed_from.clone();
@@ -332,10 +327,6 @@ fn first_mismatch(first: i64, body: &[u8], records: &[(i64, Vec<u8>)]) -> Option
         let line = usize::try_from(offset - first).ok().and_then(|i| lines.get(i));
         (line != Some(&value.as_slice())).then_some(*offset)
     })
-}
-
-fn line_count(body: &[u8]) -> i64 {
-    body.iter().filter(|&&b| b == b'\n').count() as i64
 }
 
 /// The record's value as produced: base64-decoded; it must fit on one line.

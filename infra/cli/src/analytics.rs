@@ -69,7 +69,7 @@ pub async fn land(args: LandArgs) -> anyhow::Result<()> {
         let text = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
         let lines: Vec<&[u8]> = text.split(|&b| b == b'\n').filter(|l| !l.is_empty()).collect();
         // Continue after what an earlier landing of this topic wrote.
-        let first_offset = next_offset(&lake, &names.bronze_prefix(kind)).await?;
+        let first_offset = pinpipe::bronze::topic_end(&lake, &names.topic(kind)).await?;
         let keys = pinpipe_local::bronze::land(
             &lake,
             &names.topic(kind),
@@ -87,19 +87,4 @@ pub async fn land(args: LandArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
-}
-
-/// One past the highest offset any bronze object under `prefix` may hold.
-async fn next_offset(lake: &Lake, prefix: &str) -> anyhow::Result<i64> {
-    use futures::TryStreamExt;
-    let listed: Vec<_> = lake.store().list(Some(&prefix.into())).try_collect().await?;
-    let mut next = 0;
-    for meta in listed {
-        if let Some(object) = pinpipe::silver::BronzeObject::parse(meta.location.as_ref()) {
-            let body = lake.get(meta.location.as_ref()).await?.unwrap_or_default();
-            let lines = body.split(|&b| b == b'\n').filter(|l| !l.is_empty()).count() as i64;
-            next = next.max(object.first_offset + lines);
-        }
-    }
-    Ok(next)
 }

@@ -2,7 +2,7 @@
 //! (SPEC §6) — what the batch sink does with records read from MSK, for running
 //! the daily job locally on files (`pinpipe land-bronze`) and in tests.
 
-use pinpipe::config::bronze_object_key;
+use pinpipe::bronze::{object_body, object_key};
 use pinpipe::lake::{Lake, LakeError};
 
 /// Writes `lines` of `topic` as objects of at most `per_object` lines, spread over
@@ -24,13 +24,8 @@ pub async fn land(
             lines.iter().enumerate().filter(|(n, _)| *n as i32 % partitions == partition).map(|(_, l)| *l).collect();
         for (index, chunk) in mine.chunks(per_object).enumerate() {
             let offset = first_offset + (index * per_object) as i64;
-            let key = bronze_object_key(topic, partition, offset);
-            let mut body = Vec::with_capacity(chunk.iter().map(|l| l.len() + 1).sum());
-            for line in chunk {
-                body.extend_from_slice(line);
-                body.push(b'\n');
-            }
-            lake.put(&key, body).await?;
+            let key = object_key(topic, partition, offset);
+            lake.put(&key, object_body(chunk.iter().copied())).await?;
             keys.push(key);
         }
     }

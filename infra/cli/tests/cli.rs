@@ -122,7 +122,8 @@ fn analytics_over_the_real_samples_as_bronze_prints_the_eight_answers() {
     let landed = pinpipe(&["land-bronze", "--in", &raw_arg, "--lake", &lake_arg, "--records-per-object", "100"]);
     assert!(landed.status.success(), "{}", String::from_utf8_lossy(&landed.stderr));
 
-    let run = pinpipe(&["analytics", "--lake", &lake_arg, "--id", "0a1b2c3d4e5f", "--date", "2026-11-22"]);
+    // Today (the default): over the latest silver; a past date would time-travel.
+    let run = pinpipe(&["analytics", "--lake", &lake_arg, "--id", "0a1b2c3d4e5f"]);
     let (stdout, stderr) = (String::from_utf8_lossy(&run.stdout), String::from_utf8_lossy(&run.stderr));
     assert!(run.status.success(), "{stderr}");
     let sections: Vec<&str> = stdout.lines().filter(|l| l.starts_with("## ")).collect();
@@ -130,10 +131,15 @@ fn analytics_over_the_real_samples_as_bronze_prints_the_eight_answers() {
     assert!(sections[0].contains("Most popular category per country"));
     assert!(stdout.contains("| age_group | category | category_count |\n|---|---|---|\n| 18-24 |"), "{stdout}");
     assert!(stderr.contains("9 new bronze objects read, 720 rows cleaned, 0 quarantined"), "{stderr}");
-    assert!(lake.join("analytics/run_date=2026-11-22/report.md").exists());
+    let today = chrono::Utc::now().date_naive();
+    let pointer: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(lake.join(format!("analytics/run_date={today}/_latest.json"))).expect("the run is published"),
+    )
+    .unwrap();
+    assert!(lake.join(pointer["prefix"].as_str().unwrap()).join("report.md").exists(), "{pointer}");
 
     // Run again: nothing new to read, the same answers.
-    let again = pinpipe(&["analytics", "--lake", &lake_arg, "--id", "0a1b2c3d4e5f", "--date", "2026-11-22"]);
+    let again = pinpipe(&["analytics", "--lake", &lake_arg, "--id", "0a1b2c3d4e5f"]);
     assert!(String::from_utf8_lossy(&again.stderr).contains("0 new bronze objects read"));
     assert_eq!(String::from_utf8_lossy(&again.stdout), stdout);
 

@@ -1,15 +1,18 @@
 //! The daily job (SPEC §4, §6): bronze objects not yet in silver are cleaned into
 //! the silver Delta tables; then the eight questions are answered over silver with
-//! Polars and written to `analytics/run_date=YYYY-MM-DD/` with `report.md`.
+//! Polars and written under `analytics/run_date=YYYY-MM-DD/` with `report.md`, then
+//! published in one step ([`output`]). A past run date is answered over silver as it
+//! stood at the end of that day (Delta time travel).
 //! The `daily-analytics` Lambda and `pinpipe analytics` both run [`DailyJob::run`].
 
+pub mod output;
 pub mod queries;
 pub mod report;
 
 use std::io::Cursor;
 use std::time::{Duration, Instant};
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use futures::{StreamExt, TryStreamExt};
 use polars::prelude::*;
 
@@ -60,8 +63,13 @@ pub struct RunReport {
     pub silver: [(Kind, SilverCounts); 3],
     /// Rows in silver, and rows left out as repeated posts (`ind` seen before), per kind.
     pub silver_rows: [(Kind, u64, u64); 3],
+    /// Silver as of this time (the end of a past run date), or `None`: the latest.
+    pub silver_as_of: Option<DateTime<Utc>>,
+    /// The silver version read per kind (`None`: the table had none by then).
+    pub silver_versions: [(Kind, Option<u64>); 3],
     pub answers: Vec<(Question, DataFrame)>,
-    /// `analytics/run_date=YYYY-MM-DD/`.
+    /// This run's id and `analytics/run_date=YYYY-MM-DD/run=<id>/`, where its files are.
+    pub run_id: String,
     pub output_prefix: String,
     pub elapsed: Duration,
 }
@@ -100,7 +108,11 @@ impl RunReport {
             self.answers.iter().map(|(q, frame)| (q.file_stem().to_owned(), frame.height().into())).collect();
         serde_json::json!({
             "run_date": self.run_date.format("%Y-%m-%d").to_string(),
+            "run": self.run_id,
+            "silver_as_of": self.silver_as_of,
+            "silver_versions": self.silver_versions.iter().map(|(k, v)| (k.to_string(), *v)).collect::<std::collections::BTreeMap<_, _>>(),
             "output_prefix": self.output_prefix,
+            "published": format!("{}{}", output::date_prefix(self.run_date), output::POINTER),
             "report": format!("{}report.md", self.output_prefix),
             "counts": self.totals(),
             "per_kind": per_kind,
@@ -141,10 +153,12 @@ impl DailyJob {
         &self.lake
     }
 
-    /// Runs the job for `run_date`: new bronze → silver, then silver → the answers,
-    /// written under `analytics/run_date=<run_date>/`.
+    /// Runs the job for `run_date`: new bronze → silver, then the answers over silver
+    /// as of the end of that day (the latest silver for today), written under a new
+    /// run prefix and published.
     pub async fn run(&self, run_date: NaiveDate) -> Result<RunReport, AnalyticsError> {
         let started = Instant::now();
+        let started_at = Utc::now();
         // One task per kind, so cleaning and Parquet encoding use every core.
         let ingest = |kind: Kind| {
             let (lake, id) = (self.lake.clone(), self.id.clone());
@@ -155,14 +169,19 @@ impl DailyJob {
             r.map_err(|e| AnalyticsError::Task(e.to_string()))?.map_err(AnalyticsError::from)
         };
         let (pin, geo, user) = (joined(pin.await)?, joined(geo.await)?, joined(user.await)?);
-        let (pin_rows, geo_rows, user_rows) =
-            futures::try_join!(self.scan(Kind::Pin), self.scan(Kind::Geo), self.scan(Kind::User))?;
+        let silver_as_of = end_of(run_date).filter(|end| *end <= started_at);
+        let ((pin_rows, pin_version), (geo_rows, geo_version), (user_rows, user_version)) = futures::try_join!(
+            self.scan(Kind::Pin, silver_as_of),
+            self.scan(Kind::Geo, silver_as_of),
+            self.scan(Kind::User, silver_as_of)
+        )?;
         let rows = [pin_rows.height(), geo_rows.height(), user_rows.height()];
         // Polars runs the queries on its own thread pool.
         let posts = Posts::dedupe(pin_rows.lazy(), geo_rows.lazy(), user_rows.lazy())?;
         let answers = queries::answer_all(&posts)?;
         let kept = [posts.pin.height(), posts.geo.height(), posts.user.height()];
-        let output_prefix = format!("analytics/run_date={}/", run_date.format("%Y-%m-%d"));
+        let run_id = output::run_id(started_at);
+        let output_prefix = format!("{}run={run_id}/", output::date_prefix(run_date));
         let mut report = RunReport {
             run_date,
             silver: [(Kind::Pin, pin), (Kind::Geo, geo), (Kind::User, user)],
@@ -171,7 +190,10 @@ impl DailyJob {
                 (Kind::Geo, rows[1] as u64, (rows[1] - kept[1]) as u64),
                 (Kind::User, rows[2] as u64, (rows[2] - kept[2]) as u64),
             ],
+            silver_as_of,
+            silver_versions: [(Kind::Pin, pin_version), (Kind::Geo, geo_version), (Kind::User, user_version)],
             answers,
+            run_id,
             output_prefix,
             elapsed: Duration::ZERO,
         };
@@ -179,11 +201,19 @@ impl DailyJob {
         Ok(report)
     }
 
-    /// The silver table of `kind`, the columns the questions read, in a stable order.
-    async fn scan(&self, kind: Kind) -> Result<DataFrame, AnalyticsError> {
+    /// The silver table of `kind` (as of `as_of`, or the latest), the columns the
+    /// questions read, in a stable order; and the version read.
+    async fn scan(&self, kind: Kind, as_of: Option<DateTime<Utc>>) -> Result<(DataFrame, Option<u64>), AnalyticsError> {
         let relative = Names { id: &self.id }.batch_table(kind);
-        let table = CleanTable::create_or_open(&self.lake, &relative, kind).await?;
+        let mut table = CleanTable::create_or_open(&self.lake, &relative, kind).await?;
         let schema = queries::input_schema(kind);
+        let version = match as_of {
+            None => table.version(),
+            Some(at) => match table.load_as_of(at).await? {
+                Some(version) => Some(version),
+                None => return Ok((DataFrame::empty_with_schema(&schema), None)),
+            },
+        };
         let columns: Vec<String> = schema.iter_names().map(|n| n.to_string()).collect();
         let frames: Vec<DataFrame> = futures::stream::iter(table.data_files(&relative)?)
             .map(|key| {
@@ -204,26 +234,43 @@ impl DailyJob {
             all.vstack_mut(frame)?;
         }
         all.rechunk_mut();
-        Ok(all)
+        Ok((all, version))
     }
 
-    /// Writes the answers, then `report.md`. Everything is computed before the first
-    /// write and each object is replaced whole (an S3 PUT; a rename locally), so a
-    /// reader sees each file either from the previous run of the date or from this one.
+    /// Writes the answers and `report.md` under the run's own prefix, then publishes
+    /// them in one step ([`output::publish`]): everything is computed before the first
+    /// write, and a reader starting from the pointer sees one run's files.
     async fn write(&self, report: &mut RunReport, started: Instant) -> Result<(), AnalyticsError> {
         let mut files = Vec::with_capacity(report.answers.len());
         for (question, frame) in &mut report.answers {
             let mut bytes = Vec::new();
             ParquetWriter::new(&mut bytes).finish(frame)?;
-            files.push((format!("{}{}.parquet", report.output_prefix, question.file_stem()), bytes));
+            files.push((format!("{}.parquet", question.file_stem()), bytes));
         }
-        for (key, bytes) in files {
-            self.lake.put(&key, bytes).await?;
+        let mut names = Vec::with_capacity(files.len() + 1);
+        for (name, bytes) in files {
+            self.lake.put(&format!("{}{name}", report.output_prefix), bytes).await?;
+            names.push(name);
         }
         report.elapsed = started.elapsed();
         self.lake.put(&format!("{}report.md", report.output_prefix), report::markdown(report)).await?;
+        names.push("report.md".to_owned());
+        let published = output::Published {
+            run_date: report.run_date.format("%Y-%m-%d").to_string(),
+            run: report.run_id.clone(),
+            prefix: report.output_prefix.clone(),
+            files: names,
+            silver_as_of: report.silver_as_of,
+            silver_versions: report.silver_versions.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+        };
+        output::publish(&self.lake, report.run_date, &published).await?;
         Ok(())
     }
+}
+
+/// The last millisecond of `date` in UTC.
+fn end_of(date: NaiveDate) -> Option<DateTime<Utc>> {
+    Some(date.and_hms_milli_opt(23, 59, 59, 999)?.and_utc())
 }
 
 /// The run date of an invocation: `{"run_date": "YYYY-MM-DD"}` (a backfill by hand)

@@ -29,7 +29,20 @@ pub fn markdown(report: &RunReport) -> String {
             counts.quarantined
         );
     }
-    let _ = writeln!(out, "\nRun time: {:.2} s.\n", report.elapsed.as_secs_f64());
+    let versions: Vec<String> = report
+        .silver_versions
+        .iter()
+        .map(|(kind, version)| match version {
+            Some(v) => format!("{kind} v{v}"),
+            None => format!("{kind}: no version yet"),
+        })
+        .collect();
+    let as_of = match report.silver_as_of {
+        Some(at) => format!("as it stood at {} (time travel: a past run date)", at.format("%Y-%m-%d %H:%M:%S%.3f UTC")),
+        None => "latest".to_owned(),
+    };
+    let _ = writeln!(out, "\nSilver read: {} — {as_of}.\n", versions.join(", "));
+    let _ = writeln!(out, "Run `{}`. Run time: {:.2} s.\n", report.run_id, report.elapsed.as_secs_f64());
     for (question, frame) in &report.answers {
         let _ = writeln!(out, "## {}\n\n`{}.parquet`\n", question.title(), question.file_stem());
         out.push_str(&table(frame));

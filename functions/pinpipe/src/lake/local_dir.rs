@@ -62,15 +62,25 @@ fn entries_after(dir: std::path::PathBuf, prefix: &Path, offset: &Path) -> std::
         }
         Err(e) => return Err(e),
     };
+    // The offset below the prefix, when it is there: a file name compares with it as
+    // text, so entries at or before it cost no key (a Delta log or a bronze partition
+    // holds thousands of them, and this runs on every refresh and delivery).
+    let offset_below = match prefix.as_ref() {
+        "" => Some(offset.as_ref()),
+        prefix => offset.as_ref().strip_prefix(prefix).and_then(|rest| rest.strip_prefix('/')),
+    };
     let mut after = Vec::new();
     for entry in entries {
         let entry = entry?;
         let name = entry.file_name();
-        let Some(part) = name.to_str().and_then(|name| PathPart::parse(name).ok()) else {
-            return Ok(None);
-        };
+        let Some(name) = name.to_str() else { return Ok(None) };
+        let is_dir = entry.file_type()?.is_dir();
+        if !is_dir && offset_below.is_some_and(|offset| name <= offset) {
+            continue;
+        }
+        let Ok(part) = PathPart::parse(name) else { return Ok(None) };
         let location = prefix.clone().join(part);
-        if entry.file_type()?.is_dir() {
+        if is_dir {
             // Keys under a directory may sort after the offset even when its own does
             // not ('/' sorts after '-'): `LocalFileSystem` filters them.
             after.push(After::Dir(location));

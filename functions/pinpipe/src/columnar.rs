@@ -63,37 +63,30 @@ pub mod schema {
 pub struct CleanedBatch {
     pub kind: Kind,
     pub batch: RecordBatch,
-    /// The input position of each row of `batch`, for tracing a row to its origin.
-    pub row_sources: Vec<usize>,
     pub quarantined: Vec<(usize, QuarantineReason)>,
 }
 
 /// Cleans raw records of one kind into one Arrow batch; what cannot be cleaned
 /// is returned with its reason, never dropped.
 pub fn clean_batch<'a>(kind: Kind, records: impl IntoIterator<Item = &'a [u8]>) -> CleanedBatch {
-    let mut row_sources = Vec::new();
     let mut quarantined = Vec::new();
     let batch = match kind {
-        Kind::Pin => pin_batch(&collect(records, clean_pin, &mut row_sources, &mut quarantined)),
-        Kind::Geo => geo_batch(&collect(records, clean_geo, &mut row_sources, &mut quarantined)),
-        Kind::User => user_batch(&collect(records, clean_user, &mut row_sources, &mut quarantined)),
+        Kind::Pin => pin_batch(&collect(records, clean_pin, &mut quarantined)),
+        Kind::Geo => geo_batch(&collect(records, clean_geo, &mut quarantined)),
+        Kind::User => user_batch(&collect(records, clean_user, &mut quarantined)),
     };
-    CleanedBatch { kind, batch, row_sources, quarantined }
+    CleanedBatch { kind, batch, quarantined }
 }
 
 fn collect<'a, R>(
     records: impl IntoIterator<Item = &'a [u8]>,
     clean: fn(&[u8]) -> Result<R, QuarantineReason>,
-    row_sources: &mut Vec<usize>,
     quarantined: &mut Vec<(usize, QuarantineReason)>,
 ) -> Vec<R> {
     let mut rows = Vec::new();
     for (position, bytes) in records.into_iter().enumerate() {
         match clean(bytes) {
-            Ok(row) => {
-                rows.push(row);
-                row_sources.push(position);
-            }
+            Ok(row) => rows.push(row),
             Err(reason) => quarantined.push((position, reason)),
         }
     }
@@ -208,7 +201,8 @@ mod tests {
         ];
         let cleaned = clean_batch(Kind::Geo, lines);
         assert_eq!(cleaned.batch.num_rows(), 2);
-        assert_eq!(cleaned.row_sources, vec![0, 2]);
+        let inds = cleaned.batch.column(0).as_any().downcast_ref::<arrow_array::Int64Array>().unwrap();
+        assert_eq!(inds.values().to_vec(), vec![1, 2], "the clean rows, in input order");
         assert_eq!(
             cleaned.quarantined.iter().map(|(i, r)| (*i, r.code())).collect::<Vec<_>>(),
             vec![(1, "not_json"), (3, "wrong_type"), (4, "wrong_kind")]

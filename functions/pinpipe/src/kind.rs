@@ -26,14 +26,6 @@ impl Kind {
         }
     }
 
-    /// The name of the post-id field in the raw record (the pin says `index`, the others `ind`).
-    pub fn id_field(self) -> &'static str {
-        match self {
-            Kind::Pin => "index",
-            Kind::Geo | Kind::User => "ind",
-        }
-    }
-
     /// The keys a record of this kind carries besides its id (SPEC §2), whatever
     /// their values: what tells a pin from a geo from a user record.
     pub fn own_keys(self) -> &'static [&'static str] {

@@ -205,8 +205,11 @@ impl DailyJob {
     /// questions read, in a stable order; and the version read.
     async fn scan(&self, kind: Kind, as_of: Option<DateTime<Utc>>) -> Result<(DataFrame, Option<u64>), AnalyticsError> {
         let relative = Names { id: &self.id }.batch_table(kind);
-        let mut table = CleanTable::create_or_open(&self.lake, &relative, kind).await?;
         let schema = queries::input_schema(kind);
+        // Reading never creates a table: no table yet is no rows yet.
+        let Some(mut table) = CleanTable::open(&self.lake, &relative, kind).await? else {
+            return Ok((DataFrame::empty_with_schema(&schema), None));
+        };
         let version = match as_of {
             None => table.version(),
             Some(at) => match table.load_as_of(at).await? {

@@ -8,6 +8,10 @@
 #[cfg(feature = "delta")]
 use futures::TryStreamExt;
 #[cfg(feature = "delta")]
+use futures::stream::BoxStream;
+#[cfg(feature = "delta")]
+use object_store::ObjectMeta;
+#[cfg(feature = "delta")]
 use object_store::path::Path;
 
 #[cfg(feature = "delta")]
@@ -77,6 +81,23 @@ pub fn line_count(body: &[u8]) -> i64 {
     body.iter().filter(|&&b| b == b'\n').count() as i64
 }
 
+/// A partition's objects in key order (offset order), after the object starting at
+/// `after` (all of them for `None`): S3's `start-after`, so a listing costs what
+/// follows the offset, not the partition's history. Keys that are not bronze
+/// objects come too; [`BronzeObject::parse`] tells them apart.
+#[cfg(feature = "delta")]
+pub fn list_partition(
+    lake: &Lake,
+    topic: &str,
+    partition: i32,
+    after: Option<i64>,
+) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+    let prefix = Path::from(partition_prefix(topic, partition));
+    // The whole partition: every key under the prefix sorts after the prefix itself.
+    let start = after.map_or_else(|| prefix.clone(), |offset| Path::from(object_key(topic, partition, offset)));
+    lake.store().list_with_offset(Some(&prefix), &start)
+}
+
 /// One past the highest offset landed in any partition of `topic` (0 when nothing
 /// is): one delimited listing for the partitions, then each partition's last object.
 #[cfg(feature = "delta")]
@@ -89,13 +110,10 @@ pub async fn topic_end(lake: &Lake, topic: &str) -> Result<i64, LakeError> {
         .map_err(|source| LakeError::Object { key: prefix.clone(), source })?;
     let mut end = 0;
     for partition in listed.common_prefixes.iter().filter_map(partition_of) {
-        let prefix = partition_prefix(topic, partition);
-        let objects: Vec<_> = lake
-            .store()
-            .list(Some(&Path::from(prefix.as_str())))
+        let objects: Vec<_> = list_partition(lake, topic, partition, None)
             .try_collect()
             .await
-            .map_err(|source| LakeError::Object { key: prefix.clone(), source })?;
+            .map_err(|source| LakeError::Object { key: partition_prefix(topic, partition), source })?;
         let last = objects
             .iter()
             .filter_map(|meta| BronzeObject::parse(meta.location.as_ref()))

@@ -126,15 +126,10 @@ async fn list_after(
     partition: i32,
     mark: Option<Offset>,
 ) -> Result<Vec<Listed>, SilverError> {
-    let prefix = Path::from(bronze::partition_prefix(topic, partition));
-    let listing = match mark {
-        Some(Offset(offset)) => {
-            lake.store().list_with_offset(Some(&prefix), &Path::from(bronze::object_key(topic, partition, offset)))
-        }
-        None => lake.store().list(Some(&prefix)),
-    };
-    let listed: Vec<_> =
-        listing.try_collect().await.map_err(|source| SilverError::List { prefix: prefix.to_string(), source })?;
+    let listed: Vec<_> = bronze::list_partition(lake, topic, partition, mark.map(|Offset(offset)| offset))
+        .try_collect()
+        .await
+        .map_err(|source| SilverError::List { prefix: bronze::partition_prefix(topic, partition), source })?;
     let mut objects = Vec::with_capacity(listed.len());
     for meta in listed {
         match BronzeObject::parse(meta.location.as_ref()) {

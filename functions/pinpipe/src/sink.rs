@@ -256,23 +256,18 @@ impl BatchSink {
     /// keys before the last round's: one short LIST in the usual case, whatever the
     /// history. (The lake lists in key order: S3 does, and so does a local lake.)
     async fn objects_from(&self, topic: &str, partition: i32, from: i64) -> Result<Vec<BronzeObject>, SinkError> {
-        let prefix = bronze::partition_prefix(topic, partition);
-        let prefix_path = Path::from(prefix.as_str());
-        let store = self.lake.store();
         let mut objects: Vec<BronzeObject> = Vec::new();
         let mut listed_from: Option<Path> = None;
         let mut window = FIRST_WINDOW;
         loop {
             let after = from - window - 1;
-            let start = (after >= 0).then(|| Path::from(bronze::object_key(topic, partition, after)));
-            // From the prefix itself when the window reaches offset 0: every key is after it.
-            let listing = store.list_with_offset(Some(&prefix_path), start.as_ref().unwrap_or(&prefix_path));
+            let start = (after >= 0).then_some(after);
             let upto = listed_from.clone();
-            let round: Vec<_> = listing
+            let round: Vec<_> = bronze::list_partition(&self.lake, topic, partition, start)
                 .try_take_while(|meta| std::future::ready(Ok(upto.as_ref().is_none_or(|u| meta.location <= *u))))
                 .try_collect()
                 .await
-                .map_err(|source| SinkError::List { prefix: prefix.clone(), source })?;
+                .map_err(|source| SinkError::List { prefix: bronze::partition_prefix(topic, partition), source })?;
             let mut earlier: Vec<BronzeObject> = round
                 .iter()
                 .filter_map(|meta| BronzeObject::parse(meta.location.as_ref()))
@@ -283,7 +278,7 @@ impl BatchSink {
             if start.is_none() || window >= MAX_BATCH_RECORDS || objects.iter().any(|o| o.first_offset <= from) {
                 return Ok(objects);
             }
-            listed_from = start;
+            listed_from = start.map(|after| Path::from(bronze::object_key(topic, partition, after)));
             window = (window * 16).min(MAX_BATCH_RECORDS);
         }
     }

@@ -110,15 +110,20 @@ impl RunReport {
             "run_date": self.run_date.format("%Y-%m-%d").to_string(),
             "run": self.run_id,
             "silver_as_of": self.silver_as_of,
-            "silver_versions": self.silver_versions.iter().map(|(k, v)| (k.to_string(), *v)).collect::<std::collections::BTreeMap<_, _>>(),
+            "silver_versions": self.silver_versions_by_kind(),
             "output_prefix": self.output_prefix,
-            "published": format!("{}{}", output::date_prefix(self.run_date), output::POINTER),
+            "published": output::pointer_key(self.run_date),
             "report": format!("{}report.md", self.output_prefix),
             "counts": self.totals(),
             "per_kind": per_kind,
             "answer_rows": answers,
             "elapsed_ms": self.elapsed.as_millis() as u64,
         })
+    }
+
+    /// The silver version read, by kind name (for the summary and the pointer).
+    fn silver_versions_by_kind(&self) -> std::collections::BTreeMap<String, Option<u64>> {
+        self.silver_versions.iter().map(|(kind, version)| (kind.to_string(), *version)).collect()
     }
 
     pub fn answer(&self, question: Question) -> &DataFrame {
@@ -264,7 +269,7 @@ impl DailyJob {
             prefix: report.output_prefix.clone(),
             files: names,
             silver_as_of: report.silver_as_of,
-            silver_versions: report.silver_versions.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            silver_versions: report.silver_versions_by_kind(),
         };
         output::publish(&self.lake, report.run_date, &published).await?;
         Ok(())

@@ -58,16 +58,14 @@ pub struct Published {
     pub silver_versions: BTreeMap<String, Option<u64>>,
 }
 
-impl Published {
-    /// The key of one of the run's files.
-    pub fn key(&self, file: &str) -> String {
-        format!("{}{file}", self.prefix)
-    }
+/// `analytics/run_date=YYYY-MM-DD/_latest.json`.
+pub fn pointer_key(run_date: NaiveDate) -> String {
+    format!("{}{POINTER}", date_prefix(run_date))
 }
 
 /// The run published for `run_date`, if any.
 pub async fn published(lake: &Lake, run_date: NaiveDate) -> Result<Option<Published>, LakeError> {
-    let key = format!("{}{POINTER}", date_prefix(run_date));
+    let key = pointer_key(run_date);
     let Some(bytes) = lake.get(&key).await? else { return Ok(None) };
     serde_json::from_slice(&bytes)
         .map(Some)
@@ -78,7 +76,7 @@ pub async fn published(lake: &Lake, run_date: NaiveDate) -> Result<Option<Publis
 pub async fn publish(lake: &Lake, run_date: NaiveDate, run: &Published) -> Result<(), LakeError> {
     let replaced = published(lake, run_date).await.ok().flatten();
     let pointer = serde_json::to_vec_pretty(run).expect("plain fields");
-    lake.put(&format!("{}{POINTER}", date_prefix(run_date)), pointer).await?;
+    lake.put(&pointer_key(run_date), pointer).await?;
     let keep = |id: &str| id == run.run || replaced.as_ref().is_some_and(|r| r.run == id);
     let now = started_at(&run.run).unwrap_or_else(Utc::now);
     let listed = lake

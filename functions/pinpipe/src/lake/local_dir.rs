@@ -45,20 +45,19 @@ impl std::fmt::Display for LocalDir {
 /// An entry of the prefix directory after the offset.
 enum After {
     File(Path),
-    /// A subdirectory: listed by `LocalFileSystem` (objects under it are after the
-    /// offset or filtered by it there).
-    Dir(Path),
+    /// A subtree left to `LocalFileSystem` (which filters its objects by the offset):
+    /// a subdirectory, or the whole prefix when a name does not map plainly to a key
+    /// (its rules for such names are its own).
+    Tree(Path),
 }
 
 /// The entries of `dir` (the directory of `prefix`) whose keys sort after `offset`,
 /// in key order; none when the directory does not exist, as `LocalFileSystem` lists.
-/// `None` when a name does not map plainly to a key: then the whole listing is left
-/// to `LocalFileSystem`, whose rules for such names are its own.
-fn entries_after(dir: std::path::PathBuf, prefix: &Path, offset: &Path) -> std::io::Result<Option<Vec<After>>> {
+fn entries_after(dir: std::path::PathBuf, prefix: &Path, offset: &Path) -> std::io::Result<Vec<After>> {
     let entries = match std::fs::read_dir(&dir) {
         Ok(entries) => entries,
         Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory) => {
-            return Ok(Some(Vec::new()));
+            return Ok(Vec::new());
         }
         Err(e) => return Err(e),
     };
@@ -73,23 +72,23 @@ fn entries_after(dir: std::path::PathBuf, prefix: &Path, offset: &Path) -> std::
     for entry in entries {
         let entry = entry?;
         let name = entry.file_name();
-        let Some(name) = name.to_str() else { return Ok(None) };
+        let Some(name) = name.to_str() else { return Ok(vec![After::Tree(prefix.clone())]) };
         let is_dir = entry.file_type()?.is_dir();
         if !is_dir && offset_below.is_some_and(|offset| name <= offset) {
             continue;
         }
-        let Ok(part) = PathPart::parse(name) else { return Ok(None) };
+        let Ok(part) = PathPart::parse(name) else { return Ok(vec![After::Tree(prefix.clone())]) };
         let location = prefix.clone().join(part);
         if is_dir {
             // Keys under a directory may sort after the offset even when its own does
             // not ('/' sorts after '-'): `LocalFileSystem` filters them.
-            after.push(After::Dir(location));
+            after.push(After::Tree(location));
         } else if location > *offset && !is_staging(&location) {
             after.push(After::File(location));
         }
     }
     after.sort_by(|a, b| key(a).cmp(key(b)));
-    Ok(Some(after))
+    Ok(after)
 }
 
 /// `LocalFileSystem` writes an object to `<name>#<digits>` and renames it into place;
@@ -103,7 +102,7 @@ fn is_staging(location: &Path) -> bool {
 
 fn key(entry: &After) -> &Path {
     match entry {
-        After::File(p) | After::Dir(p) => p,
+        After::File(p) | After::Tree(p) => p,
     }
 }
 
@@ -142,53 +141,45 @@ impl ObjectStore for LocalDir {
             Err(e) => return stream::once(async { Err(e) }).boxed(),
         };
         let listed = {
-            let (prefix, offset) = (prefix.clone(), offset.clone());
+            let offset = offset.clone();
             async move {
+                let generic = |e: Box<dyn std::error::Error + Send + Sync>| object_store::Error::Generic {
+                    store: "LocalDir",
+                    source: e,
+                };
                 tokio::task::spawn_blocking(move || entries_after(dir, &prefix, &offset))
                     .await
-                    .map_err(|e| object_store::Error::Generic { store: "LocalDir", source: Box::new(e) })?
-                    .map_err(|e| object_store::Error::Generic { store: "LocalDir", source: Box::new(e) })
+                    .map_err(|e| generic(Box::new(e)))?
+                    .map_err(|e| generic(Box::new(e)))
             }
         };
-        let fallback = (Arc::clone(&fs), prefix.clone(), offset.clone());
         stream::once(listed)
             .map_ok(move |entries| {
-                let Some(entries) = entries else {
-                    let (fs, prefix, offset) = fallback.clone();
-                    return stream::once(async move {
-                        let mut all: Vec<ObjectMeta> =
-                            fs.list_with_offset(Some(&prefix), &offset).try_collect().await?;
-                        all.sort_by(|a, b| a.location.cmp(&b.location));
-                        Ok::<_, object_store::Error>(stream::iter(all.into_iter().map(Ok)))
-                    })
-                    .try_flatten()
-                    .boxed();
-                };
                 let fs = Arc::clone(&fs);
                 let offset = offset.clone();
                 stream::iter(entries)
                     .map(move |entry| {
                         let (fs, offset) = (Arc::clone(&fs), offset.clone());
                         async move {
-                            match entry {
-                                // Removed since the directory was read: not listed, as on S3.
+                            let objects = match entry {
                                 After::File(location) => match fs.head(&location).await {
-                                    Ok(meta) => Ok(stream::iter(vec![Ok(meta)]).boxed()),
-                                    Err(object_store::Error::NotFound { .. }) => Ok(stream::empty().boxed()),
-                                    Err(e) => Err(e),
+                                    Ok(meta) => vec![meta],
+                                    // Removed since the directory was read: not listed, as on S3.
+                                    Err(object_store::Error::NotFound { .. }) => Vec::new(),
+                                    Err(e) => return Err(e),
                                 },
-                                After::Dir(location) => {
+                                After::Tree(location) => {
                                     let mut under: Vec<ObjectMeta> =
                                         fs.list_with_offset(Some(&location), &offset).try_collect().await?;
                                     under.sort_by(|a, b| a.location.cmp(&b.location));
-                                    Ok(stream::iter(under.into_iter().map(Ok)).boxed())
+                                    under
                                 }
-                            }
+                            };
+                            Ok(stream::iter(objects.into_iter().map(Ok)))
                         }
                     })
                     .buffered(HEAD_CONCURRENCY)
                     .try_flatten()
-                    .boxed()
             })
             .try_flatten()
             .boxed()

@@ -123,6 +123,32 @@ async fn answers_equal_independent_duckdb_sql_on_generated_posts() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn silver_larger_than_a_part_is_answered_in_parts_with_the_same_answers() {
+    let dir = temp_lake("analytics-parts");
+    let lake = local(&dir);
+    land(&lake, generated(3_000, 21), 200, 2, 0).await;
+    let whole = job(&lake).run(date(&today())).await.unwrap();
+    assert_eq!(whole.parts, 1);
+    let whole_files = answer_files(&dir, &today());
+    assert_eq!(whole_files.len(), 9);
+
+    // A budget of 700 rows splits the ~3,300 silver rows per kind into parts, each
+    // deduplicated and answered alone; the merged answers are the same files.
+    let in_parts = job(&lake).with_part_rows(700).run(date(&today())).await.unwrap();
+    assert!(in_parts.parts >= 4, "{} parts", in_parts.parts);
+    assert_eq!(in_parts.silver_rows, whole.silver_rows, "rows and repeated posts are counted the same");
+    assert!(in_parts.totals().duplicates_dropped > 0);
+    assert_eq!(answer_files(&dir, &today()), whole_files, "answers in parts equal the answers whole");
+    let report = std::fs::read_to_string(published_run(&dir, &today()).1.join("report.md")).unwrap();
+    assert!(report.contains(&format!("answered in {} parts", in_parts.parts)), "{report}");
+    // And both equal the same questions as independent SQL.
+    for (stem, check) in duckdb_cross_check(&dir, &today()) {
+        assert!(!check.ours.is_empty(), "{stem}");
+        assert_eq!(check.ours, check.duckdb, "{stem}: ours in parts vs DuckDB SQL");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_rerun_of_a_date_reads_nothing_twice_and_writes_identical_files() {
     let dir = temp_lake("analytics-rerun");
     let lake = local(&dir);

@@ -25,6 +25,6 @@ async fn main() -> Result<(), Error> {
     telemetry::init();
     let config = Config::from_env()?;
     let lake = Lake::open(&config.lake)?;
-    let job = DailyJob::new(lake, config.id);
+    let job = DailyJob::new(lake, config.id).with_part_rows(config.analytics_part_rows);
     lambda_runtime::run(service_fn(|event| handle(&job, event))).await
 }

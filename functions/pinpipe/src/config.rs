@@ -33,10 +33,15 @@ pub struct Config {
     pub log_retention_days: f64,
     /// `PINPIPE_VACUUM_RETENTION_DAYS`: unreferenced data files older than this are vacuumed.
     pub vacuum_retention_days: f64,
+    /// `PINPIPE_ANALYTICS_PART_ROWS`: silver rows the daily job answers at once; more
+    /// are answered in parts (bounded memory, SPEC §11).
+    pub analytics_part_rows: u64,
 }
 
 pub const DEFAULT_LOG_RETENTION_DAYS: f64 = 7.0;
 pub const DEFAULT_VACUUM_RETENTION_DAYS: f64 = 7.0;
+/// Silver rows the daily job answers at once: about 0.4 GB of its peak memory.
+pub const DEFAULT_ANALYTICS_PART_ROWS: u64 = 1_000_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -80,7 +85,16 @@ impl Config {
                 why: "expected a number of days, 0 or more",
             }),
         };
+        let analytics_part_rows = match get("PINPIPE_ANALYTICS_PART_ROWS") {
+            None => DEFAULT_ANALYTICS_PART_ROWS,
+            Some(text) => text.parse::<u64>().ok().filter(|n| *n > 0).ok_or(ConfigError::Invalid {
+                name: "PINPIPE_ANALYTICS_PART_ROWS",
+                value: text,
+                why: "expected a whole number of rows, 1 or more",
+            })?,
+        };
         Ok(Config {
+            analytics_part_rows,
             log_retention_days: days("PINPIPE_LOG_RETENTION_DAYS", DEFAULT_LOG_RETENTION_DAYS)?,
             vacuum_retention_days: days("PINPIPE_VACUUM_RETENTION_DAYS", DEFAULT_VACUUM_RETENTION_DAYS)?,
             id,

@@ -42,6 +42,20 @@ pub enum Fault {
     AfterDataFilesBeforeCommit,
 }
 
+/// A data file of a table's version: its key relative to the lake root, its size, and
+/// its row count when the log's stats give one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataFile {
+    pub key: String,
+    pub bytes: u64,
+    pub rows: Option<u64>,
+}
+
+/// `numRecords` of an add action's stats JSON.
+fn num_records(stats: &str) -> Option<u64> {
+    serde_json::from_str::<serde_json::Value>(stats).ok()?.get("numRecords")?.as_u64()
+}
+
 /// One Delta table of cleaned records in the lake.
 pub struct CleanTable {
     url: Url,
@@ -213,12 +227,19 @@ impl CleanTable {
     }
 
     /// The table's data files, as keys relative to the lake root, in a stable order.
-    pub fn data_files(&self, relative: &str) -> Result<Vec<String>, LakeError> {
+    pub fn data_files(&self, relative: &str) -> Result<Vec<DataFile>, LakeError> {
         let snapshot = self.table.snapshot().map_err(|e| LakeError::delta(&self.url, e))?;
         let table = relative.trim_end_matches('/');
-        let mut files: Vec<String> =
-            snapshot.log_data().into_iter().map(|add| format!("{table}/{}", add.object_store_path())).collect();
-        files.sort();
+        let mut files: Vec<DataFile> = snapshot
+            .log_data()
+            .into_iter()
+            .map(|add| DataFile {
+                key: format!("{table}/{}", add.object_store_path()),
+                bytes: u64::try_from(add.size()).unwrap_or(0),
+                rows: add.stats().as_deref().and_then(num_records),
+            })
+            .collect();
+        files.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(files)
     }
 

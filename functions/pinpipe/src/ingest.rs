@@ -15,7 +15,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::clean::{QuarantineReason, clean_record};
-use crate::kafka::fnv1a;
 use crate::kind::Kind;
 use crate::services::{ServiceError, StreamEntry, StreamService, TopicRecord, TopicService};
 
@@ -217,7 +216,7 @@ impl Ingest {
     fn choose(&self, key: Option<&[u8]>, partitions: &[i32]) -> i32 {
         let n = partitions.len().max(1);
         let index = match key {
-            Some(key) => (fnv1a(key) % n as u64) as usize,
+            Some(key) => crate::partitioner::bucket(key, n),
             None => self.round_robin.fetch_add(1, Ordering::Relaxed) % n,
         };
         partitions[index]

@@ -201,11 +201,6 @@ pub async fn discover_bootstrap(msk: &aws_sdk_kafka::Client, cluster_arn: &str) 
         .ok_or_else(|| DiscoveryError::NoIamBrokers(cluster_arn.to_owned()))
 }
 
-/// FNV-1a: a small, stable hash for key partitioning.
-pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -220,11 +215,5 @@ mod tests {
         assert!(url.starts_with("https://kafka.us-east-1.amazonaws.com/?Action=kafka-cluster%3AConnect"), "{url}");
         assert!(url.contains("X-Amz-Credential=AKIDEXAMPLE%2F"), "{url}");
         assert!(url.contains("X-Amz-Signature="), "{url}");
-    }
-
-    #[test]
-    fn keys_pick_stable_partitions() {
-        assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
-        assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
     }
 }

@@ -30,6 +30,7 @@ pub mod ingest;
 #[cfg(feature = "ingest")]
 pub mod kafka;
 pub mod kind;
+pub mod partitioner;
 #[cfg(feature = "delta")]
 pub mod lake;
 #[cfg(feature = "maintenance")]

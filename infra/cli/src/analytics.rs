@@ -7,7 +7,7 @@ use anyhow::Context;
 use chrono::NaiveDate;
 use pinpipe::Kind;
 use pinpipe::analytics::{DailyJob, report};
-use pinpipe::config::{DEFAULT_ID, DEFAULT_LAKE, Names};
+use pinpipe::config::{DEFAULT_ANALYTICS_PART_ROWS, DEFAULT_ID, DEFAULT_LAKE, Names};
 use pinpipe::lake::Lake;
 
 #[derive(clap::Args)]
@@ -21,12 +21,15 @@ pub struct Args {
     /// The run date (default: today, UTC); a past date re-runs or backfills it.
     #[arg(long)]
     pub date: Option<NaiveDate>,
+    /// Silver rows answered at once; more are answered in parts (bounded memory).
+    #[arg(long, env = "PINPIPE_ANALYTICS_PART_ROWS", default_value_t = DEFAULT_ANALYTICS_PART_ROWS)]
+    pub part_rows: u64,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let lake = Lake::open(&args.lake)?;
     let date = args.date.unwrap_or_else(|| chrono::Utc::now().date_naive());
-    let job = DailyJob::new(lake.clone(), args.id.clone());
+    let job = DailyJob::new(lake.clone(), args.id.clone()).with_part_rows(args.part_rows);
     let report = job.run(date).await.context("running the daily job")?;
     for (question, frame) in &report.answers {
         println!("## {}\n", question.title());

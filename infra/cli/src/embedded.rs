@@ -68,9 +68,7 @@ fn shard_id(index: usize) -> String {
 
 /// Kinesis hashes the partition key onto the shards' key ranges; any stable hash does here.
 fn shard_of(partition_key: &str, shards: usize) -> usize {
-    let hash =
-        partition_key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
-    (hash % shards.max(1) as u64) as usize
+    pinpipe::partitioner::bucket(partition_key.as_bytes(), shards)
 }
 
 fn not_found(name: &str) -> ServiceError {

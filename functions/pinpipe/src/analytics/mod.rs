@@ -6,14 +6,13 @@
 //! The `daily-analytics` Lambda and `pinpipe analytics` both run [`DailyJob::run`].
 
 pub mod output;
+pub mod parts;
 pub mod queries;
 pub mod report;
 
-use std::io::Cursor;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, NaiveDate, Utc};
-use futures::{StreamExt, TryStreamExt};
 use polars::prelude::*;
 
 use crate::config::Names;
@@ -22,9 +21,6 @@ use crate::kind::Kind;
 use crate::lake::{Lake, LakeError};
 use crate::silver::{self, SilverCounts, SilverError};
 pub use queries::{Posts, Question};
-
-/// Silver files fetched at once.
-const FETCH_CONCURRENCY: usize = 8;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AnalyticsError {
@@ -42,6 +38,8 @@ pub enum AnalyticsError {
     BadEvent(String),
     #[error("a bronze → silver task failed: {0}")]
     Task(String),
+    #[error("spilling silver to local disk: {0}")]
+    Spill(String),
 }
 
 impl AnalyticsError {
@@ -67,6 +65,8 @@ pub struct RunReport {
     pub silver_as_of: Option<DateTime<Utc>>,
     /// The silver version read per kind (`None`: the table had none by then).
     pub silver_versions: [(Kind, Option<u64>); 3],
+    /// The parts silver was answered in (1: read whole; see [`parts`]).
+    pub parts: usize,
     pub answers: Vec<(Question, DataFrame)>,
     /// This run's id and `analytics/run_date=YYYY-MM-DD/run=<id>/`, where its files are.
     pub run_id: String,
@@ -111,6 +111,7 @@ impl RunReport {
             "run": self.run_id,
             "silver_as_of": self.silver_as_of,
             "silver_versions": self.silver_versions_by_kind(),
+            "parts": self.parts,
             "output_prefix": self.output_prefix,
             "published": output::pointer_key(self.run_date),
             "report": format!("{}report.md", self.output_prefix),
@@ -147,11 +148,19 @@ pub struct RunTotals {
 pub struct DailyJob {
     lake: Lake,
     id: String,
+    part_rows: u64,
 }
 
 impl DailyJob {
     pub fn new(lake: Lake, id: impl Into<String>) -> Self {
-        DailyJob { lake, id: id.into() }
+        DailyJob { lake, id: id.into(), part_rows: parts::DEFAULT_PART_ROWS }
+    }
+
+    /// Silver rows (of the largest kind) answered at once: more are answered in parts
+    /// ([`parts`]), which bounds the run's memory.
+    pub fn with_part_rows(mut self, part_rows: u64) -> Self {
+        self.part_rows = part_rows.max(1);
+        self
     }
 
     pub fn lake(&self) -> &Lake {
@@ -175,29 +184,29 @@ impl DailyJob {
         };
         let (pin, geo, user) = (joined(pin.await)?, joined(geo.await)?, joined(user.await)?);
         let silver_as_of = end_of(run_date).filter(|end| *end <= started_at);
-        let ((pin_rows, pin_version), (geo_rows, geo_version), (user_rows, user_version)) = futures::try_join!(
-            self.scan(Kind::Pin, silver_as_of),
-            self.scan(Kind::Geo, silver_as_of),
-            self.scan(Kind::User, silver_as_of)
+        let ((pin_files, pin_version), (geo_files, geo_version), (user_files, user_version)) = futures::try_join!(
+            self.silver_files(Kind::Pin, silver_as_of),
+            self.silver_files(Kind::Geo, silver_as_of),
+            self.silver_files(Kind::User, silver_as_of)
         )?;
-        let rows = [pin_rows.height(), geo_rows.height(), user_rows.height()];
-        // Polars runs the queries on its own thread pool.
-        let posts = Posts::dedupe(pin_rows.lazy(), geo_rows.lazy(), user_rows.lazy())?;
-        let answers = queries::answer_all(&posts)?;
-        let kept = [posts.pin.height(), posts.geo.height(), posts.user.height()];
+        let silver_files = [pin_files, geo_files, user_files];
+        let largest = silver_files.iter().map(parts::SilverFiles::rows).max().unwrap_or(0);
+        let answered = parts::answer(&self.lake, &silver_files, parts::parts_for(largest, self.part_rows)).await?;
+        let [pin_rows, geo_rows, user_rows] = answered.rows;
         let run_id = output::run_id(started_at);
         let output_prefix = format!("{}run={run_id}/", output::date_prefix(run_date));
         let mut report = RunReport {
             run_date,
             silver: [(Kind::Pin, pin), (Kind::Geo, geo), (Kind::User, user)],
             silver_rows: [
-                (Kind::Pin, rows[0] as u64, (rows[0] - kept[0]) as u64),
-                (Kind::Geo, rows[1] as u64, (rows[1] - kept[1]) as u64),
-                (Kind::User, rows[2] as u64, (rows[2] - kept[2]) as u64),
+                (Kind::Pin, pin_rows.0, pin_rows.0 - pin_rows.1),
+                (Kind::Geo, geo_rows.0, geo_rows.0 - geo_rows.1),
+                (Kind::User, user_rows.0, user_rows.0 - user_rows.1),
             ],
             silver_as_of,
             silver_versions: [(Kind::Pin, pin_version), (Kind::Geo, geo_version), (Kind::User, user_version)],
-            answers,
+            parts: answered.parts,
+            answers: answered.answers,
             run_id,
             output_prefix,
             elapsed: Duration::ZERO,
@@ -206,43 +215,27 @@ impl DailyJob {
         Ok(report)
     }
 
-    /// The silver table of `kind` (as of `as_of`, or the latest), the columns the
-    /// questions read, in a stable order; and the version read.
-    async fn scan(&self, kind: Kind, as_of: Option<DateTime<Utc>>) -> Result<(DataFrame, Option<u64>), AnalyticsError> {
+    /// The data files of the silver table of `kind` (as of `as_of`, or the latest),
+    /// and the version read.
+    async fn silver_files(
+        &self,
+        kind: Kind,
+        as_of: Option<DateTime<Utc>>,
+    ) -> Result<(parts::SilverFiles, Option<u64>), AnalyticsError> {
         let relative = Names { id: &self.id }.batch_table(kind);
-        let schema = queries::input_schema(kind);
+        let none = || (parts::SilverFiles { kind, files: Vec::new() }, None);
         // Reading never creates a table: no table yet is no rows yet.
         let Some(mut table) = CleanTable::open(&self.lake, &relative, kind).await? else {
-            return Ok((DataFrame::empty_with_schema(&schema), None));
+            return Ok(none());
         };
         let version = match as_of {
             None => table.version(),
             Some(at) => match table.load_as_of(at).await? {
                 Some(version) => Some(version),
-                None => return Ok((DataFrame::empty_with_schema(&schema), None)),
+                None => return Ok(none()),
             },
         };
-        let columns: Vec<String> = schema.iter_names().map(|n| n.to_string()).collect();
-        let frames: Vec<DataFrame> = futures::stream::iter(table.data_files(&relative)?)
-            .map(|key| {
-                let columns = columns.clone();
-                async move {
-                    let bytes = self.lake.get(&key).await?.ok_or_else(|| AnalyticsError::MissingFile(key.clone()))?;
-                    ParquetReader::new(Cursor::new(bytes))
-                        .with_columns(Some(columns))
-                        .finish()
-                        .map_err(|source| AnalyticsError::SilverFile { key, source })
-                }
-            })
-            .buffered(FETCH_CONCURRENCY)
-            .try_collect()
-            .await?;
-        let mut all = DataFrame::empty_with_schema(&schema);
-        for frame in &frames {
-            all.vstack_mut(frame)?;
-        }
-        all.rechunk_mut();
-        Ok((all, version))
+        Ok((parts::SilverFiles { kind, files: table.data_files(&relative)? }, version))
     }
 
     /// Writes the answers and `report.md` under the run's own prefix, then publishes

@@ -41,7 +41,11 @@ pub fn markdown(report: &RunReport) -> String {
         Some(at) => format!("as it stood at {} (time travel: a past run date)", at.format("%Y-%m-%d %H:%M:%S%.3f UTC")),
         None => "latest".to_owned(),
     };
-    let _ = writeln!(out, "\nSilver read: {} — {as_of}.\n", versions.join(", "));
+    let parts = match report.parts {
+        1 => "whole".to_owned(),
+        n => format!("in {n} parts by `ind` (bounded memory)"),
+    };
+    let _ = writeln!(out, "\nSilver read: {} — {as_of}; answered {parts}.\n", versions.join(", "));
     let _ = writeln!(out, "Run `{}`. Run time: {:.2} s.\n", report.run_id, report.elapsed.as_secs_f64());
     for (question, frame) in &report.answers {
         let _ = writeln!(out, "## {}\n\n`{}.parquet`\n", question.title(), question.file_stem());

@@ -1,7 +1,7 @@
 """Bench peer (b): the daily job as DuckDB SQL on the same raw NDJSON files —
 clean in SQL (SPEC §3's rules for what the questions read and the rest of the
 columns), persist the cleaned tables as Parquet, answer the eight questions
-(tests/python/eight_questions_sql.py), write each answer as Parquet.
+(infra/bench/duckdb_native_sql.py), write each answer as Parquet.
 
 usage: analytics_duckdb.py RAW_DIR OUT_DIR
 """
@@ -12,8 +12,7 @@ import duckdb
 
 import placeholders  # this directory is on sys.path when run as a script
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "../../tests/python"))
-from eight_questions_sql import QUERIES  # noqa: E402
+from duckdb_native_sql import QUERIES  # noqa: E402
 
 raw, out = sys.argv[1:3]
 os.makedirs(out, exist_ok=True)

@@ -46,6 +46,8 @@ lint() {
   ensure_venv "$CHECKOV_VENV" "$HERE/requirements-checkov.txt"
   offline_env
   cd "$ROOT"
+  log "Athena named queries: the repo's SQL files, as generated"
+  python3 "$HERE/athena_queries.py" --check
   log "cfn-lint template.yaml"
   "$SAM_VENV/bin/cfn-lint" template.yaml
   log "sam validate --lint"

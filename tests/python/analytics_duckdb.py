@@ -1,6 +1,9 @@
-"""SPEC §4's eight questions written independently as DuckDB SQL over the silver
-Delta tables (read with DuckDB's delta extension), beside what our job wrote
-(read with DuckDB's Parquet reader). Prints JSON for the Rust test to compare:
+"""SPEC §4's eight questions written independently as SQL over the silver Delta
+tables (read with DuckDB's delta extension), beside what our job wrote (read with
+DuckDB's Parquet reader). The SQL run is the exact text of the template's Athena
+named queries (infra/deploy/athena_queries.py: the repo's question files after the
+posts-counted-once CTEs), with the deployment id filled in as CloudFormation does
+and the Glue tables as views of the same name. Prints JSON for the Rust test to compare:
 {stem: {"duckdb": rows, "ours": rows, "columns": [[name, type], ...]}}.
 
 usage: analytics_duckdb.py LAKE_DIR ID RUN_DATE
@@ -14,6 +17,8 @@ import duckdb
 import duckdb_extension_delta
 
 sys.path.insert(0, os.path.dirname(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "../../infra/deploy"))
+from athena_queries import query  # noqa: E402
 from eight_questions_sql import QUERIES  # noqa: E402
 
 lake, deployment, run_date = sys.argv[1:4]
@@ -24,11 +29,8 @@ con.execute(f"LOAD '{ext}'")
 con.execute("SET TimeZone = 'UTC'")
 
 for kind in ("pin", "geo", "user"):
-    # Each post once: any one of its rows (re-sent posts are identical).
-    con.execute(
-        f"CREATE VIEW {kind}_posts AS SELECT * FROM delta_scan('{lake}/delta/batch/{deployment}_{kind}') "
-        "QUALIFY row_number() OVER (PARTITION BY ind) = 1"
-    )
+    # The Glue table of the silver table, as Athena would see it.
+    con.execute(f"""CREATE VIEW "{deployment}_{kind}" AS SELECT * FROM delta_scan('{lake}/delta/batch/{deployment}_{kind}')""")
 
 # The run published for the date (the pointer names its prefix).
 with open(f"{lake}/analytics/run_date={run_date}/_latest.json") as f:
@@ -37,7 +39,7 @@ out = {}
 for stem, sql in QUERIES.items():
     ours = con.sql(f"SELECT * FROM read_parquet('{lake}/{prefix}{stem}.parquet', hive_partitioning = false)")
     out[stem] = {
-        "duckdb": [list(row) for row in con.sql(sql).fetchall()],
+        "duckdb": [list(row) for row in con.sql(query(sql).replace("${DeploymentId}", deployment)).fetchall()],
         "ours": [list(row) for row in ours.fetchall()],
         "columns": [[name, str(dtype)] for name, dtype in zip(ours.columns, ours.dtypes)],
     }

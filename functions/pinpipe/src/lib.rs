@@ -30,13 +30,13 @@ pub mod ingest;
 #[cfg(feature = "ingest")]
 pub mod kafka;
 pub mod kind;
-pub mod partitioner;
 #[cfg(feature = "delta")]
 pub mod lake;
 #[cfg(feature = "maintenance")]
 pub mod maintenance;
 #[cfg(feature = "delta")]
 pub mod marks;
+pub mod partitioner;
 pub mod quarantine;
 pub mod raw;
 pub mod sequence;

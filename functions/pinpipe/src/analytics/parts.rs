@@ -61,8 +61,11 @@ pub struct Answered {
 /// Answers the questions over `silver` (pin, geo, user) in `parts` parts.
 pub async fn answer(lake: &Lake, silver: &[SilverFiles; 3], parts: usize) -> Result<Answered, AnalyticsError> {
     if parts <= 1 {
-        let (pin, geo, user) =
-            futures::try_join!(read_whole(lake, &silver[0]), read_whole(lake, &silver[1]), read_whole(lake, &silver[2]))?;
+        let (pin, geo, user) = futures::try_join!(
+            read_whole(lake, &silver[0]),
+            read_whole(lake, &silver[1]),
+            read_whole(lake, &silver[2])
+        )?;
         let rows = [pin.height(), geo.height(), user.height()];
         let posts = Posts::dedupe(pin.lazy(), geo.lazy(), user.lazy())?;
         let kept = [posts.pin.height(), posts.geo.height(), posts.user.height()];
@@ -80,7 +83,8 @@ pub async fn answer(lake: &Lake, silver: &[SilverFiles; 3], parts: usize) -> Res
     let mut partials = Vec::with_capacity(parts);
     let mut users: Option<PartWriters> = None;
     for part in 0..parts {
-        let [pin, geo, user] = [Kind::Pin, Kind::Geo, Kind::User].map(|kind| read_spilled(&spill_path(dir, kind, part)));
+        let [pin, geo, user] =
+            [Kind::Pin, Kind::Geo, Kind::User].map(|kind| read_spilled(&spill_path(dir, kind, part)));
         let (pin, geo, user) = (pin?, geo?, user?);
         let heights = [pin.height(), geo.height(), user.height()];
         let posts = Posts::dedupe(pin.lazy(), geo.lazy(), user.lazy())?;
@@ -179,7 +183,8 @@ impl PartWriters {
         let writers = (0..parts)
             .map(|part| {
                 let path = dir.join(format!("{name}-{part}.parquet"));
-                let file = File::create(&path).map_err(|e| AnalyticsError::Spill(format!("{}: {e}", path.display())))?;
+                let file =
+                    File::create(&path).map_err(|e| AnalyticsError::Spill(format!("{}: {e}", path.display())))?;
                 Ok(ParquetWriter::new(file).with_compression(ParquetCompression::Lz4Raw).batched(schema)?)
             })
             .collect::<Result<_, AnalyticsError>>()?;
@@ -219,11 +224,9 @@ fn read_spilled(path: &Path) -> Result<DataFrame, AnalyticsError> {
 pub(crate) fn split(frame: &DataFrame, key: &str, parts: usize) -> PolarsResult<Vec<DataFrame>> {
     let column = frame.column(key)?.as_materialized_series();
     let buckets: Vec<usize> = match column.dtype() {
-        DataType::String => column
-            .str()?
-            .iter()
-            .map(|v| v.map_or(0, |name| partitioner::bucket(name.as_bytes(), parts)))
-            .collect(),
+        DataType::String => {
+            column.str()?.iter().map(|v| v.map_or(0, |name| partitioner::bucket(name.as_bytes(), parts))).collect()
+        }
         _ => column
             .cast(&DataType::Int64)?
             .i64()?

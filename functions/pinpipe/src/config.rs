@@ -40,7 +40,8 @@ pub struct Config {
 
 pub const DEFAULT_LOG_RETENTION_DAYS: f64 = 7.0;
 pub const DEFAULT_VACUUM_RETENTION_DAYS: f64 = 7.0;
-/// Silver rows the daily job answers at once: about 0.4 GB of its peak memory.
+/// Silver rows the daily job answers at once (peak RSS ~0.45–0.6 GB at this size,
+/// BENCHMARKS.md "analytics").
 pub const DEFAULT_ANALYTICS_PART_ROWS: u64 = 1_000_000;
 
 #[derive(Debug, thiserror::Error)]

@@ -40,11 +40,53 @@ pub struct KafkaBatchResponse {
     pub batch_item_failures: Vec<KafkaBatchItemFailure>,
 }
 
-/// `itemIdentifier` is `<topic>-<partition>@<offset>`: retry that partition from there.
+/// `itemIdentifier` is `<topic>-<partition>@<offset>` ([`PartitionOffset`]): retry
+/// that partition from there.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct KafkaBatchItemFailure {
     #[serde(rename = "itemIdentifier")]
     pub item_identifier: String,
+}
+
+impl KafkaBatchItemFailure {
+    pub fn at(position: &PartitionOffset) -> Self {
+        KafkaBatchItemFailure { item_identifier: position.to_string() }
+    }
+
+    /// The position named, if the identifier is one of ours.
+    pub fn position(&self) -> Option<PartitionOffset> {
+        self.item_identifier.parse().ok()
+    }
+}
+
+/// An offset of a topic partition, written `<topic>-<partition>@<offset>` (the MSK
+/// event's `<topic>-<partition>` record key, then the offset).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionOffset {
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+}
+
+impl std::fmt::Display for PartitionOffset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}-{}@{}", self.topic, self.partition, self.offset)
+    }
+}
+
+impl std::str::FromStr for PartitionOffset {
+    type Err = ();
+
+    /// Topic names may hold `-`; the partition is after the last one.
+    fn from_str(text: &str) -> Result<Self, ()> {
+        let (key, offset) = text.rsplit_once('@').ok_or(())?;
+        let (topic, partition) = key.rsplit_once('-').ok_or(())?;
+        Ok(PartitionOffset {
+            topic: topic.to_owned(),
+            partition: partition.parse().map_err(|_| ())?,
+            offset: offset.parse().map_err(|_| ())?,
+        })
+    }
 }
 
 /// Counts of one invocation (also emitted as CloudWatch embedded metrics).
@@ -121,9 +163,11 @@ impl BatchSink {
                     tracing::error!(%topic, partition, %error, "partition batch failed; reporting it for retry");
                     counts.records_in += records.len() as u64;
                     counts.failed += records.len() as u64;
-                    response.batch_item_failures.push(KafkaBatchItemFailure {
-                        item_identifier: format!("{topic}-{partition}@{}", records[0].offset),
-                    });
+                    response.batch_item_failures.push(KafkaBatchItemFailure::at(&PartitionOffset {
+                        topic: topic.clone(),
+                        partition,
+                        offset: records[0].offset,
+                    }));
                 }
             }
         }
@@ -366,4 +410,20 @@ fn by_partition(event: &KafkaEvent) -> BTreeMap<(String, i32), Vec<&KafkaRecord>
         records.dedup_by_key(|r| r.offset);
     }
     partitions
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failed_partitions_are_named_and_read_back_typed() {
+        let position = PartitionOffset { topic: "pin-dev.pin".into(), partition: 12, offset: 4_000_000_001 };
+        let failure = KafkaBatchItemFailure::at(&position);
+        assert_eq!(failure.item_identifier, "pin-dev.pin-12@4000000001");
+        assert_eq!(failure.position(), Some(position));
+        for junk in ["", "pin@5", "pin-x@5", "pin-1@", "pin-1"] {
+            assert_eq!(KafkaBatchItemFailure { item_identifier: junk.into() }.position(), None, "{junk}");
+        }
+    }
 }

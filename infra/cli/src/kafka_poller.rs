@@ -131,7 +131,7 @@ pub fn next_position(response: &KafkaBatchResponse, position: i64, last: i64) ->
     response
         .batch_item_failures
         .iter()
-        .filter_map(|f| f.item_identifier.rsplit_once('@')?.1.parse::<i64>().ok())
+        .filter_map(|f| Some(f.position()?.offset))
         .min()
         .unwrap_or(position)
         .max(position)

@@ -153,7 +153,7 @@ pub struct DailyJob {
 
 impl DailyJob {
     pub fn new(lake: Lake, id: impl Into<String>) -> Self {
-        DailyJob { lake, id: id.into(), part_rows: parts::DEFAULT_PART_ROWS }
+        DailyJob { lake, id: id.into(), part_rows: crate::config::DEFAULT_ANALYTICS_PART_ROWS }
     }
 
     /// Silver rows (of the largest kind) answered at once: more are answered in parts

@@ -2,9 +2,9 @@
 //!
 //! Every question joins the three kinds on `ind` and counts each `ind` once, so rows
 //! bucketed by `ind` can be answered part by part and the partial answers merged
-//! exactly ([`Partials`]). With one part (the common case until silver outgrows
-//! [`DEFAULT_PART_ROWS`]) silver is read straight into memory. With more, one pass
-//! splits each kind's files, a row group at a time, into local spill files (Parquet,
+//! exactly ([`Partials`]). With one part (until silver outgrows the part size,
+//! `PINPIPE_ANALYTICS_PART_ROWS`) silver is read straight into memory. With more, one
+//! pass splits each kind's files, a row group at a time, into local spill files (Parquet,
 //! LZ4; `/tmp` on Lambda), which are then read back one part at a time. Question 6
 //! counts distinct users, who recur across posts: its rows are split a second time,
 //! by user name, and counted part by part.
@@ -24,7 +24,6 @@ use crate::kind::Kind;
 use crate::lake::Lake;
 use crate::partitioner;
 
-pub use crate::config::DEFAULT_ANALYTICS_PART_ROWS as DEFAULT_PART_ROWS;
 /// Silver files fetched at once when reading it whole.
 const FETCH_CONCURRENCY: usize = 8;
 /// Silver files fetched ahead while splitting (each is held until split).

@@ -100,7 +100,6 @@ pub mod stack {
 /// Kinesis events as Lambda delivers them, for the stream cleaner.
 pub mod kinesis {
     use aws_lambda_events::event::kinesis::KinesisEvent;
-    use base64::Engine;
 
     /// A real-looking 56-digit sequence number (moto's are tiny): `shard` picks the
     /// prefix, `n` the position.
@@ -108,62 +107,41 @@ pub mod kinesis {
         format!("4954698668313554428650745793632162567570019247115{shard:01}{n:06}")
     }
 
-    /// A Kinesis event of `records` (sequence number, data) from one shard.
+    /// A Kinesis event of `records` (sequence number, data) from one shard, built as
+    /// the local event source mapping builds it.
     pub fn event(stream: &str, shard: &str, records: &[(String, Vec<u8>)]) -> KinesisEvent {
-        let records: Vec<_> = records
-            .iter()
-            .map(|(sequence_number, data)| {
-                serde_json::json!({
-                    "kinesis": {
-                        "kinesisSchemaVersion": "1.0",
-                        "partitionKey": "1",
-                        "sequenceNumber": sequence_number,
-                        "data": base64::engine::general_purpose::STANDARD.encode(data),
-                        "approximateArrivalTimestamp": 1_700_000_000.123
-                    },
-                    "eventSource": "aws:kinesis",
-                    "eventVersion": "1.0",
-                    "eventID": format!("{shard}:{sequence_number}"),
-                    "eventName": "aws:kinesis:record",
-                    "invokeIdentityArn": "arn:aws:iam::123456789012:role/stream-cleaner",
-                    "awsRegion": "us-east-1",
-                    "eventSourceARN": format!("arn:aws:kinesis:us-east-1:123456789012:stream/{stream}")
-                })
-            })
-            .collect();
-        serde_json::from_value(serde_json::json!({ "Records": records })).expect("a valid Kinesis event")
+        let arn = format!("arn:aws:kinesis:us-east-1:123456789012:stream/{stream}");
+        let records = records.iter().map(|(sequence_number, data)| pinpipe_local::kinesis_poller::ShardRecord {
+            sequence_number,
+            partition_key: "1",
+            data,
+            arrival: 1_700_000_000.123,
+        });
+        pinpipe_local::kinesis_poller::kinesis_event(&arn, shard, records)
     }
 }
 
 pub mod kafka {
     use aws_lambda_events::event::kafka::KafkaEvent;
-    use base64::Engine;
+    use rskafka::record::{Record, RecordAndOffset};
 
     /// An MSK event as Lambda delivers it: `records` (offset, value; `None` is a
-    /// tombstone) of one topic-partition, values base64-encoded.
+    /// tombstone) of one topic-partition, built as the local event source mapping
+    /// builds it.
     pub fn event(topic: &str, partition: i32, records: &[(i64, Option<Vec<u8>>)]) -> KafkaEvent {
-        let records: Vec<_> = records
+        let records: Vec<RecordAndOffset> = records
             .iter()
-            .map(|(offset, value)| {
-                serde_json::json!({
-                    "topic": topic,
-                    "partition": partition,
-                    "offset": offset,
-                    "timestamp": 1_700_000_000_123i64,
-                    "timestampType": "CREATE_TIME",
-                    "key": null,
-                    "value": value.as_ref().map(|v| base64::engine::general_purpose::STANDARD.encode(v)),
-                    "headers": []
-                })
+            .map(|(offset, value)| RecordAndOffset {
+                record: Record {
+                    key: None,
+                    value: value.clone(),
+                    headers: Default::default(),
+                    timestamp: chrono::DateTime::from_timestamp_millis(1_700_000_000_123).expect("a valid time"),
+                },
+                offset: *offset,
             })
             .collect();
-        serde_json::from_value(serde_json::json!({
-            "eventSource": "aws:kafka",
-            "eventSourceArn": "arn:aws:kafka:us-east-1:123456789012:cluster/pinpipe/abcd1234-ab12-cd34-ef56-abcdef123456-1",
-            "bootstrapServers": "b-1.pinpipe.abcd12.c2.kafka.us-east-1.amazonaws.com:9098",
-            "records": { format!("{topic}-{partition}"): records }
-        }))
-        .expect("a valid MSK event")
+        pinpipe_local::kafka_poller::kafka_event(topic, "b-1.pinpipe.local:9098", partition, &records)
     }
 }
 

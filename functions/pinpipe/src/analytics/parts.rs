@@ -65,11 +65,8 @@ pub async fn answer(lake: &Lake, silver: &[SilverFiles; 3], parts: usize) -> Res
             read_whole(lake, &silver[1]),
             read_whole(lake, &silver[2])
         )?;
-        let rows = [pin.height(), geo.height(), user.height()];
-        let posts = Posts::dedupe(pin.lazy(), geo.lazy(), user.lazy())?;
-        let kept = [posts.pin.height(), posts.geo.height(), posts.user.height()];
-        let answers = queries::answer_all(&posts)?;
-        return Ok(Answered { answers, rows: std::array::from_fn(|i| (rows[i] as u64, kept[i] as u64)), parts: 1 });
+        let (rows, partial) = answer_part([pin, geo, user])?;
+        return Ok(Answered { answers: queries::answer_whole(partial)?, rows, parts: 1 });
     }
     let spill = tempfile::tempdir().map_err(|e| AnalyticsError::Spill(e.to_string()))?;
     let dir = spill.path();
@@ -84,16 +81,11 @@ pub async fn answer(lake: &Lake, silver: &[SilverFiles; 3], parts: usize) -> Res
     for part in 0..parts {
         let [pin, geo, user] =
             [Kind::Pin, Kind::Geo, Kind::User].map(|kind| read_spilled(&spill_path(dir, kind, part)));
-        let (pin, geo, user) = (pin?, geo?, user?);
-        let heights = [pin.height(), geo.height(), user.height()];
-        let posts = Posts::dedupe(pin.lazy(), geo.lazy(), user.lazy())?;
-        let kept = [posts.pin.height(), posts.geo.height(), posts.user.height()];
-        for (kind_rows, (height, kept)) in rows.iter_mut().zip(heights.into_iter().zip(kept)) {
-            kind_rows.0 += height as u64;
-            kind_rows.1 += kept as u64;
+        let (part_rows, mut partial) = answer_part([pin?, geo?, user?])?;
+        for (total, counted) in rows.iter_mut().zip(part_rows) {
+            total.0 += counted.0;
+            total.1 += counted.1;
         }
-        let mut partial = Partials::of(&posts)?;
-        drop(posts);
         let users_out = match &mut users {
             Some(writers) => writers,
             None => users.insert(PartWriters::create(dir, "users", partial.users.schema(), parts)?),
@@ -107,14 +99,22 @@ pub async fn answer(lake: &Lake, silver: &[SilverFiles; 3], parts: usize) -> Res
     }
     let mut joined = Vec::with_capacity(parts);
     for part in 0..parts {
-        let path = dir.join(format!("users-{part}.parquet"));
-        if path.exists() {
-            joined.push(queries::users_joined_by_year(read_spilled(&path)?.lazy()).collect()?);
-        }
+        let users = read_spilled(&dir.join(format!("users-{part}.parquet")))?;
+        joined.push(queries::users_joined_by_year(users.lazy()).collect()?);
     }
     let q6 = queries::add_users_joined(joined)?;
     let answers = Partials::merge(partials, q6)?;
     Ok(Answered { answers, rows, parts })
+}
+
+/// One part's (or all of silver's) pin, geo and user rows: per kind the rows and
+/// those left as the first of their `ind`, and the part's partial answers.
+fn answer_part([pin, geo, user]: [DataFrame; 3]) -> Result<([(u64, u64); 3], Partials), AnalyticsError> {
+    let heights = [pin.height(), geo.height(), user.height()];
+    let posts = Posts::dedupe(pin.lazy(), geo.lazy(), user.lazy())?;
+    let kept = [posts.pin.height(), posts.geo.height(), posts.user.height()];
+    let rows = std::array::from_fn(|i| (heights[i] as u64, kept[i] as u64));
+    Ok((rows, Partials::of(&posts)?))
 }
 
 /// The columns the questions read of every file of one kind, stacked in file order.

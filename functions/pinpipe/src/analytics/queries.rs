@@ -184,9 +184,8 @@ impl Partials {
     }
 }
 
-/// All nine answers over `posts` in one part.
-pub fn answer_all(posts: &Posts) -> PolarsResult<Vec<(Question, DataFrame)>> {
-    let partials = Partials::of(posts)?;
+/// All nine answers from the partials of all the posts (one part).
+pub fn answer_whole(partials: Partials) -> PolarsResult<Vec<(Question, DataFrame)>> {
     let q6 = users_joined_by_year(partials.users.clone().lazy()).collect()?;
     Partials::merge(vec![partials], q6)
 }
@@ -399,7 +398,7 @@ mod tests {
     /// The answers over the hand-made rows in one part.
     fn whole() -> Vec<(Question, DataFrame)> {
         let [pin, geo, user] = rows();
-        answer_all(&Posts::dedupe(pin.lazy(), geo.lazy(), user.lazy()).unwrap()).unwrap()
+        answer_whole(Partials::of(&Posts::dedupe(pin.lazy(), geo.lazy(), user.lazy()).unwrap()).unwrap()).unwrap()
     }
 
     /// The answers over the same rows split by `ind` into `parts`, as a large silver is:
@@ -506,7 +505,7 @@ mod tests {
     fn empty_silver_gives_empty_answers() {
         let empty = |kind| DataFrame::empty_with_schema(&input_schema(kind)).lazy();
         let posts = Posts::dedupe(empty(Kind::Pin), empty(Kind::Geo), empty(Kind::User)).unwrap();
-        for (question, frame) in answer_all(&posts).unwrap() {
+        for (question, frame) in answer_whole(Partials::of(&posts).unwrap()).unwrap() {
             assert_eq!(frame.height(), 0, "{question:?}");
         }
     }

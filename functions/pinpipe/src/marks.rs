@@ -10,8 +10,9 @@
 //! - A Kinesis shard (app id `kinesis/<stream>/<shard>`): a sequence number (up to
 //!   129 digits) does not fit the i64 version, so the version is a per-shard commit
 //!   counter and the same commit carries the last sequence number as eight more txns
-//!   (`…#seq0` … `…#seq7`, its base-10¹⁸ limbs). One commit writes all nine, so they
-//!   change together, and two deliveries of the shard conflict on them.
+//!   (`…#seq0` … `…#seq7`, its base-10¹⁸ limbs), and the stream's incarnation (when
+//!   it was created, in ms) as one more (`…#created`). One commit writes all ten, so
+//!   they change together, and two deliveries of the shard conflict on them.
 //!
 //! [`Txns`] reads every app id's latest version in one pass — the newest
 //! checkpoint's `txn` column plus the commits after it — and then advances commit by
@@ -300,29 +301,67 @@ pub trait Writer: Send + Sync {
     ) -> (Mark<Self::Position>, Vec<Transaction>);
 }
 
-/// A Kinesis shard writing a stream table.
+/// When a stream was created (ms since the epoch): a stream deleted and created again
+/// under the same name is a new incarnation whose sequence numbers start afresh.
+/// `Incarnation::UNKNOWN` when the writer was not told (no Kinesis API to ask).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Incarnation(pub i64);
+
+impl Incarnation {
+    pub const UNKNOWN: Incarnation = Incarnation(0);
+}
+
+/// Where a record sits in a Kinesis shard: the stream's incarnation, then its
+/// sequence number — so every record of a recreated stream comes after every record
+/// of the stream it replaced, whatever their sequence numbers.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ShardPosition {
+    pub incarnation: Incarnation,
+    pub sequence_number: SequenceNumber,
+}
+
+impl fmt::Display for ShardPosition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} (stream created {})", self.sequence_number, self.incarnation.0)
+    }
+}
+
+/// A Kinesis shard writing a stream table, in one incarnation of its stream.
 #[derive(Debug, Clone)]
 pub struct KinesisShard {
     app_id: String,
     limb_ids: [String; LIMBS],
+    created_id: String,
+    incarnation: Incarnation,
 }
 
 impl KinesisShard {
-    pub fn new(stream: &str, shard: &str) -> Self {
+    pub fn new(stream: &str, shard: &str, incarnation: Incarnation) -> Self {
         let app_id = format!("kinesis/{stream}/{shard}");
         let limb_ids = std::array::from_fn(|i| format!("{app_id}#seq{i}"));
-        KinesisShard { app_id, limb_ids }
+        let created_id = format!("{app_id}#created");
+        KinesisShard { app_id, limb_ids, created_id, incarnation }
+    }
+
+    /// The incarnation its records are in.
+    pub fn incarnation(&self) -> Incarnation {
+        self.incarnation
+    }
+
+    /// A record of this shard at `sequence_number`.
+    pub fn position(&self, sequence_number: SequenceNumber) -> ShardPosition {
+        ShardPosition { incarnation: self.incarnation, sequence_number }
     }
 }
 
 impl Writer for KinesisShard {
-    type Position = SequenceNumber;
+    type Position = ShardPosition;
 
     fn app_id(&self) -> &str {
         &self.app_id
     }
 
-    fn mark(&self, txns: &Txns) -> Result<Option<Mark<SequenceNumber>>, MarkError> {
+    fn mark(&self, txns: &Txns) -> Result<Option<Mark<ShardPosition>>, MarkError> {
         let Some(version) = txns.get(&self.app_id) else { return Ok(None) };
         let mut limbs = [0; LIMBS];
         for (limb, id) in limbs.iter_mut().zip(&self.limb_ids) {
@@ -330,19 +369,25 @@ impl Writer for KinesisShard {
                 MarkError::Unreadable(format!("writer {} is at commit {version} but has no txn {id}", self.app_id))
             })?;
         }
-        let position = SequenceNumber::from_limbs(limbs)
+        let sequence_number = SequenceNumber::from_limbs(limbs)
             .map_err(|e| MarkError::Unreadable(format!("writer {}: {e}", self.app_id)))?;
-        Ok(Some(Mark { position, version }))
+        // A mark that names no incarnation was written without one to compare: it is
+        // taken as the current one's (as before incarnations were kept).
+        let incarnation = txns.get(&self.created_id).map_or(self.incarnation, Incarnation);
+        Ok(Some(Mark { position: ShardPosition { incarnation, sequence_number }, version }))
     }
 
     fn next(
         &self,
-        previous: Option<&Mark<SequenceNumber>>,
-        last: &SequenceNumber,
-    ) -> (Mark<SequenceNumber>, Vec<Transaction>) {
+        previous: Option<&Mark<ShardPosition>>,
+        last: &ShardPosition,
+    ) -> (Mark<ShardPosition>, Vec<Transaction>) {
         let version = previous.map_or(1, |m| m.version + 1);
         let mut txns = vec![Transaction::new(&self.app_id, version)];
-        txns.extend(self.limb_ids.iter().zip(last.to_limbs()).map(|(id, limb)| Transaction::new(id, limb)));
+        txns.extend(
+            self.limb_ids.iter().zip(last.sequence_number.to_limbs()).map(|(id, limb)| Transaction::new(id, limb)),
+        );
+        txns.push(Transaction::new(&self.created_id, last.incarnation.0));
         (Mark { position: last.clone(), version }, txns)
     }
 }
@@ -392,18 +437,37 @@ mod tests {
 
     #[test]
     fn a_shard_mark_round_trips_through_its_txns() {
-        let shard = KinesisShard::new("streaming-x-pin", "shardId-000000000001");
+        let shard = KinesisShard::new("streaming-x-pin", "shardId-000000000001", Incarnation(1_700_000_000_000));
         let seq = SequenceNumber::parse("49546986683135544286507457936321625675700192471156785154").unwrap();
-        let (mark, actions) = shard.next(None, &seq);
+        let (mark, actions) = shard.next(None, &shard.position(seq.clone()));
         assert_eq!(mark.version, 1);
-        assert_eq!(actions.len(), 1 + LIMBS);
+        assert_eq!(actions.len(), 2 + LIMBS);
         let mut txns = Txns { version: Some(3), latest: HashMap::new() };
         txns.committed(4, &actions);
         assert_eq!(shard.mark(&txns).unwrap(), Some(mark.clone()));
         // Another shard's txns are not this one's.
-        assert_eq!(KinesisShard::new("streaming-x-pin", "shardId-000000000002").mark(&txns).unwrap(), None);
-        let (next, _) = shard.next(Some(&mark), &seq);
+        let other = KinesisShard::new("streaming-x-pin", "shardId-000000000002", Incarnation(1_700_000_000_000));
+        assert_eq!(other.mark(&txns).unwrap(), None);
+        let (next, _) = shard.next(Some(&mark), &shard.position(seq));
         assert_eq!(next.version, 2);
+    }
+
+    #[test]
+    fn a_recreated_streams_records_come_after_the_old_mark() {
+        let old = KinesisShard::new("streaming-x-pin", "shardId-000000000000", Incarnation(1_000));
+        let high = SequenceNumber::parse("49546986683135544286507457936321625675700192471156785154").unwrap();
+        let (_, actions) = old.next(None, &old.position(high));
+        let mut txns = Txns { version: Some(0), latest: HashMap::new() };
+        txns.committed(1, &actions);
+        // The new stream restarts its sequence numbers: lower, yet after the mark.
+        let new = KinesisShard::new("streaming-x-pin", "shardId-000000000000", Incarnation(2_000));
+        let mark = new.mark(&txns).unwrap().unwrap();
+        assert_eq!(mark.position.incarnation, Incarnation(1_000));
+        let low = SequenceNumber::parse("1").unwrap();
+        assert!(new.position(low) > mark.position);
+        // A mark written before incarnations were kept belongs to the current one.
+        txns.latest.remove("kinesis/streaming-x-pin/shardId-000000000000#created");
+        assert_eq!(new.mark(&txns).unwrap().unwrap().position.incarnation, Incarnation(2_000));
     }
 
     #[test]

@@ -2,9 +2,19 @@
 //! append to `delta/stream/<id>_<kind>_table`; what cannot be cleaned goes to
 //! quarantine. Generic over where the event came from: the Lambda event source
 //! mapping, or the local poller.
+//!
+//! A stream deleted and created again under the same name keeps its ARN and restarts
+//! its sequence numbers, so its records could look as if they had landed already. The
+//! cleaner asks Kinesis when each stream was created (`DescribeStreamSummary`, cached
+//! for a minute, asked again whenever records would be skipped as duplicates) and
+//! keeps that incarnation in the shard's mark: a new incarnation's records come after
+//! every record of the old one (`marks::ShardPosition`), so they land, and the change
+//! is logged. Without a Kinesis API to ask (in-process runs), incarnations are not
+//! compared.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
 
 use aws_lambda_events::event::kinesis::{KinesisEvent, KinesisEventRecord};
 use aws_lambda_events::event::streams::{KinesisBatchItemFailure, KinesisEventResponse};
@@ -16,7 +26,7 @@ use crate::delta::{CleanTable, Fault};
 use crate::exactly_once::{self, Staged, WriteError};
 use crate::kind::Kind;
 use crate::lake::{Lake, LakeError};
-use crate::marks::{KinesisShard, Mark};
+use crate::marks::{Incarnation, KinesisShard, Mark, ShardPosition};
 use crate::quarantine::{Origin, Quarantined};
 use crate::sequence::SequenceNumber;
 
@@ -46,7 +56,39 @@ pub enum ShardError {
     Lake(#[from] LakeError),
     #[error(transparent)]
     Write(#[from] WriteError),
+    #[error("asking Kinesis when stream {stream} was created: {message}")]
+    Incarnation { stream: String, message: String },
+    #[error(
+        "shard {shard} of stream {stream} has landed up to an incarnation created at {marked} ms, later than the \
+         stream's own ({current} ms): refusing to write behind it"
+    )]
+    IncarnationBehind { stream: String, shard: String, marked: i64, current: i64 },
 }
+
+/// Where the cleaner learns when a stream was created.
+#[async_trait::async_trait]
+pub trait StreamCreation: Send + Sync {
+    async fn created(&self, stream: &str) -> Result<Incarnation, String>;
+}
+
+#[async_trait::async_trait]
+impl StreamCreation for aws_sdk_kinesis::Client {
+    async fn created(&self, stream: &str) -> Result<Incarnation, String> {
+        let answer = self
+            .describe_stream_summary()
+            .stream_name(stream)
+            .send()
+            .await
+            .map_err(|e| aws_sdk_kinesis::error::DisplayErrorContext(e).to_string())?;
+        let created = answer.stream_description_summary().map(|s| s.stream_creation_timestamp());
+        let millis = created.map(|t| t.to_millis()).transpose().map_err(|e| e.to_string())?;
+        millis.map(Incarnation).ok_or_else(|| "the answer has no StreamCreationTimestamp".to_owned())
+    }
+}
+
+/// How long a stream's creation time is trusted before it is asked again
+/// (`DescribeStreamSummary` allows 20 calls a second per account).
+const INCARNATION_TTL: Duration = Duration::from_secs(60);
 
 /// The stream cleaner's state, built once per Lambda instance.
 pub struct StreamCleaner {
@@ -57,6 +99,9 @@ pub struct StreamCleaner {
     fault: Option<Fault>,
     /// How many more appends the fault is injected into.
     faults_left: AtomicU32,
+    creation: Option<Box<dyn StreamCreation>>,
+    /// Each stream's incarnation, and when it was asked.
+    incarnations: Mutex<HashMap<String, (Incarnation, Instant)>>,
 }
 
 /// One shard's records in an event, in delivery order.
@@ -74,7 +119,33 @@ impl StreamCleaner {
             tables: Mutex::new(HashMap::new()),
             fault: None,
             faults_left: AtomicU32::new(0),
+            creation: None,
+            incarnations: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Compares each stream's incarnation (when it was created) with its shards' marks.
+    pub fn with_stream_creation(mut self, creation: impl StreamCreation + 'static) -> Self {
+        self.creation = Some(Box::new(creation));
+        self
+    }
+
+    /// `stream`'s incarnation: cached, unless older than the TTL or `ask` is set.
+    async fn incarnation(&self, stream: &str, ask: bool) -> Result<Incarnation, ShardError> {
+        let Some(creation) = &self.creation else { return Ok(Incarnation::UNKNOWN) };
+        let mut cache = self.incarnations.lock().await;
+        if let Some((incarnation, asked)) = cache.get(stream)
+            && !ask
+            && asked.elapsed() < INCARNATION_TTL
+        {
+            return Ok(*incarnation);
+        }
+        let incarnation = creation
+            .created(stream)
+            .await
+            .map_err(|message| ShardError::Incarnation { stream: stream.to_owned(), message })?;
+        cache.insert(stream.to_owned(), (incarnation, Instant::now()));
+        Ok(incarnation)
     }
 
     /// Injects a failure between writing data files and committing into every append (tests).
@@ -159,7 +230,6 @@ impl StreamCleaner {
                 }
             }
         }
-        let writer = KinesisShard::new(&shard.stream, &shard.shard);
         let mut tables = self.tables.lock().await;
         let table = match tables.entry(kind) {
             std::collections::hash_map::Entry::Occupied(e) => {
@@ -172,10 +242,13 @@ impl StreamCleaner {
                 e.insert(CleanTable::create_or_open(&self.lake, &relative, kind).await?)
             }
         };
+        let writer = self.writer(table, shard, &sequenced).await?;
+        let sequenced: Vec<(ShardPosition, &KinesisEventRecord)> =
+            sequenced.into_iter().map(|(seq, record)| (writer.position(seq), record)).collect();
         let lake = &self.lake;
         let origin = &origin;
         let stage = |fresh: Vec<_>| async move {
-            let fresh: Vec<&(SequenceNumber, &KinesisEventRecord)> = fresh;
+            let fresh: Vec<&(ShardPosition, &KinesisEventRecord)> = fresh;
             let cleaned = clean_batch(kind, fresh.iter().map(|(_, r)| r.kinesis.data.0.as_slice()));
             for (position, reason) in &cleaned.quarantined {
                 let record = fresh[*position].1;
@@ -192,6 +265,42 @@ impl StreamCleaner {
         counts.duplicates_skipped += written.duplicates;
         Ok(counts)
     }
+
+    /// The shard's writer in its stream's current incarnation. The cached incarnation
+    /// is asked again when the mark names another one, or when records would be
+    /// skipped as landed (a redelivery — or a recreated stream's restarted sequence
+    /// numbers behind a stale cache).
+    async fn writer(
+        &self,
+        table: &mut CleanTable,
+        shard: &ShardRecords<'_>,
+        sequenced: &[(SequenceNumber, &KinesisEventRecord)],
+    ) -> Result<KinesisShard, ShardError> {
+        let (stream, id) = (&shard.stream, &shard.shard);
+        let mut writer = KinesisShard::new(stream, id, self.incarnation(stream, false).await?);
+        let Some(mark) = table.mark(&writer).await? else { return Ok(writer) };
+        let behind =
+            |writer: &KinesisShard| sequenced.iter().any(|(seq, _)| writer.position(seq.clone()) <= mark.position);
+        if self.creation.is_some() && (mark.position.incarnation != writer.incarnation() || behind(&writer)) {
+            writer = KinesisShard::new(stream, id, self.incarnation(stream, true).await?);
+        }
+        let (marked, current) = (mark.position.incarnation, writer.incarnation());
+        if marked > current {
+            return Err(ShardError::IncarnationBehind {
+                stream: stream.clone(),
+                shard: id.clone(),
+                marked: marked.0,
+                current: current.0,
+            });
+        }
+        if marked < current {
+            tracing::warn!(
+                stream = %stream, shard = %id, old = marked.0, new = current.0,
+                "stream was recreated: its records land after the old stream's"
+            );
+        }
+        Ok(writer)
+    }
 }
 
 /// A shard's mark in a stream table: what tests and the poller use to see its progress.
@@ -199,8 +308,8 @@ pub async fn shard_mark(
     table: &mut CleanTable,
     stream: &str,
     shard: &str,
-) -> Result<Option<Mark<SequenceNumber>>, LakeError> {
-    table.mark(&KinesisShard::new(stream, shard)).await
+) -> Result<Option<Mark<ShardPosition>>, LakeError> {
+    table.mark(&KinesisShard::new(stream, shard, Incarnation::UNKNOWN)).await
 }
 
 /// Splits an event into its shards' records, keeping delivery order.

@@ -1,5 +1,6 @@
-//! The stream-cleaner Lambda (Kinesis trigger): config and the lake are read once,
-//! then every batch goes through `pinpipe::stream::StreamCleaner`.
+//! The stream-cleaner Lambda (Kinesis trigger): config, the lake and the Kinesis client
+//! (asked when a stream was created, to tell a recreated one) are made once, then every
+//! batch goes through `pinpipe::stream::StreamCleaner`.
 
 use aws_lambda_events::event::kinesis::KinesisEvent;
 use aws_lambda_events::event::streams::KinesisEventResponse;
@@ -20,6 +21,8 @@ async fn main() -> Result<(), Error> {
     telemetry::init();
     let config = Config::from_env()?;
     let lake = Lake::open(&config.lake)?;
-    let cleaner = StreamCleaner::new(lake, config.id);
+    // Endpoint, region and credentials from the SDK's own environment (AWS_ENDPOINT_URL locally).
+    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let cleaner = StreamCleaner::new(lake, config.id).with_stream_creation(aws_sdk_kinesis::Client::new(&aws));
     lambda_runtime::run(service_fn(|event| handle(&cleaner, event))).await
 }

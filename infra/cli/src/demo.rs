@@ -177,7 +177,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     }
 
     // 2. The stream cleaner over each stream, the batch sink over each topic.
-    let cleaner = StreamCleaner::new(lake.clone(), args.id.clone());
+    let mut cleaner = StreamCleaner::new(lake.clone(), args.id.clone());
+    if let Some(client) = &kinesis {
+        cleaner = cleaner.with_stream_creation(client.clone());
+    }
     let sink = BatchSink::new(lake.clone());
     let mut stream_counts = StreamCounts::default();
     let mut sink_counts = SinkCounts::default();

@@ -24,11 +24,10 @@ pub struct Args {
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let config = Config::from_env()?;
     let lake = Lake::open(&config.lake)?;
-    let cleaner = StreamCleaner::new(lake, config.id);
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let mut poller = KinesisPoller::new(aws_sdk_kinesis::Client::new(&aws), &args.stream, args.batch_size)
-        .await
-        .context("opening the stream")?;
+    let kinesis = aws_sdk_kinesis::Client::new(&aws);
+    let cleaner = StreamCleaner::new(lake, config.id).with_stream_creation(kinesis.clone());
+    let mut poller = KinesisPoller::new(kinesis, &args.stream, args.batch_size).await.context("opening the stream")?;
     let report = |total: &StreamCounts| {
         eprintln!(
             "{}: {} records in, {} rows written, {} quarantined, {} duplicates skipped, {} failed (redelivered)",

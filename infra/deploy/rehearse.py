@@ -299,11 +299,48 @@ def rehearse(template_path):
     check("unknown routes answer a JSON 404", responses.get("MISSING_AUTHENTICATION_TOKEN", {}).get("statusCode") in ("404", 404), responses.get("MISSING_AUTHENTICATION_TOKEN"))
     check("every gateway-made error is JSON", all("application/json" in r.get("responseTemplates", {}) for r in responses.values()) and {"DEFAULT_4XX", "DEFAULT_5XX"} <= set(responses), sorted(responses))
 
+    record_routes = [("/streams/{stream-name}/record", "put"), ("/streams/{stream-name}/records", "put"), ("/topics/{topic}", "post")]
+    body = apis[0] if apis else {"paths": {}}
+    method = lambda path, verb: body["paths"].get(path, {}).get(verb, {})  # noqa: E731
+    check("ApiAuth=none: record routes open, as the original scripts expect",
+          all("security" not in method(p, v) for p, v in record_routes), [method(p, v) for p, v in record_routes])
+    check("creating and deleting streams needs SigV4",
+          all(method("/streams/{stream-name}", v).get("security") == [{"sigv4": []}] for v in ("post", "delete")))
+    document = json.load(open(os.path.join(os.path.dirname(template_path) or ".", "functions/ingest/openapi.json")))
+    documented = {(p, v) for p, ops in document["paths"].items() for v in ops if v != "parameters"}
+    routed = {(p, v) for p, ops in body["paths"].items() for v in ops if v != "x-amazon-apigateway-any-method"}
+    check("the API routes exactly the OpenAPI document's operations", routed == documented, routed ^ documented)
+    check("every route reaches ingest", all(
+        "IngestFunction.Arn" in json.dumps(op.get("x-amazon-apigateway-integration"))
+        for ops in body["paths"].values() for op in ops.values()
+    ))
+
     client("cloudformation").delete_stack(StackName=STACK)
+    rehearse_api_auth(template_path)
     rehearse_msk(template_path)
     if failures:
         sys.exit(f"rehearsal: {len(failures)} checks failed: {failures}")
     print("rehearsal: every check passed")
+
+
+def rehearse_api_auth(template_path):
+    """ApiAuth=api-key and iam, as CloudFormation resolves them (translated only: moto
+    imports no API body)."""
+    with open(template_path) as f:
+        template = yaml_parse(f.read())
+    record_routes = [("/streams/{stream-name}/record", "put"), ("/streams/{stream-name}/records", "put"), ("/topics/{topic}", "post")]
+    for auth, scheme in (("api-key", "api_key"), ("iam", "sigv4")):
+        print(f"with ApiAuth={auth}")
+        parameters = {"DeploymentId": DEPLOYMENT, "ApiAuth": auth}
+        declared = resolved(transform(packaged(json.loads(json.dumps(template))), parameters, MotoManagedPolicies()), parameters)["Resources"]
+        body = next(r["Properties"]["Body"] for r in declared.values() if r["Type"] == "AWS::ApiGateway::RestApi")
+        securities = [body["paths"][p][v].get("security") for p, v in record_routes]
+        check(f"ApiAuth={auth}: record routes need {scheme}", all(s == [{scheme: []}] for s in securities), securities)
+        check(f"ApiAuth={auth}: reading routes stay open", "security" not in body["paths"]["/streams"]["get"], body["paths"]["/streams"])
+        types = {r["Type"] for r in declared.values()}
+        plan = {"AWS::ApiGateway::ApiKey", "AWS::ApiGateway::UsagePlan", "AWS::ApiGateway::UsagePlanKey"}
+        check(f"ApiAuth={auth}: usage plan and key {'declared' if auth == 'api-key' else 'absent'}",
+              (plan <= types) if auth == "api-key" else not (plan & types), sorted(plan & types))
 
 
 def rehearse_msk(template_path):

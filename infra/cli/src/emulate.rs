@@ -18,6 +18,9 @@ pub struct Args {
     /// The API's base URL (a stage URL, or cargo lambda watch's /lambda-url/ingest).
     #[arg(long, env = "PINPIPE_API_URL")]
     api: String,
+    /// The stack's API key, sent as `x-api-key` (a stack deployed with ApiAuth=api-key).
+    #[arg(long, env = "PINPIPE_API_KEY", hide_env_values = true)]
+    api_key: Option<String>,
     /// batch: POST /topics/<id>.pin|geo|user; stream: PUT /streams/streaming-<id>-*/record.
     #[arg(long, value_enum)]
     mode: Mode,
@@ -74,7 +77,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     } else {
         anyhow::bail!("--source {:?}: use `generated`, `mysql` or mysql://…", redacted(&args.source));
     };
-    let api = HttpApi::new(&args.api);
+    let api = HttpApi::new(&args.api).with_api_key(args.api_key.clone());
     let progress = ProgressBar::new(args.posts).with_style(
         ProgressStyle::with_template("{spinner} posting [{bar:30}] {pos}/{len} posts {per_sec} {msg}")
             .expect("a valid template")

@@ -79,11 +79,18 @@ pub trait Api: Send + Sync {
 pub struct HttpApi {
     base: String,
     client: reqwest::Client,
+    /// Sent as `x-api-key` (a stack deployed with ApiAuth=api-key).
+    api_key: Option<String>,
 }
 
 impl HttpApi {
     pub fn new(base: &str) -> Self {
-        HttpApi { base: base.trim_end_matches('/').to_owned(), client: reqwest::Client::new() }
+        HttpApi { base: base.trim_end_matches('/').to_owned(), client: reqwest::Client::new(), api_key: None }
+    }
+
+    pub fn with_api_key(mut self, api_key: Option<String>) -> Self {
+        self.api_key = api_key;
+        self
     }
 }
 
@@ -91,14 +98,15 @@ impl HttpApi {
 impl Api for HttpApi {
     async fn send(&self, request: ApiRequest) -> Result<ApiAnswer, TransportError> {
         let method = reqwest::Method::from_bytes(request.method.as_bytes()).expect("a valid method");
-        let response = self
+        let mut http = self
             .client
             .request(method, format!("{}{}", self.base, request.path))
-            .header("content-type", request.content_type)
-            .body(request.body)
-            .send()
-            .await
-            .map_err(|e| TransportError(format!("{}: {e}", self.base)))?;
+            .header("content-type", request.content_type);
+        if let Some(key) = &self.api_key {
+            http = http.header("x-api-key", key);
+        }
+        let response =
+            http.body(request.body).send().await.map_err(|e| TransportError(format!("{}: {e}", self.base)))?;
         let status = response.status().as_u16();
         let body = response.bytes().await.map_err(|e| TransportError(e.to_string()))?.to_vec();
         Ok(ApiAnswer { status, body })
@@ -181,6 +189,38 @@ mod tests {
 
     fn raw(json: &str) -> Box<RawValue> {
         RawValue::from_string(json.to_owned()).unwrap()
+    }
+
+    /// One HTTP request read off a real socket, answered 200 `{}`: its head, lowercased.
+    async fn one_request_head(listener: tokio::net::TcpListener) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut head = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = socket.read(&mut buf).await.unwrap();
+            assert!(n > 0, "the client hung up mid-request");
+            head.extend_from_slice(&buf[..n]);
+        }
+        socket.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}").await.unwrap();
+        String::from_utf8_lossy(&head).to_lowercase()
+    }
+
+    #[tokio::test]
+    async fn an_api_key_is_sent_only_when_given() {
+        for key in [Some("k3y"), None] {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let base = format!("http://{}", listener.local_addr().unwrap());
+            let server = tokio::spawn(one_request_head(listener));
+            let api = HttpApi::new(&base).with_api_key(key.map(str::to_owned));
+            let record = raw(r#"{"ind": 1}"#);
+            let answer = api.send(request_for(Mode::Stream, Names { id: "abcd" }, Kind::Pin, &record)).await.unwrap();
+            assert_eq!(answer.status, 200);
+            let head = server.await.unwrap();
+            assert!(head.starts_with("put /streams/streaming-abcd-pin/record "), "{head}");
+            assert_eq!(head.contains("\r\nx-api-key: k3y\r\n"), key.is_some(), "{head}");
+            assert_eq!(head.contains("x-api-key"), key.is_some(), "{head}");
+        }
     }
 
     #[test]

@@ -1,13 +1,12 @@
 //! The embedded default (SPEC §8): in-process streams and topics that stand in for
 //! Kinesis and Kafka. They implement the same [`StreamService`] and [`TopicService`]
 //! the ingest handler uses against AWS, keep shards and partitions with Kinesis-style
-//! sequence numbers and Kafka offsets, and their pollers deliver the same Lambda event
-//! types to the same handlers — in batches, honouring partial failures, and, when
-//! asked, redelivering batches the handler already took (as Lambda does after a lost
-//! answer or a timeout), which the handlers must absorb exactly once.
+//! sequence numbers and Kafka offsets, and are [`BatchSource`]s of the same event
+//! source mapping loop as the real pollers (`polling::Mapping`): the same Lambda event
+//! types to the same handlers, in batches, honouring partial failures, and, when asked,
+//! redelivering batches the handler already took.
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
@@ -19,9 +18,9 @@ use pinpipe::services::{
 };
 use pinpipe::sink::KafkaBatchResponse;
 
-use crate::kafka_poller::{kafka_event, next_position};
+use crate::kafka_poller::{kafka_event, taken_offsets};
 use crate::kinesis_poller::{ShardRecord, kinesis_event, succeeded_prefix};
-use crate::polling::{Poller, Round};
+use crate::polling::{BatchSource, Mapping};
 
 /// Kinesis's first sequence number of a shard looks like this: 56 digits.
 const FIRST_SEQUENCE: u128 = 49_000_000_000_000_000_000_000_000_000_000_000_000;
@@ -98,19 +97,16 @@ impl InProcessStreams {
     }
 
     /// A poller over `stream`, as the event source mapping with `BatchSize = batch_size`.
-    pub fn poller(&self, stream: &str, batch_size: usize) -> Result<InProcessStreamPoller, EmbeddedError> {
+    pub fn poller(&self, stream: &str, batch_size: usize) -> Result<Mapping<InProcessShards>, EmbeddedError> {
         let streams = lock(&self.streams);
         let found = streams.get(stream).ok_or_else(|| EmbeddedError::NoStream(stream.to_owned()))?;
-        Ok(InProcessStreamPoller {
+        Ok(Mapping::over(InProcessShards {
             streams: self.clone(),
             stream: stream.to_owned(),
             arn: found.arn.clone(),
             batch_size: batch_size.max(1),
             positions: vec![0; found.shards.len()],
-            redeliver_every: None,
-            invocations: 0,
-            redelivered: 0,
-        })
+        }))
     }
 }
 
@@ -165,84 +161,73 @@ impl StreamService for InProcessStreams {
     }
 }
 
-/// The in-process stand-in for the Kinesis event source mapping of one stream.
-pub struct InProcessStreamPoller {
+/// The shards of one in-process stream, each read from its own position.
+pub struct InProcessShards {
     streams: InProcessStreams,
     stream: String,
     arn: String,
     batch_size: usize,
     /// Per shard: how many records were handled successfully.
     positions: Vec<usize>,
-    redeliver_every: Option<usize>,
-    invocations: usize,
-    redelivered: usize,
 }
 
-impl InProcessStreamPoller {
-    /// Every `n`th successful batch is delivered again, as if its answer were lost.
-    pub fn redelivering_every(mut self, n: usize) -> Self {
-        self.redeliver_every = Some(n.max(1));
-        self
-    }
+/// A record's place in an in-process shard.
+pub struct InProcessSequence {
+    sequence_number: String,
+    index: usize,
+}
 
-    /// Batches delivered again after the handler had taken them.
-    pub fn redelivered(&self) -> usize {
-        self.redelivered
-    }
-
-    fn redeliver_now(&mut self) -> bool {
-        self.invocations += 1;
-        self.redeliver_every.is_some_and(|n| self.invocations % n == 0)
+impl AsRef<str> for InProcessSequence {
+    fn as_ref(&self) -> &str {
+        &self.sequence_number
     }
 }
 
-impl Poller for InProcessStreamPoller {
+impl BatchSource for InProcessShards {
+    type Lane = usize;
+    type Position = InProcessSequence;
     type Event = KinesisEvent;
     type Response = KinesisEventResponse;
     type Error = EmbeddedError;
 
-    async fn poll_once<F, Fut>(&mut self, mut handler: F) -> Result<Round, EmbeddedError>
-    where
-        F: FnMut(KinesisEvent) -> Fut,
-        Fut: Future<Output = KinesisEventResponse>,
-    {
-        let mut round = Round::default();
-        for shard in 0..self.positions.len() {
-            let batch: Vec<StoredRecord> = {
-                let streams = lock(&self.streams.streams);
-                let stream = streams.get(&self.stream).ok_or_else(|| EmbeddedError::NoStream(self.stream.clone()))?;
-                let records = &stream.shards[shard];
-                let from = self.positions[shard].min(records.len());
-                records[from..(from + self.batch_size).min(records.len())].to_vec()
-            };
-            if batch.is_empty() {
-                continue;
-            }
-            let sequence_numbers: Vec<String> = batch.iter().map(|r| r.sequence_number.clone()).collect();
-            let event = kinesis_event(
-                &self.arn,
-                &shard_id(shard),
-                batch.iter().map(|r| ShardRecord {
-                    sequence_number: &r.sequence_number,
-                    partition_key: &r.partition_key,
-                    data: &r.data,
-                    arrival: r.arrival,
-                }),
-            );
-            round.records += batch.len();
-            round.invocations += 1;
-            let response = handler(event).await;
-            let done = succeeded_prefix(&response, &sequence_numbers);
-            if done < batch.len() {
-                round.failed_invocations += 1;
-            }
-            if done == batch.len() && self.redeliver_now() {
-                self.redelivered += 1;
-                continue;
-            }
-            self.positions[shard] += done;
+    async fn lanes(&mut self) -> Result<Vec<usize>, EmbeddedError> {
+        Ok((0..self.positions.len()).collect())
+    }
+
+    async fn fetch(&mut self, shard: &usize) -> Result<Option<(KinesisEvent, Vec<InProcessSequence>)>, EmbeddedError> {
+        let streams = lock(&self.streams.streams);
+        let stream = streams.get(&self.stream).ok_or_else(|| EmbeddedError::NoStream(self.stream.clone()))?;
+        let records = &stream.shards[*shard];
+        let from = self.positions[*shard].min(records.len());
+        let batch = &records[from..(from + self.batch_size).min(records.len())];
+        if batch.is_empty() {
+            return Ok(None);
         }
-        Ok(round)
+        let positions = batch
+            .iter()
+            .enumerate()
+            .map(|(i, r)| InProcessSequence { sequence_number: r.sequence_number.clone(), index: from + i })
+            .collect();
+        let event = kinesis_event(
+            &self.arn,
+            &shard_id(*shard),
+            batch.iter().map(|r| ShardRecord {
+                sequence_number: &r.sequence_number,
+                partition_key: &r.partition_key,
+                data: &r.data,
+                arrival: r.arrival,
+            }),
+        );
+        Ok(Some((event, positions)))
+    }
+
+    fn taken(response: &KinesisEventResponse, positions: &[InProcessSequence]) -> usize {
+        succeeded_prefix(response, positions)
+    }
+
+    async fn advance(&mut self, shard: &usize, last: &InProcessSequence) -> Result<(), EmbeddedError> {
+        self.positions[*shard] = last.index + 1;
+        Ok(())
     }
 }
 
@@ -263,18 +248,15 @@ impl InProcessTopics {
     }
 
     /// A poller over `topic`, as the MSK event source mapping with `BatchSize = batch_size`.
-    pub fn poller(&self, topic: &str, batch_size: usize) -> Result<InProcessTopicPoller, EmbeddedError> {
+    pub fn poller(&self, topic: &str, batch_size: usize) -> Result<Mapping<InProcessPartitions>, EmbeddedError> {
         let partitions =
             lock(&self.topics).get(topic).map(Vec::len).ok_or_else(|| EmbeddedError::NoTopic(topic.into()))?;
-        Ok(InProcessTopicPoller {
+        Ok(Mapping::over(InProcessPartitions {
             topics: self.clone(),
             topic: topic.to_owned(),
             batch_size: batch_size.max(1),
             positions: vec![0; partitions],
-            redeliver_every: None,
-            invocations: 0,
-            redelivered: 0,
-        })
+        }))
     }
 }
 
@@ -309,73 +291,52 @@ impl TopicService for InProcessTopics {
     }
 }
 
-/// The in-process stand-in for the MSK event source mapping of one topic.
-pub struct InProcessTopicPoller {
+/// The partitions of one in-process topic, each read from its own position.
+pub struct InProcessPartitions {
     topics: InProcessTopics,
     topic: String,
     batch_size: usize,
     /// Per partition: the next offset to deliver.
     positions: Vec<i64>,
-    redeliver_every: Option<usize>,
-    invocations: usize,
-    redelivered: usize,
 }
 
-impl InProcessTopicPoller {
-    /// Every `n`th successful batch is delivered again, as if its answer were lost.
-    pub fn redelivering_every(mut self, n: usize) -> Self {
-        self.redeliver_every = Some(n.max(1));
-        self
-    }
-
-    /// Batches delivered again after the handler had taken them.
-    pub fn redelivered(&self) -> usize {
-        self.redelivered
-    }
-}
-
-impl Poller for InProcessTopicPoller {
+impl BatchSource for InProcessPartitions {
+    type Lane = usize;
+    type Position = i64;
     type Event = KafkaEvent;
     type Response = KafkaBatchResponse;
     type Error = EmbeddedError;
 
-    async fn poll_once<F, Fut>(&mut self, mut handler: F) -> Result<Round, EmbeddedError>
-    where
-        F: FnMut(KafkaEvent) -> Fut,
-        Fut: Future<Output = KafkaBatchResponse>,
-    {
-        let mut round = Round::default();
-        for partition in 0..self.positions.len() {
-            let position = self.positions[partition];
-            let batch: Vec<_> = {
-                let topics = lock(&self.topics.topics);
-                let log =
-                    &topics.get(&self.topic).ok_or_else(|| EmbeddedError::NoTopic(self.topic.clone()))?[partition];
-                let from = (position as usize).min(log.len());
-                log[from..(from + self.batch_size).min(log.len())].to_vec()
-            };
-            let Some(last) = batch.last().map(|r| r.offset) else { continue };
-            round.records += batch.len();
-            round.invocations += 1;
-            let response = handler(kafka_event(&self.topic, "in-process", partition as i32, &batch)).await;
-            if !response.batch_item_failures.is_empty() {
-                round.failed_invocations += 1;
-            } else {
-                self.invocations += 1;
-                if self.redeliver_every.is_some_and(|n| self.invocations % n == 0) {
-                    self.redelivered += 1;
-                    continue;
-                }
-            }
-            self.positions[partition] = next_position(&response, position, last);
+    async fn lanes(&mut self) -> Result<Vec<usize>, EmbeddedError> {
+        Ok((0..self.positions.len()).collect())
+    }
+
+    async fn fetch(&mut self, partition: &usize) -> Result<Option<(KafkaEvent, Vec<i64>)>, EmbeddedError> {
+        let topics = lock(&self.topics.topics);
+        let log = &topics.get(&self.topic).ok_or_else(|| EmbeddedError::NoTopic(self.topic.clone()))?[*partition];
+        let from = (self.positions[*partition] as usize).min(log.len());
+        let batch = &log[from..(from + self.batch_size).min(log.len())];
+        if batch.is_empty() {
+            return Ok(None);
         }
-        Ok(round)
+        let offsets = batch.iter().map(|r| r.offset).collect();
+        Ok(Some((kafka_event(&self.topic, "in-process", *partition as i32, batch), offsets)))
+    }
+
+    fn taken(response: &KafkaBatchResponse, offsets: &[i64]) -> usize {
+        taken_offsets(response, offsets)
+    }
+
+    async fn advance(&mut self, partition: &usize, last: &i64) -> Result<(), EmbeddedError> {
+        self.positions[*partition] = last + 1;
+        Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::polling::Poller;
 
     #[tokio::test]
     async fn records_land_on_shards_in_sequence_order() {

@@ -1,15 +1,14 @@
-//! The local stand-in for Lambda's MSK event source mapping: per partition, fetch
-//! from the poller's position → a `KafkaEvent` exactly as Lambda builds it (values
-//! base64) → the handler → advance only when the handler succeeded, so a failed
-//! batch is redelivered. rskafka (the one Kafka client here that works with tansu
+//! The local stand-in for Lambda's MSK event source mapping: a [`BatchSource`] whose
+//! lanes are a topic's partitions, fetched from each one's position into a
+//! `KafkaEvent` exactly as Lambda builds it (values base64); a failed batch is
+//! redelivered from its first failed offset (the loop is `polling::Mapping`). rskafka (the one Kafka client here that works with tansu
 //! without a C build) has no consumer-group API, so a poller's group keeps its
 //! committed positions in the lake (`state/kafka-poller/<group>/<topic>/partition=<p>`),
 //! written only after the handler succeeded; a new group starts from the earliest offset.
 
 use std::collections::HashMap;
-use std::future::Future;
 
-use crate::polling::{Poller, Round};
+use crate::polling::{BatchSource, Mapping};
 
 use aws_lambda_events::event::kafka::KafkaEvent;
 use base64::Engine;
@@ -28,7 +27,8 @@ pub enum KafkaPollError {
     Commit(#[from] LakeError),
 }
 
-pub struct KafkaPoller {
+/// A topic's partitions, read from each one's position.
+pub struct KafkaPartitions {
     topic: String,
     bootstrap: String,
     batch_size: usize,
@@ -43,7 +43,10 @@ pub struct KafkaPoller {
     group: Option<(Lake, String)>,
 }
 
-impl KafkaPoller {
+/// The MSK event source mapping of one topic.
+pub type KafkaPoller = Mapping<KafkaPartitions>;
+
+impl Mapping<KafkaPartitions> {
     pub async fn new(bootstrap: &str, topic: &str, batch_size: usize) -> Result<Self, KafkaPollError> {
         let error = |operation| move |source| KafkaPollError::Kafka { operation, topic: topic.to_owned(), source };
         let brokers = bootstrap.split(',').map(|b| b.trim().to_owned()).collect();
@@ -61,7 +64,7 @@ impl KafkaPoller {
             positions.insert(partition, client.get_offset(OffsetAt::Earliest).await.map_err(error("ListOffsets"))?);
             partitions.push((partition, client));
         }
-        Ok(KafkaPoller {
+        Ok(Mapping::over(KafkaPartitions {
             topic: topic.to_owned(),
             bootstrap: bootstrap.to_owned(),
             batch_size,
@@ -69,22 +72,23 @@ impl KafkaPoller {
             positions,
             fetched: HashMap::new(),
             group: None,
-        })
+        }))
     }
 
     /// Joins `group`: resumes from its committed positions in `lake` and commits
-    /// there after each successful batch.
-    pub async fn with_group(mut self, lake: Lake, group: &str) -> Result<Self, KafkaPollError> {
-        for (partition, _) in &self.partitions {
-            if let Some(bytes) = lake.get(&commit_key(group, &self.topic, *partition)).await?
+    /// there after each batch the handler took.
+    pub async fn with_group(self, lake: Lake, group: &str) -> Result<Self, KafkaPollError> {
+        let mut partitions = self.into_source();
+        for (partition, _) in &partitions.partitions {
+            if let Some(bytes) = lake.get(&commit_key(group, &partitions.topic, *partition)).await?
                 && let Some(committed) = std::str::from_utf8(&bytes).ok().and_then(|t| t.trim().parse::<i64>().ok())
             {
-                let position = self.positions.entry(*partition).or_default();
+                let position = partitions.positions.entry(*partition).or_default();
                 *position = (*position).max(committed);
             }
         }
-        self.group = Some((lake, group.to_owned()));
-        Ok(self)
+        partitions.group = Some((lake, group.to_owned()));
+        Ok(Mapping::over(partitions))
     }
 }
 
@@ -121,20 +125,15 @@ pub fn kafka_event(
     .expect("the Lambda MSK event shape")
 }
 
-/// Where a partition goes on after the handler answered a batch starting at
-/// `position` and ending at `last`: past the batch when nothing failed, else back
-/// to the first failed offset the answer names (else the whole batch).
-pub fn next_position(response: &KafkaBatchResponse, position: i64, last: i64) -> i64 {
+/// How many of a batch's records (by offset, in order) the handler's answer lets the
+/// partition move past: all when nothing failed, else those before the first failed
+/// offset the answer names (none when it names none in the batch).
+pub fn taken_offsets(response: &KafkaBatchResponse, offsets: &[i64]) -> usize {
     if response.batch_item_failures.is_empty() {
-        return last + 1;
+        return offsets.len();
     }
-    response
-        .batch_item_failures
-        .iter()
-        .filter_map(|f| Some(f.position()?.offset))
-        .min()
-        .unwrap_or(position)
-        .max(position)
+    let first_failed = response.batch_item_failures.iter().filter_map(|f| Some(f.position()?.offset)).min();
+    first_failed.map_or(0, |failed| offsets.iter().take_while(|o| **o < failed).count())
 }
 
 /// Where a group's committed position of a partition is kept in the lake.
@@ -142,56 +141,59 @@ fn commit_key(group: &str, topic: &str, partition: i32) -> String {
     format!("state/kafka-poller/{group}/{topic}/partition={partition}")
 }
 
-impl Poller for KafkaPoller {
+impl BatchSource for KafkaPartitions {
+    type Lane = i32;
+    type Position = i64;
     type Event = KafkaEvent;
     type Response = KafkaBatchResponse;
     type Error = KafkaPollError;
 
-    async fn poll_once<F, Fut>(&mut self, mut handler: F) -> Result<Round, KafkaPollError>
-    where
-        F: FnMut(KafkaEvent) -> Fut,
-        Fut: Future<Output = KafkaBatchResponse>,
-    {
-        let mut round = Round::default();
-        for (partition, client) in &self.partitions {
-            let position = self.positions[partition];
-            let fail = |source| KafkaPollError::Kafka { operation: "Fetch", topic: self.topic.clone(), source };
-            let buffer = self.fetched.entry(*partition).or_default();
-            buffer.retain(|r| r.offset >= position);
-            if buffer.is_empty() {
-                let (mut got, high_watermark) =
-                    client.fetch_records(position, 1..4 * 1024 * 1024, 100).await.map_err(fail)?;
-                if got.is_empty() && high_watermark > position {
-                    // `position` is inside a record batch (tansu returns nothing then):
-                    // read from the start and skip what was delivered.
-                    let earliest = client.get_offset(OffsetAt::Earliest).await.map_err(fail)?;
-                    let mut at = earliest;
-                    while got.iter().all(|r| r.offset < position) && at < high_watermark {
-                        let (batch, _) = client.fetch_records(at, 1..4 * 1024 * 1024, 100).await.map_err(fail)?;
-                        let Some(next) = batch.iter().map(|r| r.offset + 1).max() else { break };
-                        at = next;
-                        got = batch;
-                    }
+    async fn lanes(&mut self) -> Result<Vec<i32>, KafkaPollError> {
+        Ok(self.partitions.iter().map(|(partition, _)| *partition).collect())
+    }
+
+    async fn fetch(&mut self, partition: &i32) -> Result<Option<(KafkaEvent, Vec<i64>)>, KafkaPollError> {
+        let position = self.positions[partition];
+        let Some((_, client)) = self.partitions.iter().find(|(p, _)| p == partition) else { return Ok(None) };
+        let fail = |source| KafkaPollError::Kafka { operation: "Fetch", topic: self.topic.clone(), source };
+        let buffer = self.fetched.entry(*partition).or_default();
+        buffer.retain(|r| r.offset >= position);
+        if buffer.is_empty() {
+            let (mut got, high_watermark) =
+                client.fetch_records(position, 1..4 * 1024 * 1024, 100).await.map_err(fail)?;
+            if got.is_empty() && high_watermark > position {
+                // `position` is inside a record batch (tansu returns nothing then):
+                // read from the start and skip what was delivered.
+                let earliest = client.get_offset(OffsetAt::Earliest).await.map_err(fail)?;
+                let mut at = earliest;
+                while got.iter().all(|r| r.offset < position) && at < high_watermark {
+                    let (batch, _) = client.fetch_records(at, 1..4 * 1024 * 1024, 100).await.map_err(fail)?;
+                    let Some(next) = batch.iter().map(|r| r.offset + 1).max() else { break };
+                    at = next;
+                    got = batch;
                 }
-                got.retain(|r| r.offset >= position);
-                got.sort_by_key(|r| r.offset);
-                *buffer = got;
             }
-            let fetched: Vec<_> = buffer.iter().take(self.batch_size).cloned().collect();
-            let Some(last) = fetched.last().map(|r| r.offset) else { continue };
-            round.records += fetched.len();
-            round.invocations += 1;
-            let response = handler(kafka_event(&self.topic, &self.bootstrap, *partition, &fetched)).await;
-            let next = next_position(&response, position, last);
-            self.positions.insert(*partition, next);
-            if response.batch_item_failures.is_empty() {
-                if let Some((lake, group)) = &self.group {
-                    lake.put(&commit_key(group, &self.topic, *partition), next.to_string()).await?;
-                }
-            } else {
-                round.failed_invocations += 1;
-            }
+            got.retain(|r| r.offset >= position);
+            got.sort_by_key(|r| r.offset);
+            *buffer = got;
         }
-        Ok(round)
+        let fetched: Vec<_> = buffer.iter().take(self.batch_size).cloned().collect();
+        if fetched.is_empty() {
+            return Ok(None);
+        }
+        let offsets = fetched.iter().map(|r| r.offset).collect();
+        Ok(Some((kafka_event(&self.topic, &self.bootstrap, *partition, &fetched), offsets)))
+    }
+
+    fn taken(response: &KafkaBatchResponse, offsets: &[i64]) -> usize {
+        taken_offsets(response, offsets)
+    }
+
+    async fn advance(&mut self, partition: &i32, last: &i64) -> Result<(), KafkaPollError> {
+        self.positions.insert(*partition, last + 1);
+        if let Some((lake, group)) = &self.group {
+            lake.put(&commit_key(group, &self.topic, *partition), (last + 1).to_string()).await?;
+        }
+        Ok(())
     }
 }

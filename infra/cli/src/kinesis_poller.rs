@@ -1,12 +1,11 @@
-//! The local stand-in for Lambda's Kinesis event source mapping: per shard,
-//! GetRecords from the last checkpoint → a `KinesisEvent` exactly as Lambda builds
-//! it → the handler → advance only past what succeeded (partial batch responses
-//! honoured, like `ReportBatchItemFailures`), so a failed batch is redelivered.
+//! The local stand-in for Lambda's Kinesis event source mapping: a [`BatchSource`]
+//! whose lanes are a stream's shards, fetched with GetRecords after the last
+//! checkpoint into a `KinesisEvent` exactly as Lambda builds it; partial batch
+//! responses honoured, like `ReportBatchItemFailures` (the loop is `polling::Mapping`).
 
 use std::collections::HashMap;
-use std::future::Future;
 
-use crate::polling::{Poller, Round};
+use crate::polling::{BatchSource, Mapping};
 
 use aws_lambda_events::event::kinesis::KinesisEvent;
 use aws_lambda_events::event::streams::KinesisEventResponse;
@@ -19,7 +18,8 @@ pub enum PollError {
     Kinesis { operation: &'static str, stream: String, detail: String },
 }
 
-pub struct KinesisPoller {
+/// A stream's shards, read from the last checkpoint of each.
+pub struct KinesisShards {
     client: aws_sdk_kinesis::Client,
     stream: String,
     stream_arn: String,
@@ -28,7 +28,10 @@ pub struct KinesisPoller {
     checkpoints: HashMap<String, String>,
 }
 
-impl KinesisPoller {
+/// The Kinesis event source mapping of one stream.
+pub type KinesisPoller = Mapping<KinesisShards>;
+
+impl Mapping<KinesisShards> {
     pub async fn new(client: aws_sdk_kinesis::Client, stream: &str, batch_size: i32) -> Result<Self, PollError> {
         let summary = client
             .describe_stream_summary()
@@ -37,7 +40,9 @@ impl KinesisPoller {
             .await
             .map_err(|e| kinesis("DescribeStreamSummary", stream, e))?;
         let stream_arn = summary.stream_description_summary().map(|s| s.stream_arn().to_owned()).unwrap_or_default();
-        Ok(KinesisPoller { client, stream: stream.to_owned(), stream_arn, batch_size, checkpoints: HashMap::new() })
+        let shards =
+            KinesisShards { client, stream: stream.to_owned(), stream_arn, batch_size, checkpoints: HashMap::new() };
+        Ok(Mapping::over(shards))
     }
 }
 
@@ -84,12 +89,12 @@ pub fn kinesis_event<'a>(
 /// How many of a batch's records (by sequence number, in order) the handler's answer
 /// lets the shard move past: all, or those before the first reported failure (Lambda
 /// retries from there, as with `ReportBatchItemFailures`).
-pub fn succeeded_prefix(response: &KinesisEventResponse, sequence_numbers: &[String]) -> usize {
+pub fn succeeded_prefix<S: AsRef<str>>(response: &KinesisEventResponse, sequence_numbers: &[S]) -> usize {
     response
         .batch_item_failures
         .iter()
         .filter_map(|f| f.item_identifier.as_deref())
-        .filter_map(|id| sequence_numbers.iter().position(|s| s == id))
+        .filter_map(|id| sequence_numbers.iter().position(|s| s.as_ref() == id))
         .min()
         .unwrap_or(sequence_numbers.len())
 }
@@ -104,17 +109,14 @@ fn kinesis(operation: &'static str, stream: &str, error: impl std::error::Error)
     PollError::Kinesis { operation, stream: stream.to_owned(), detail }
 }
 
-impl Poller for KinesisPoller {
+impl BatchSource for KinesisShards {
+    type Lane = String;
+    type Position = String;
     type Event = KinesisEvent;
     type Response = KinesisEventResponse;
     type Error = PollError;
 
-    async fn poll_once<F, Fut>(&mut self, mut handler: F) -> Result<Round, PollError>
-    where
-        F: FnMut(KinesisEvent) -> Fut,
-        Fut: Future<Output = KinesisEventResponse>,
-    {
-        let mut round = Round::default();
+    async fn lanes(&mut self) -> Result<Vec<String>, PollError> {
         let shards = self
             .client
             .list_shards()
@@ -122,50 +124,50 @@ impl Poller for KinesisPoller {
             .send()
             .await
             .map_err(|e| kinesis("ListShards", &self.stream, e))?;
-        for shard in shards.shards() {
-            let shard_id = shard.shard_id().to_owned();
-            let request = self.client.get_shard_iterator().stream_name(&self.stream).shard_id(&shard_id);
-            let request = match self.checkpoints.get(&shard_id) {
-                Some(seq) => {
-                    request.shard_iterator_type(ShardIteratorType::AfterSequenceNumber).starting_sequence_number(seq)
-                }
-                None => request.shard_iterator_type(ShardIteratorType::TrimHorizon),
-            };
-            let iterator = request.send().await.map_err(|e| kinesis("GetShardIterator", &self.stream, e))?;
-            let Some(iterator) = iterator.shard_iterator() else { continue };
-            let got = self
-                .client
-                .get_records()
-                .shard_iterator(iterator)
-                .limit(self.batch_size)
-                .send()
-                .await
-                .map_err(|e| kinesis("GetRecords", &self.stream, e))?;
-            if got.records().is_empty() {
-                continue;
+        Ok(shards.shards().iter().map(|s| s.shard_id().to_owned()).collect())
+    }
+
+    async fn fetch(&mut self, shard_id: &String) -> Result<Option<(KinesisEvent, Vec<String>)>, PollError> {
+        let request = self.client.get_shard_iterator().stream_name(&self.stream).shard_id(shard_id);
+        let request = match self.checkpoints.get(shard_id) {
+            Some(seq) => {
+                request.shard_iterator_type(ShardIteratorType::AfterSequenceNumber).starting_sequence_number(seq)
             }
-            let sequence_numbers: Vec<String> = got.records().iter().map(|r| r.sequence_number().to_owned()).collect();
-            let event = kinesis_event(
-                &self.stream_arn,
-                &shard_id,
-                got.records().iter().map(|r| ShardRecord {
-                    sequence_number: r.sequence_number(),
-                    partition_key: r.partition_key().unwrap_or_default(),
-                    data: r.data().as_ref(),
-                    arrival: r.approximate_arrival_timestamp().map_or(0.0, |t| t.as_secs_f64()),
-                }),
-            );
-            round.records += sequence_numbers.len();
-            round.invocations += 1;
-            let response = handler(event).await;
-            let done = succeeded_prefix(&response, &sequence_numbers);
-            if done < sequence_numbers.len() {
-                round.failed_invocations += 1;
-            }
-            if done > 0 {
-                self.checkpoints.insert(shard_id, sequence_numbers[done - 1].clone());
-            }
+            None => request.shard_iterator_type(ShardIteratorType::TrimHorizon),
+        };
+        let iterator = request.send().await.map_err(|e| kinesis("GetShardIterator", &self.stream, e))?;
+        let Some(iterator) = iterator.shard_iterator() else { return Ok(None) };
+        let got = self
+            .client
+            .get_records()
+            .shard_iterator(iterator)
+            .limit(self.batch_size)
+            .send()
+            .await
+            .map_err(|e| kinesis("GetRecords", &self.stream, e))?;
+        if got.records().is_empty() {
+            return Ok(None);
         }
-        Ok(round)
+        let sequence_numbers = got.records().iter().map(|r| r.sequence_number().to_owned()).collect();
+        let event = kinesis_event(
+            &self.stream_arn,
+            shard_id,
+            got.records().iter().map(|r| ShardRecord {
+                sequence_number: r.sequence_number(),
+                partition_key: r.partition_key().unwrap_or_default(),
+                data: r.data().as_ref(),
+                arrival: r.approximate_arrival_timestamp().map_or(0.0, |t| t.as_secs_f64()),
+            }),
+        );
+        Ok(Some((event, sequence_numbers)))
+    }
+
+    fn taken(response: &KinesisEventResponse, sequence_numbers: &[String]) -> usize {
+        succeeded_prefix(response, sequence_numbers)
+    }
+
+    async fn advance(&mut self, shard_id: &String, last: &String) -> Result<(), PollError> {
+        self.checkpoints.insert(shard_id.clone(), last.clone());
+        Ok(())
     }
 }

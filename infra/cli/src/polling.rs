@@ -1,5 +1,10 @@
-//! What the local event-source pollers share: a round of at most one batch per
-//! shard or partition, and polling until idle.
+//! The local event source mapping, written once: per round, each lane (a shard or a
+//! partition) of a [`BatchSource`] is fetched from its position into the event Lambda
+//! would deliver, handed to the handler, and advanced only past what the answer says
+//! succeeded (partial batch responses honoured), so a failed batch is redelivered.
+//! When asked, a batch that succeeded is delivered once more (as Lambda does after a
+//! lost answer or a timeout), which the handlers must absorb exactly once. The
+//! Kinesis and Kafka pollers and the embedded demo's in-process ones are its sources.
 
 use std::future::Future;
 
@@ -20,6 +25,63 @@ impl std::ops::AddAssign for Round {
         self.records += o.records;
         self.invocations += o.invocations;
         self.failed_invocations += o.failed_invocations;
+    }
+}
+
+/// Where an event source mapping reads: lanes it fetches batches from, each from its
+/// own position.
+pub trait BatchSource {
+    /// A shard or a partition.
+    type Lane;
+    /// Where a record sits in its lane (a sequence number, an offset).
+    type Position;
+    /// The Lambda event it delivers and the handler's answer to it.
+    type Event;
+    type Response;
+    type Error;
+
+    /// This round's lanes (listed each round: shards split and merge).
+    fn lanes(&mut self) -> impl Future<Output = Result<Vec<Self::Lane>, Self::Error>>;
+    /// The lane's next batch from its position, as the event Lambda would deliver,
+    /// with its records' positions in order; `None` when nothing is new.
+    #[allow(clippy::type_complexity)]
+    fn fetch(
+        &mut self,
+        lane: &Self::Lane,
+    ) -> impl Future<Output = Result<Option<(Self::Event, Vec<Self::Position>)>, Self::Error>>;
+    /// How many of the batch's records, in order, the handler's answer lets the lane move past.
+    fn taken(response: &Self::Response, positions: &[Self::Position]) -> usize;
+    /// Moves the lane past the record at `last`.
+    fn advance(&mut self, lane: &Self::Lane, last: &Self::Position) -> impl Future<Output = Result<(), Self::Error>>;
+}
+
+/// An event source mapping over a [`BatchSource`].
+pub struct Mapping<S> {
+    source: S,
+    redeliver_every: Option<usize>,
+    /// Batches the handler took whole.
+    taken_whole: usize,
+    redelivered: usize,
+}
+
+impl<S: BatchSource> Mapping<S> {
+    pub fn over(source: S) -> Self {
+        Mapping { source, redeliver_every: None, taken_whole: 0, redelivered: 0 }
+    }
+
+    /// Every `n`th batch the handler took whole is delivered again, as if its answer were lost.
+    pub fn redelivering_every(mut self, n: usize) -> Self {
+        self.redeliver_every = Some(n.max(1));
+        self
+    }
+
+    /// Batches delivered again after the handler had taken them.
+    pub fn redelivered(&self) -> usize {
+        self.redelivered
+    }
+
+    pub fn into_source(self) -> S {
+        self.source
     }
 }
 
@@ -66,5 +128,39 @@ pub trait Poller {
             }
             Ok(total)
         }
+    }
+}
+
+impl<S: BatchSource> Poller for Mapping<S> {
+    type Event = S::Event;
+    type Response = S::Response;
+    type Error = S::Error;
+
+    async fn poll_once<F, Fut>(&mut self, mut handler: F) -> Result<Round, S::Error>
+    where
+        F: FnMut(S::Event) -> Fut,
+        Fut: Future<Output = S::Response>,
+    {
+        let mut round = Round::default();
+        for lane in self.source.lanes().await? {
+            let Some((event, positions)) = self.source.fetch(&lane).await? else { continue };
+            round.records += positions.len();
+            round.invocations += 1;
+            let response = handler(event).await;
+            let taken = S::taken(&response, &positions);
+            if taken < positions.len() {
+                round.failed_invocations += 1;
+            } else {
+                self.taken_whole += 1;
+                if self.redeliver_every.is_some_and(|n| self.taken_whole % n == 0) {
+                    self.redelivered += 1;
+                    continue;
+                }
+            }
+            if let Some(last) = taken.checked_sub(1).map(|i| &positions[i]) {
+                self.source.advance(&lane, last).await?;
+            }
+        }
+        Ok(round)
     }
 }

@@ -1,6 +1,10 @@
 //! SPEC §10: one configuration contract for the functions, the CLI, the template
-//! and the tests, read once from the environment; and the names SPEC §1 and §6
-//! derive from the deployment id.
+//! and the tests, and the names SPEC §1 and §6 derive from the deployment id. This is
+//! the one place that reads the environment: the Lambdas through [`Config::from_env`],
+//! the CLI through the same struct as `clap` arguments (feature `cli`, flattened into
+//! each subcommand, each flag backed by its variable), both with the defaults and
+//! checks below; and the AWS endpoint overrides and log format, for the few places
+//! that need them.
 
 use std::env;
 
@@ -8,6 +12,11 @@ use crate::kind::Kind;
 
 pub const DEFAULT_ID: &str = "0a1b2c3d4e5f";
 pub const DEFAULT_LAKE: &str = "./lake";
+pub const DEFAULT_LOG_RETENTION_DAYS: f64 = 7.0;
+pub const DEFAULT_VACUUM_RETENTION_DAYS: f64 = 7.0;
+/// Silver rows the daily job answers at once (peak RSS ~0.45–0.6 GB at this size,
+/// BENCHMARKS.md "analytics").
+pub const DEFAULT_ANALYTICS_PART_ROWS: u64 = 1_000_000;
 
 /// How the Kafka producer authenticates (`PINPIPE_KAFKA_AUTH`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,36 +27,68 @@ pub enum KafkaAuth {
     Iam,
 }
 
+/// SPEC §10's variables. As CLI arguments, each `--flag` falls back to its variable,
+/// then to the local default.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "cli", derive(clap::Args))]
 pub struct Config {
-    /// `PINPIPE_ID`: names streams, topics and tables.
+    /// Deployment id: names the streams, topics and tables.
+    #[cfg_attr(feature = "cli", arg(long, env = "PINPIPE_ID", default_value = DEFAULT_ID, value_parser = parse_id))]
     pub id: String,
-    /// `PINPIPE_LAKE`: `s3://bucket[/prefix]` or a local directory.
+    /// The lake: a local directory or s3://bucket[/prefix].
+    #[cfg_attr(feature = "cli", arg(long, env = "PINPIPE_LAKE", default_value = DEFAULT_LAKE))]
     pub lake: String,
-    /// `PINPIPE_KAFKA_BOOTSTRAP`: comma-separated `host:port`s.
+    /// Kafka bootstrap servers, comma-separated host:port.
+    #[cfg_attr(feature = "cli", arg(long, env = "PINPIPE_KAFKA_BOOTSTRAP"))]
     pub kafka_bootstrap: Option<String>,
-    /// `PINPIPE_MSK_CLUSTER_ARN`: discover the bootstrap servers through the MSK API.
+    /// An MSK cluster whose bootstrap servers are discovered through the MSK API.
+    #[cfg_attr(feature = "cli", arg(long, env = "PINPIPE_MSK_CLUSTER_ARN"))]
     pub msk_cluster_arn: Option<String>,
+    /// How the Kafka producer authenticates: none or iam.
+    #[cfg_attr(feature = "cli", arg(long, env = "PINPIPE_KAFKA_AUTH", default_value = "none", value_parser = parse_kafka_auth))]
     pub kafka_auth: KafkaAuth,
-    /// `PINPIPE_LOG_RETENTION_DAYS`: Delta log files older than this are removed by maintenance.
+    /// Table maintenance: Delta log files older than this many days are removed.
+    #[cfg_attr(feature = "cli", arg(long, env = "PINPIPE_LOG_RETENTION_DAYS", default_value_t = DEFAULT_LOG_RETENTION_DAYS, value_parser = parse_days))]
     pub log_retention_days: f64,
-    /// `PINPIPE_VACUUM_RETENTION_DAYS`: unreferenced data files older than this are vacuumed.
+    /// Table maintenance: unreferenced data files older than this many days are
+    /// vacuumed. Below the longest append (15 minutes on Lambda) it can delete an
+    /// append in flight.
+    #[cfg_attr(feature = "cli", arg(long, env = "PINPIPE_VACUUM_RETENTION_DAYS", default_value_t = DEFAULT_VACUUM_RETENTION_DAYS, value_parser = parse_days))]
     pub vacuum_retention_days: f64,
-    /// `PINPIPE_ANALYTICS_PART_ROWS`: silver rows the daily job answers at once; more
-    /// are answered in parts (bounded memory, SPEC §11).
+    /// The daily job: silver rows answered at once; more are answered in parts
+    /// (bounded memory, SPEC §11).
+    #[cfg_attr(feature = "cli", arg(long = "part-rows", env = "PINPIPE_ANALYTICS_PART_ROWS", default_value_t = DEFAULT_ANALYTICS_PART_ROWS, value_parser = parse_part_rows))]
     pub analytics_part_rows: u64,
 }
-
-pub const DEFAULT_LOG_RETENTION_DAYS: f64 = 7.0;
-pub const DEFAULT_VACUUM_RETENTION_DAYS: f64 = 7.0;
-/// Silver rows the daily job answers at once (peak RSS ~0.45–0.6 GB at this size,
-/// BENCHMARKS.md "analytics").
-pub const DEFAULT_ANALYTICS_PART_ROWS: u64 = 1_000_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("{name}={value:?} is not valid: {why}")]
     Invalid { name: &'static str, value: String, why: &'static str },
+}
+
+fn parse_id(text: &str) -> Result<String, &'static str> {
+    if text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        Ok(text.to_owned())
+    } else {
+        Err("use letters, digits and '-' only (it names streams, topics and tables)")
+    }
+}
+
+fn parse_kafka_auth(text: &str) -> Result<KafkaAuth, &'static str> {
+    match text {
+        "none" => Ok(KafkaAuth::None),
+        "iam" => Ok(KafkaAuth::Iam),
+        _ => Err("expected `iam` or `none`"),
+    }
+}
+
+fn parse_days(text: &str) -> Result<f64, &'static str> {
+    text.parse::<f64>().ok().filter(|d| d.is_finite() && *d >= 0.0).ok_or("expected a number of days, 0 or more")
+}
+
+fn parse_part_rows(text: &str) -> Result<u64, &'static str> {
+    text.parse::<u64>().ok().filter(|n| *n > 0).ok_or("expected a whole number of rows, 1 or more")
 }
 
 impl Config {
@@ -59,50 +100,41 @@ impl Config {
     /// Like [`Config::from_env`], over any lookup (tests pass a map).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
-        let id = get("PINPIPE_ID").unwrap_or_else(|| DEFAULT_ID.to_owned());
-        if !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
-            return Err(ConfigError::Invalid {
-                name: "PINPIPE_ID",
-                value: id,
-                why: "use letters, digits and '-' only (it names streams, topics and tables)",
-            });
-        }
-        let kafka_auth = match get("PINPIPE_KAFKA_AUTH").as_deref() {
-            None | Some("none") => KafkaAuth::None,
-            Some("iam") => KafkaAuth::Iam,
-            Some(other) => {
-                return Err(ConfigError::Invalid {
-                    name: "PINPIPE_KAFKA_AUTH",
-                    value: other.to_owned(),
-                    why: "expected `iam` or `none`",
-                });
+        fn read<T>(
+            value: Option<String>,
+            name: &'static str,
+            parse: fn(&str) -> Result<T, &'static str>,
+            default: T,
+        ) -> Result<T, ConfigError> {
+            match value {
+                None => Ok(default),
+                Some(text) => parse(&text).map_err(|why| ConfigError::Invalid { name, value: text, why }),
             }
-        };
-        let days = |name: &'static str, default: f64| match get(name) {
-            None => Ok(default),
-            Some(text) => text.parse::<f64>().ok().filter(|d| d.is_finite() && *d >= 0.0).ok_or(ConfigError::Invalid {
-                name,
-                value: text,
-                why: "expected a number of days, 0 or more",
-            }),
-        };
-        let analytics_part_rows = match get("PINPIPE_ANALYTICS_PART_ROWS") {
-            None => DEFAULT_ANALYTICS_PART_ROWS,
-            Some(text) => text.parse::<u64>().ok().filter(|n| *n > 0).ok_or(ConfigError::Invalid {
-                name: "PINPIPE_ANALYTICS_PART_ROWS",
-                value: text,
-                why: "expected a whole number of rows, 1 or more",
-            })?,
-        };
+        }
         Ok(Config {
-            analytics_part_rows,
-            log_retention_days: days("PINPIPE_LOG_RETENTION_DAYS", DEFAULT_LOG_RETENTION_DAYS)?,
-            vacuum_retention_days: days("PINPIPE_VACUUM_RETENTION_DAYS", DEFAULT_VACUUM_RETENTION_DAYS)?,
-            id,
+            id: read(get("PINPIPE_ID"), "PINPIPE_ID", parse_id, DEFAULT_ID.to_owned())?,
             lake: get("PINPIPE_LAKE").unwrap_or_else(|| DEFAULT_LAKE.to_owned()),
             kafka_bootstrap: get("PINPIPE_KAFKA_BOOTSTRAP"),
             msk_cluster_arn: get("PINPIPE_MSK_CLUSTER_ARN"),
-            kafka_auth,
+            kafka_auth: read(get("PINPIPE_KAFKA_AUTH"), "PINPIPE_KAFKA_AUTH", parse_kafka_auth, KafkaAuth::None)?,
+            log_retention_days: read(
+                get("PINPIPE_LOG_RETENTION_DAYS"),
+                "PINPIPE_LOG_RETENTION_DAYS",
+                parse_days,
+                DEFAULT_LOG_RETENTION_DAYS,
+            )?,
+            vacuum_retention_days: read(
+                get("PINPIPE_VACUUM_RETENTION_DAYS"),
+                "PINPIPE_VACUUM_RETENTION_DAYS",
+                parse_days,
+                DEFAULT_VACUUM_RETENTION_DAYS,
+            )?,
+            analytics_part_rows: read(
+                get("PINPIPE_ANALYTICS_PART_ROWS"),
+                "PINPIPE_ANALYTICS_PART_ROWS",
+                parse_part_rows,
+                DEFAULT_ANALYTICS_PART_ROWS,
+            )?,
         })
     }
 
@@ -115,6 +147,24 @@ impl Config {
     pub fn retention(&self) -> crate::maintenance::Retention {
         crate::maintenance::Retention::days(self.log_retention_days, self.vacuum_retention_days)
     }
+}
+
+/// The AWS SDKs' endpoint override for `service` (`S3`, `KINESIS`), as they read it:
+/// `AWS_ENDPOINT_URL_<SERVICE>`, then `AWS_ENDPOINT_URL` (SPEC §10; moto locally).
+pub fn aws_endpoint(service: &str) -> Option<String> {
+    [format!("AWS_ENDPOINT_URL_{service}"), "AWS_ENDPOINT_URL".to_owned()]
+        .iter()
+        .find_map(|name| env::var(name).ok().filter(|v| !v.trim().is_empty()))
+}
+
+/// The servers of a `PINPIPE_KAFKA_BOOTSTRAP` list (comma-separated `host:port`s).
+pub fn brokers(bootstrap: &str) -> Vec<String> {
+    bootstrap.split(',').map(str::trim).filter(|b| !b.is_empty()).map(str::to_owned).collect()
+}
+
+/// Whether logs are JSON: `AWS_LAMBDA_LOG_FORMAT=JSON`, as Lambda sets it.
+pub fn json_logs() -> bool {
+    env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"))
 }
 
 /// The names SPEC §1 and §6 derive from a deployment id.
@@ -185,6 +235,44 @@ mod tests {
             let error = config(&[("PINPIPE_VACUUM_RETENTION_DAYS", bad)]).unwrap_err().to_string();
             assert!(error.contains("PINPIPE_VACUUM_RETENTION_DAYS"), "{error}");
         }
+    }
+
+    /// The CLI's flags and the Lambdas' variables are one contract: the same values,
+    /// defaults and refusals.
+    #[cfg(feature = "cli")]
+    #[test]
+    fn the_cli_arguments_read_as_the_variables_do() {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            config: Config,
+        }
+        let parse = |args: &[&str]| Cli::try_parse_from(std::iter::once("pinpipe").chain(args.iter().copied()));
+        // Both fall back to the process's own variables (the test stack sets some).
+        let config = |vars: &[(&str, &str)]| {
+            let map: HashMap<&str, &str> = vars.iter().copied().collect();
+            Config::from_lookup(|k| map.get(k).map(|v| v.to_string()).or_else(|| env::var(k).ok()))
+        };
+        assert_eq!(parse(&[]).unwrap().config, config(&[]).unwrap());
+        let flags = ["--id", "abc", "--lake", "s3://l/p", "--kafka-auth", "iam", "--part-rows", "5"];
+        let vars = [
+            ("PINPIPE_ID", "abc"),
+            ("PINPIPE_LAKE", "s3://l/p"),
+            ("PINPIPE_KAFKA_AUTH", "iam"),
+            ("PINPIPE_ANALYTICS_PART_ROWS", "5"),
+        ];
+        assert_eq!(parse(&flags).unwrap().config, config(&vars).unwrap());
+        for (flag, value, var) in [
+            ("--id", "a/b", "PINPIPE_ID"),
+            ("--kafka-auth", "scram", "PINPIPE_KAFKA_AUTH"),
+            ("--vacuum-retention-days", "-1", "PINPIPE_VACUUM_RETENTION_DAYS"),
+            ("--part-rows", "0", "PINPIPE_ANALYTICS_PART_ROWS"),
+        ] {
+            assert!(parse(&[flag, value]).is_err(), "{flag} {value}");
+            assert!(config(&[(var, value)]).is_err(), "{var}={value}");
+        }
+        assert_eq!(brokers(" a:1, b:2 ,,"), ["a:1", "b:2"]);
     }
 
     #[test]

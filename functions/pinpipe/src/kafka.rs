@@ -23,7 +23,7 @@ pub struct KafkaProducer {
 impl KafkaProducer {
     /// Connects to `bootstrap` (comma-separated `host:port`s, `PINPIPE_KAFKA_BOOTSTRAP`).
     pub async fn connect(bootstrap: &str) -> Result<Self, KafkaError> {
-        let brokers = bootstrap.split(',').map(|b| b.trim().to_owned()).filter(|b| !b.is_empty()).collect();
+        let brokers = crate::config::brokers(bootstrap);
         let client = ClientBuilder::new(brokers).backoff_config(backoff()).build().await?;
         Ok(KafkaProducer { client, partitions: Mutex::new(HashMap::new()) })
     }
@@ -35,7 +35,7 @@ impl KafkaProducer {
         region: Region,
         credentials: SharedCredentialsProvider,
     ) -> Result<Self, KafkaError> {
-        let brokers = bootstrap.split(',').map(|b| b.trim().to_owned()).filter(|b| !b.is_empty()).collect();
+        let brokers = crate::config::brokers(bootstrap);
         let callback: OauthCallback = Arc::new(move || {
             let (region, credentials) = (region.clone(), credentials.clone());
             Box::pin(async move { iam_token(region, credentials).await.map_err(Into::into) })

@@ -61,7 +61,7 @@ impl Lake {
             // deltalake resolves s3:// table URLs through handlers registered at run time.
             deltalake::aws::register_handlers(None);
             let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
-            if let Some(endpoint) = s3_endpoint() {
+            if let Some(endpoint) = crate::config::aws_endpoint("S3") {
                 let http = endpoint.starts_with("http://");
                 builder = builder.with_endpoint(&endpoint).with_allow_http(http);
             }
@@ -157,11 +157,4 @@ impl Lake {
             Err(source) => Err(LakeError::Object { key: key.into(), source }),
         }
     }
-}
-
-/// The S3 endpoint override, as the AWS SDKs read it (service-specific first).
-fn s3_endpoint() -> Option<String> {
-    ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]
-        .iter()
-        .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
 }

@@ -9,7 +9,7 @@ pub fn init() {
     // deltalake reports real failures to us as results, which we log.
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,delta_kernel=off,buoyant_kernel=off,deltalake_core=warn"));
-    let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    let json = crate::config::json_logs();
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     let _ = if json { builder.json().with_current_span(false).without_time().try_init() } else { builder.try_init() };
 }

@@ -7,29 +7,22 @@ use anyhow::Context;
 use chrono::NaiveDate;
 use pinpipe::Kind;
 use pinpipe::analytics::{DailyJob, report};
-use pinpipe::config::{DEFAULT_ANALYTICS_PART_ROWS, DEFAULT_ID, DEFAULT_LAKE, Names};
+use pinpipe::config::Config;
 use pinpipe::lake::Lake;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The lake: a local directory or s3://bucket[/prefix].
-    #[arg(long, env = "PINPIPE_LAKE", default_value = DEFAULT_LAKE)]
-    pub lake: String,
-    /// Deployment id: names the topics and tables.
-    #[arg(long, env = "PINPIPE_ID", default_value = DEFAULT_ID)]
-    pub id: String,
+    #[command(flatten)]
+    pub config: Config,
     /// The run date (default: today, UTC); a past date re-runs or backfills it.
     #[arg(long)]
     pub date: Option<NaiveDate>,
-    /// Silver rows answered at once; more are answered in parts (bounded memory).
-    #[arg(long, env = "PINPIPE_ANALYTICS_PART_ROWS", default_value_t = DEFAULT_ANALYTICS_PART_ROWS)]
-    pub part_rows: u64,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
-    let lake = Lake::open(&args.lake)?;
+    let lake = Lake::open(&args.config.lake)?;
     let date = args.date.unwrap_or_else(|| chrono::Utc::now().date_naive());
-    let job = DailyJob::new(lake.clone(), args.id.clone()).with_part_rows(args.part_rows);
+    let job = DailyJob::new(lake.clone(), args.config.id.clone()).with_part_rows(args.config.analytics_part_rows);
     let report = job.run(date).await.context("running the daily job")?;
     for (question, frame) in &report.answers {
         println!("## {}\n", question.title());
@@ -52,10 +45,8 @@ pub struct LandArgs {
     /// Directory holding pin.jsonl, geo.jsonl and user.jsonl.
     #[arg(long = "in")]
     pub input: PathBuf,
-    #[arg(long, env = "PINPIPE_LAKE", default_value = DEFAULT_LAKE)]
-    pub lake: String,
-    #[arg(long, env = "PINPIPE_ID", default_value = DEFAULT_ID)]
-    pub id: String,
+    #[command(flatten)]
+    pub config: Config,
     /// Records per object (the sink writes one object per batch).
     #[arg(long, default_value_t = 500)]
     pub records_per_object: usize,
@@ -65,8 +56,8 @@ pub struct LandArgs {
 }
 
 pub async fn land(args: LandArgs) -> anyhow::Result<()> {
-    let lake = Lake::open(&args.lake)?;
-    let names = Names { id: &args.id };
+    let lake = Lake::open(&args.config.lake)?;
+    let names = args.config.names();
     for kind in Kind::ALL {
         let path = args.input.join(format!("{kind}.jsonl"));
         let text = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;

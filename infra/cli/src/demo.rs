@@ -5,6 +5,7 @@
 //! questions. With `AWS_ENDPOINT_URL` (or real AWS credentials and `--streams kinesis`)
 //! and `PINPIPE_KAFKA_BOOTSTRAP` the same steps run against real Kinesis and Kafka.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,7 +16,7 @@ use chrono::NaiveDate;
 use indicatif::{ProgressBar, ProgressStyle};
 use pinpipe::Kind;
 use pinpipe::analytics::{DailyJob, report};
-use pinpipe::config::{DEFAULT_ID, DEFAULT_LAKE, DEFAULT_LOG_RETENTION_DAYS, DEFAULT_VACUUM_RETENTION_DAYS, Names};
+use pinpipe::config::{self, Config, Names};
 use pinpipe::generate::{GenerateOptions, Generator, Post};
 use pinpipe::ingest::Ingest;
 use pinpipe::kafka::KafkaProducer;
@@ -28,7 +29,7 @@ use pinpipe_local::embedded::{InProcessStreams, InProcessTopics};
 use pinpipe_local::emulator::{InProcessApi, Mode, Tally, request_for};
 use pinpipe_local::kafka_poller::KafkaPoller;
 use pinpipe_local::kinesis_poller::KinesisPoller;
-use pinpipe_local::polling::Round;
+use pinpipe_local::polling::{BatchSource, Mapping, Round};
 
 use crate::drive::drain;
 use serde_json::value::RawValue;
@@ -38,12 +39,8 @@ pub struct Args {
     /// How many posts (each a pin, a geo and a user record), with the original emulator's re-sends.
     #[arg(long, default_value_t = 2_000)]
     posts: u64,
-    /// The lake: a local directory or s3://bucket[/prefix].
-    #[arg(long, env = "PINPIPE_LAKE", default_value = DEFAULT_LAKE)]
-    lake: String,
-    /// Deployment id: names the streams, topics and tables.
-    #[arg(long, env = "PINPIPE_ID", default_value = DEFAULT_ID)]
-    id: String,
+    #[command(flatten)]
+    config: Config,
     #[arg(long, default_value_t = 42, env = "PINPIPE_SEED")]
     seed: u64,
     /// Where the streams are: in-process, or Kinesis (default when AWS_ENDPOINT_URL is set).
@@ -67,12 +64,6 @@ pub struct Args {
     /// The daily job's run date (default: today, UTC).
     #[arg(long)]
     date: Option<NaiveDate>,
-    /// Table maintenance at the end: log files older than this many days are removed.
-    #[arg(long, env = "PINPIPE_LOG_RETENTION_DAYS", default_value_t = DEFAULT_LOG_RETENTION_DAYS)]
-    log_retention_days: f64,
-    /// Table maintenance at the end: unreferenced data files older than this many days are vacuumed.
-    #[arg(long, env = "PINPIPE_VACUUM_RETENTION_DAYS", default_value_t = DEFAULT_VACUUM_RETENTION_DAYS)]
-    vacuum_retention_days: f64,
     /// Table maintenance during the run: after every N stream-cleaner invocations of a
     /// table (0: only at the end). The default, 360, is what the 15-minute schedule
     /// sees of a table fed by two busy shards at the 5 s batching window: a writer's
@@ -99,56 +90,17 @@ fn bar(len: u64, what: &str) -> ProgressBar {
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let started = Instant::now();
-    let names = Names { id: &args.id };
-    let lake = Lake::open(&args.lake)?;
-    let real_streams = args.streams.map_or_else(
-        || ["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_KINESIS"].iter().any(|v| std::env::var_os(v).is_some()),
-        |b| b == Backend::Real,
-    );
-    let bootstrap = std::env::var("PINPIPE_KAFKA_BOOTSTRAP").ok().filter(|b| !b.trim().is_empty());
-    let real_topics = args.topics.map_or(bootstrap.is_some(), |b| b == Backend::Real);
-
-    // The services ingest writes to, and the event sources that read them back.
-    let in_process_streams = InProcessStreams::new();
-    let in_process_topics = InProcessTopics::new();
-    let kinesis = if real_streams {
-        let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        Some(aws_sdk_kinesis::Client::new(&aws))
-    } else {
-        None
-    };
-    let kafka = if real_topics {
-        let bootstrap = bootstrap.as_deref().context("--topics real needs PINPIPE_KAFKA_BOOTSTRAP")?;
-        Some(Arc::new(KafkaProducer::connect(bootstrap).await.with_context(|| format!("connecting to {bootstrap}"))?))
-    } else {
-        None
-    };
-    let mut ingest = match &kinesis {
-        Some(client) => Ingest::new(client.clone()),
-        None => Ingest::new(in_process_streams.clone()),
-    };
-    ingest = match &kafka {
-        Some(producer) => ingest.with_kafka(producer.clone()),
-        None => ingest.with_kafka(Arc::new(in_process_topics.clone())),
-    };
-    for kind in Kind::ALL {
-        let stream = names.stream(kind);
-        match &kinesis {
-            Some(client) => ensure_stream(client, &stream, args.shards).await?,
-            None => ensure_stream(&in_process_streams, &stream, args.shards).await?,
-        }
-        match &kafka {
-            Some(producer) => producer.ensure_topic(&names.topic(kind), args.partitions).await?,
-            None => in_process_topics.create_topic(&names.topic(kind), args.partitions),
-        }
-    }
+    let names = args.config.names();
+    let lake = Lake::open(&args.config.lake)?;
+    let services = Services::open(&args).await?;
     eprintln!(
         "streams: {}; topics: {}; lake: {}",
-        if real_streams { "Kinesis (AWS SDK)" } else { "in-process" },
-        if real_topics { "Kafka" } else { "in-process" },
+        if services.kinesis.is_some() { "Kinesis (AWS SDK)" } else { "in-process" },
+        if services.kafka.is_some() { "Kafka" } else { "in-process" },
         lake.root()
     );
-    let earlier_run = !(real_streams && real_topics) && holds_earlier_run(&lake, names).await?;
+    let earlier_run =
+        !(services.kinesis.is_some() && services.kafka.is_some()) && holds_earlier_run(&lake, names).await?;
     if earlier_run {
         eprintln!(
             "note: this lake holds an earlier run. In-process streams and topics start again at the same \
@@ -160,126 +112,22 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     }
 
     // 1. Posts through the ingest handler, as the original emulator sends them, on both paths.
-    let generator = Generator::new(GenerateOptions { posts: args.posts, seed: args.seed, resend: true });
-    let api = InProcessApi(ingest);
-    let mut tallies = Vec::new();
-    for mode in [Mode::Stream, Mode::Batch] {
-        let progress =
-            bar(args.posts, &format!("ingest, {} path", if mode == Mode::Stream { "stream" } else { "batch" }));
-        let mut tally = Tally::default();
-        for post in generator.posts() {
-            send_post(&api, mode, names, &post, &mut tally).await;
-            progress.inc(1);
-        }
-        progress.finish_and_clear();
-        eprintln!("ingest ({mode:?}): {tally}");
-        tallies.push(tally);
-    }
-
+    let tallies = send_posts(&args, &services).await;
     // 2. The stream cleaner over each stream, the batch sink over each topic.
-    let mut cleaner = StreamCleaner::new(lake.clone(), args.id.clone());
-    if let Some(client) = &kinesis {
-        cleaner = cleaner.with_stream_creation(client.clone());
-    }
-    let sink = BatchSink::new(lake.clone());
-    let mut stream_counts = StreamCounts::default();
-    let mut sink_counts = SinkCounts::default();
-    let mut deliveries = Round::default();
-    let mut redelivered = 0;
-    let total = args.posts * 3;
-    let progress = bar(total, "stream cleaner → Delta");
-    let retention = Retention::days(args.log_retention_days, args.vacuum_retention_days);
-    let mut maintained = Vec::new();
-    for kind in Kind::ALL {
-        let stream = names.stream(kind);
-        let invocations = std::cell::Cell::new(0u64);
-        let maintenance_runs = std::cell::RefCell::new(Vec::new());
-        let handle = |event: KinesisEvent| {
-            let (cleaner, lake, invocations, maintenance_runs) = (&cleaner, &lake, &invocations, &maintenance_runs);
-            let every = args.maintain_every;
-            async move {
-                let answer = cleaner.handle(&event).await;
-                invocations.set(invocations.get() + 1);
-                if every > 0 && invocations.get() % every == 0 {
-                    // As the schedule would, between two invocations of the table's writers.
-                    let report = maintenance::maintain(lake, &names.stream_table(kind), kind, retention).await;
-                    maintenance_runs.borrow_mut().push(report);
-                }
-                answer
-            }
-        };
-        let (round, counts) = if let Some(client) = &kinesis {
-            let mut poller = KinesisPoller::new(client.clone(), &stream, args.batch_size as i32).await?;
-            drain(&mut poller, handle, |c| progress.inc(c.new_records())).await?
-        } else {
-            let mut poller = in_process_streams.poller(&stream, args.batch_size)?;
-            if args.redeliver_every > 0 {
-                poller = poller.redelivering_every(args.redeliver_every);
-            }
-            let drained = drain(&mut poller, handle, |c| progress.inc(c.new_records())).await?;
-            redelivered += poller.redelivered();
-            drained
-        };
-        deliveries += round;
-        stream_counts += counts;
-        for report in maintenance_runs.into_inner() {
-            maintained.extend(report.context("maintaining a stream table during the run")?);
-        }
-    }
-    progress.finish_and_clear();
+    let retention = args.config.retention();
+    let streamed = clean_streams(&args, &services, &lake, retention).await?;
+    let sunk = sink_topics(&args, &services, &lake).await?;
     eprintln!(
-        "stream cleaner: {} records in, {} rows appended, {} quarantined, {} duplicate deliveries skipped",
-        stream_counts.records_in,
-        stream_counts.rows_written,
-        stream_counts.quarantined,
-        stream_counts.duplicates_skipped
+        "deliveries: {} invocations, {} failed, {} batches delivered again after they succeeded",
+        streamed.deliveries.invocations + sunk.deliveries.invocations,
+        streamed.deliveries.failed_invocations + sunk.deliveries.failed_invocations,
+        streamed.redelivered + sunk.redelivered
     );
-    if !maintained.is_empty() {
-        let totals = maintenance::Totals::of(&maintained);
-        eprintln!(
-            "maintenance during the run: {} runs (every {} invocations of a table), {} small files compacted",
-            totals.tables, args.maintain_every, totals.files_compacted
-        );
-    }
-    let progress = bar(total, "batch sink → bronze");
-    for kind in Kind::ALL {
-        let topic = names.topic(kind);
-        let handle = |event: KafkaEvent| {
-            let sink = &sink;
-            async move { sink.handle(&event).await }
-        };
-        let (round, counts) = if let (Some(_), Some(bootstrap)) = (&kafka, &bootstrap) {
-            let mut poller = KafkaPoller::new(bootstrap, &topic, args.batch_size).await?;
-            drain(&mut poller, handle, |c| progress.inc(c.new_records())).await?
-        } else {
-            let mut poller = in_process_topics.poller(&topic, args.batch_size)?;
-            if args.redeliver_every > 0 {
-                poller = poller.redelivering_every(args.redeliver_every);
-            }
-            let drained = drain(&mut poller, handle, |c| progress.inc(c.new_records())).await?;
-            redelivered += poller.redelivered();
-            drained
-        };
-        deliveries += round;
-        sink_counts += counts;
-    }
-    progress.finish_and_clear();
-    eprintln!(
-        "batch sink: {} records in, {} written in {} objects, {} duplicate deliveries skipped",
-        sink_counts.records_in,
-        sink_counts.records_written,
-        sink_counts.objects_written,
-        sink_counts.duplicates_skipped
-    );
-    eprintln!(
-        "deliveries: {} invocations, {} failed, {redelivered} batches delivered again after they succeeded",
-        deliveries.invocations, deliveries.failed_invocations
-    );
-    if sink_counts.failed > 0 && earlier_run {
+    if sunk.counts.failed > 0 && earlier_run {
         anyhow::bail!(
             "the batch sink refused {} records: this lake holds an earlier run with other records at the same \
              offsets. Pass a fresh --lake.",
-            sink_counts.failed
+            sunk.counts.failed
         );
     }
 
@@ -287,7 +135,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let spinner = ProgressBar::new_spinner().with_message("daily job: bronze → silver → eight answers");
     spinner.enable_steady_tick(Duration::from_millis(120));
     let date = args.date.unwrap_or_else(|| chrono::Utc::now().date_naive());
-    let run = DailyJob::new(lake.clone(), args.id.clone()).run(date).await.context("running the daily job")?;
+    let run = DailyJob::new(lake.clone(), args.config.id.clone()).run(date).await.context("running the daily job")?;
     spinner.finish_and_clear();
     for (question, frame) in &run.answers {
         println!("## {}\n", question.title());
@@ -306,8 +154,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     spinner.finish_and_clear();
     eprintln!(
         "table maintenance (log retention {} days, vacuum retention {} days):\n{}",
-        args.log_retention_days,
-        args.vacuum_retention_days,
+        args.config.log_retention_days,
+        args.config.vacuum_retention_days,
         maintenance::render(&reports)
     );
     for kind in Kind::ALL {
@@ -320,6 +168,213 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let rejected: u64 = tallies.iter().map(Tally::rejected_total).sum();
     anyhow::ensure!(rejected == 0, "ingest rejected {rejected} generated records (see above)");
     Ok(())
+}
+
+/// The services ingest writes to and the event sources read back: the real Kinesis
+/// and Kafka of SPEC §10's variables, or in-process ones (the embedded default).
+struct Services {
+    kinesis: Option<aws_sdk_kinesis::Client>,
+    kafka: Option<(Arc<KafkaProducer>, String)>,
+    in_process_streams: InProcessStreams,
+    in_process_topics: InProcessTopics,
+    ingest: Ingest,
+}
+
+impl Services {
+    /// Connects (or makes the in-process ones) and creates the deployment's streams and topics.
+    async fn open(args: &Args) -> anyhow::Result<Self> {
+        let names = args.config.names();
+        let real_streams = args.streams.map_or(config::aws_endpoint("KINESIS").is_some(), |b| b == Backend::Real);
+        let bootstrap = args.config.kafka_bootstrap.clone();
+        let real_topics = args.topics.map_or(bootstrap.is_some(), |b| b == Backend::Real);
+        let in_process_streams = InProcessStreams::new();
+        let in_process_topics = InProcessTopics::new();
+        let kinesis = if real_streams {
+            let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+            Some(aws_sdk_kinesis::Client::new(&aws))
+        } else {
+            None
+        };
+        let kafka = if real_topics {
+            let bootstrap = bootstrap.context("--topics real needs PINPIPE_KAFKA_BOOTSTRAP")?;
+            let producer =
+                KafkaProducer::connect(&bootstrap).await.with_context(|| format!("connecting to {bootstrap}"))?;
+            Some((Arc::new(producer), bootstrap))
+        } else {
+            None
+        };
+        let ingest = match &kinesis {
+            Some(client) => Ingest::new(client.clone()),
+            None => Ingest::new(in_process_streams.clone()),
+        };
+        let ingest = match &kafka {
+            Some((producer, _)) => ingest.with_kafka(producer.clone()),
+            None => ingest.with_kafka(Arc::new(in_process_topics.clone())),
+        };
+        for kind in Kind::ALL {
+            let stream = names.stream(kind);
+            match &kinesis {
+                Some(client) => ensure_stream(client, &stream, args.shards).await?,
+                None => ensure_stream(&in_process_streams, &stream, args.shards).await?,
+            }
+            match &kafka {
+                Some((producer, _)) => producer.ensure_topic(&names.topic(kind), args.partitions).await?,
+                None => in_process_topics.create_topic(&names.topic(kind), args.partitions),
+            }
+        }
+        Ok(Services { kinesis, kafka, in_process_streams, in_process_topics, ingest })
+    }
+}
+
+/// Every generated post through the ingest handler, on the stream path and then the
+/// batch path; each path's tally.
+async fn send_posts(args: &Args, services: &Services) -> Vec<Tally> {
+    let names = args.config.names();
+    let generator = Generator::new(GenerateOptions { posts: args.posts, seed: args.seed, resend: true });
+    let api = InProcessApi(services.ingest.clone());
+    let mut tallies = Vec::new();
+    for mode in [Mode::Stream, Mode::Batch] {
+        let progress =
+            bar(args.posts, &format!("ingest, {} path", if mode == Mode::Stream { "stream" } else { "batch" }));
+        let mut tally = Tally::default();
+        for post in generator.posts() {
+            send_post(&api, mode, names, &post, &mut tally).await;
+            progress.inc(1);
+        }
+        progress.finish_and_clear();
+        eprintln!("ingest ({mode:?}): {tally}");
+        tallies.push(tally);
+    }
+    tallies
+}
+
+/// What draining one path's event sources did.
+struct Drained<C> {
+    deliveries: Round,
+    counts: C,
+    redelivered: usize,
+}
+
+/// Drains one event source into `handle`, counting new records on `progress`; in
+/// process, every `redeliver_every`th batch that succeeded is delivered again.
+async fn drain_source<S, C, H, Fut>(
+    mapping: Mapping<S>,
+    redeliver_every: usize,
+    handle: H,
+    progress: &ProgressBar,
+) -> anyhow::Result<Drained<C>>
+where
+    S: BatchSource,
+    S::Error: std::error::Error + Send + Sync + 'static,
+    C: Copy + Default + std::ops::AddAssign + NewRecords,
+    H: Fn(S::Event) -> Fut,
+    Fut: Future<Output = (S::Response, C)>,
+{
+    let mut mapping = if redeliver_every > 0 { mapping.redelivering_every(redeliver_every) } else { mapping };
+    let (deliveries, counts) = drain(&mut mapping, handle, |c: &C| progress.inc(c.new_records())).await?;
+    Ok(Drained { deliveries, counts, redelivered: mapping.redelivered() })
+}
+
+/// The stream cleaner over each stream, with table maintenance every
+/// `--maintain-every` invocations of a table, as the schedule would run it.
+async fn clean_streams(
+    args: &Args,
+    services: &Services,
+    lake: &Lake,
+    retention: Retention,
+) -> anyhow::Result<Drained<StreamCounts>> {
+    let names = args.config.names();
+    let mut cleaner = StreamCleaner::new(lake.clone(), args.config.id.clone());
+    if let Some(client) = &services.kinesis {
+        cleaner = cleaner.with_stream_creation(client.clone());
+    }
+    let progress = bar(args.posts * 3, "stream cleaner → Delta");
+    let mut total = Drained { deliveries: Round::default(), counts: StreamCounts::default(), redelivered: 0 };
+    let mut maintained = Vec::new();
+    for kind in Kind::ALL {
+        let stream = names.stream(kind);
+        let invocations = std::cell::Cell::new(0u64);
+        let maintenance_runs = std::cell::RefCell::new(Vec::new());
+        let handle = |event: KinesisEvent| {
+            let (cleaner, invocations, maintenance_runs) = (&cleaner, &invocations, &maintenance_runs);
+            let every = args.maintain_every;
+            async move {
+                let answer = cleaner.handle(&event).await;
+                invocations.set(invocations.get() + 1);
+                if every > 0 && invocations.get() % every == 0 {
+                    // As the schedule would, between two invocations of the table's writers.
+                    let report = maintenance::maintain(lake, &names.stream_table(kind), kind, retention).await;
+                    maintenance_runs.borrow_mut().push(report);
+                }
+                answer
+            }
+        };
+        let drained = match &services.kinesis {
+            Some(client) => {
+                let mapping = KinesisPoller::new(client.clone(), &stream, args.batch_size as i32).await?;
+                drain_source(mapping, 0, handle, &progress).await?
+            }
+            None => {
+                let mapping = services.in_process_streams.poller(&stream, args.batch_size)?;
+                drain_source(mapping, args.redeliver_every, handle, &progress).await?
+            }
+        };
+        total.deliveries += drained.deliveries;
+        total.counts += drained.counts;
+        total.redelivered += drained.redelivered;
+        for report in maintenance_runs.into_inner() {
+            maintained.extend(report.context("maintaining a stream table during the run")?);
+        }
+    }
+    progress.finish_and_clear();
+    let counts = &total.counts;
+    eprintln!(
+        "stream cleaner: {} records in, {} rows appended, {} quarantined, {} duplicate deliveries skipped",
+        counts.records_in, counts.rows_written, counts.quarantined, counts.duplicates_skipped
+    );
+    if !maintained.is_empty() {
+        let totals = maintenance::Totals::of(&maintained);
+        eprintln!(
+            "maintenance during the run: {} runs (every {} invocations of a table), {} small files compacted",
+            totals.tables, args.maintain_every, totals.files_compacted
+        );
+    }
+    Ok(total)
+}
+
+/// The batch sink over each topic.
+async fn sink_topics(args: &Args, services: &Services, lake: &Lake) -> anyhow::Result<Drained<SinkCounts>> {
+    let names = args.config.names();
+    let sink = BatchSink::new(lake.clone());
+    let progress = bar(args.posts * 3, "batch sink → bronze");
+    let mut total = Drained { deliveries: Round::default(), counts: SinkCounts::default(), redelivered: 0 };
+    for kind in Kind::ALL {
+        let topic = names.topic(kind);
+        let handle = |event: KafkaEvent| {
+            let sink = &sink;
+            async move { sink.handle(&event).await }
+        };
+        let drained = match &services.kafka {
+            Some((_, bootstrap)) => {
+                let mapping = KafkaPoller::new(bootstrap, &topic, args.batch_size).await?;
+                drain_source(mapping, 0, handle, &progress).await?
+            }
+            None => {
+                let mapping = services.in_process_topics.poller(&topic, args.batch_size)?;
+                drain_source(mapping, args.redeliver_every, handle, &progress).await?
+            }
+        };
+        total.deliveries += drained.deliveries;
+        total.counts += drained.counts;
+        total.redelivered += drained.redelivered;
+    }
+    progress.finish_and_clear();
+    let counts = &total.counts;
+    eprintln!(
+        "batch sink: {} records in, {} written in {} objects, {} duplicate deliveries skipped",
+        counts.records_in, counts.records_written, counts.objects_written, counts.duplicates_skipped
+    );
+    Ok(total)
 }
 
 /// One post: its pin, geo and user records, each in its own request.

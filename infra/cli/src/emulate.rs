@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use pinpipe::Kind;
-use pinpipe::config::{DEFAULT_ID, Names};
+use pinpipe::config::Config;
 use pinpipe_local::emulator::{Api, HttpApi, Mode, Tally, request_for};
 use pinpipe_local::source::{Credentials, GeneratedSource, MySqlSource, PostRecords, redacted};
 
@@ -38,9 +38,14 @@ pub struct Args {
     /// out of git. PINPIPE_MYSQL_USER and PINPIPE_MYSQL_PASSWORD fill what it lacks.
     #[arg(long)]
     db_creds: Option<PathBuf>,
-    /// Deployment id: names the streams and topics.
-    #[arg(long, env = "PINPIPE_ID", default_value = DEFAULT_ID)]
-    id: String,
+    /// MySQL user, where --source and --db-creds give none.
+    #[arg(long, env = "PINPIPE_MYSQL_USER")]
+    mysql_user: Option<String>,
+    /// MySQL password, where --source and --db-creds give none.
+    #[arg(long, env = "PINPIPE_MYSQL_PASSWORD", hide_env_values = true)]
+    mysql_password: Option<String>,
+    #[command(flatten)]
+    config: Config,
     /// Seeds the generator, or the random row offsets of the MySQL source.
     #[arg(long, default_value_t = 100, env = "PINPIPE_SEED")]
     seed: u64,
@@ -61,7 +66,7 @@ impl Source {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
-    let names = Names { id: &args.id };
+    let names = args.config.names();
     let mut source = if args.source == "generated" {
         Source::Generated(GeneratedSource::new(args.posts, args.seed))
     } else if args.source == "mysql" || args.source.starts_with("mysql://") {
@@ -69,9 +74,17 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             Some(path) => Credentials::from_file(path)?,
             None => Credentials::default(),
         };
-        let mysql = MySqlSource::connect(&args.source, from_file.or(Credentials::from_env()), args.seed)
-            .await
-            .context("opening the MySQL source")?;
+        let mysql = MySqlSource::connect(
+            &args.source,
+            from_file.or(Credentials {
+                user: args.mysql_user.clone(),
+                password: args.mysql_password.clone(),
+                ..Default::default()
+            }),
+            args.seed,
+        )
+        .await
+        .context("opening the MySQL source")?;
         eprintln!("MySQL source: {} rows per table", mysql.rows());
         Source::MySql(mysql)
     } else {

@@ -49,7 +49,7 @@ pub type KafkaPoller = Mapping<KafkaPartitions>;
 impl Mapping<KafkaPartitions> {
     pub async fn new(bootstrap: &str, topic: &str, batch_size: usize) -> Result<Self, KafkaPollError> {
         let error = |operation| move |source| KafkaPollError::Kafka { operation, topic: topic.to_owned(), source };
-        let brokers = bootstrap.split(',').map(|b| b.trim().to_owned()).collect();
+        let brokers = pinpipe::config::brokers(bootstrap);
         let client = ClientBuilder::new(brokers).build().await.map_err(error("connect"))?;
         let topics = client.list_topics().await.map_err(error("Metadata"))?;
         let found =

@@ -16,17 +16,19 @@ pub struct Args {
     /// Records per invocation, as the event source mapping's BatchSize.
     #[arg(long, default_value_t = 100)]
     batch_size: i32,
+    #[command(flatten)]
+    config: Config,
     /// Keep polling (once a second) instead of stopping when the stream is idle.
     #[arg(long)]
     follow: bool,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
-    let config = Config::from_env()?;
+    let config = &args.config;
     let lake = Lake::open(&config.lake)?;
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let kinesis = aws_sdk_kinesis::Client::new(&aws);
-    let cleaner = StreamCleaner::new(lake, config.id).with_stream_creation(kinesis.clone());
+    let cleaner = StreamCleaner::new(lake, config.id.clone()).with_stream_creation(kinesis.clone());
     let mut poller = KinesisPoller::new(kinesis, &args.stream, args.batch_size).await.context("opening the stream")?;
     let report = |total: &StreamCounts| {
         eprintln!(

@@ -19,14 +19,16 @@ pub struct Args {
     /// run resumes where this one stopped.
     #[arg(long, default_value = "pinpipe-batch-sink")]
     group: String,
+    #[command(flatten)]
+    config: Config,
     /// Keep polling (once a second) instead of stopping when the topic is idle.
     #[arg(long)]
     follow: bool,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
-    let config = Config::from_env()?;
-    let bootstrap = config.kafka_bootstrap.context("set PINPIPE_KAFKA_BOOTSTRAP (e.g. 127.0.0.1:9092)")?;
+    let config = &args.config;
+    let bootstrap = config.kafka_bootstrap.clone().context("set PINPIPE_KAFKA_BOOTSTRAP (e.g. 127.0.0.1:9092)")?;
     let lake = Lake::open(&config.lake)?;
     let sink = BatchSink::new(lake.clone());
     let mut poller = KafkaPoller::new(&bootstrap, &args.topic, args.batch_size)

@@ -99,15 +99,6 @@ impl Credentials {
         Ok(credentials)
     }
 
-    /// Reads `PINPIPE_MYSQL_USER` and `PINPIPE_MYSQL_PASSWORD`.
-    pub fn from_env() -> Self {
-        Credentials {
-            user: std::env::var("PINPIPE_MYSQL_USER").ok(),
-            password: std::env::var("PINPIPE_MYSQL_PASSWORD").ok(),
-            ..Default::default()
-        }
-    }
-
     /// Fills what `self` lacks from `other`.
     pub fn or(self, other: Credentials) -> Credentials {
         Credentials {

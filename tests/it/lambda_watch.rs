@@ -124,9 +124,12 @@ impl Drop for Watch {
 #[tokio::test(flavor = "multi_thread")]
 async fn sample_events_through_cargo_lambda_watch_reach_the_lake_and_kinesis() {
     let kinesis = stack::kinesis().await;
-    // The sample event's stream, as the original project names it.
+    // The sample events' streams, as the original project names them (the stream
+    // cleaner asks Kinesis when its event's stream was created).
     let id = stack::unique_name("w").replace('-', "").chars().take(20).collect::<String>();
-    let _ = kinesis.create_stream().stream_name(format!("streaming-{id}-pin")).shard_count(1).send().await;
+    for kind in ["pin", "geo"] {
+        let _ = kinesis.create_stream().stream_name(format!("streaming-{id}-{kind}")).shard_count(1).send().await;
+    }
     let lake = temp_lake("watch");
     let watch = tokio::task::block_in_place(|| Watch::start(&lake, &id));
 
@@ -170,7 +173,6 @@ async fn sample_events_through_cargo_lambda_watch_reach_the_lake_and_kinesis() {
 
     // And as a client would: an HTTP PUT to ingest's function URL on watch.
     let stream = format!("streaming-{id}-geo");
-    kinesis.create_stream().stream_name(&stream).shard_count(1).send().await.unwrap();
     let url = format!("http://127.0.0.1:{}/lambda-url/ingest/streams/{stream}/record", watch.port);
     let script = r#"
 import json, sys, urllib.request

@@ -127,8 +127,8 @@ impl ReconnectingProducer {
 }
 
 /// A Kafka failure, classified for the API (SPEC §5: only what may pass on retry is
-/// retryable): the connection or a leader change is `Unreachable`; a message over
-/// the broker's limit or an unknown topic is a refusal with its Kafka error name.
+/// retryable): the connection or a leader change is `Unreachable`; an unknown topic
+/// is `NotFound`, a message over the broker's limit `TooLarge`.
 pub fn service_error(error: KafkaError) -> crate::services::ServiceError {
     use crate::services::ServiceError;
     use rskafka::client::error::ProtocolError as P;
@@ -143,10 +143,16 @@ pub fn service_error(error: KafkaError) -> crate::services::ServiceError {
             | P::CoordinatorLoadInProgress
             | P::CoordinatorNotAvailable
             | P::KafkaStorageError => ServiceError::Unreachable(format!("{protocol_error:?}")),
-            other => ServiceError::Refused {
-                code: format!("{other:?}"),
-                message: error_message.unwrap_or_else(|| format!("Kafka refused the request: {other:?}")),
-            },
+            other => {
+                let message = error_message.unwrap_or_else(|| format!("Kafka refused the request: {other:?}"));
+                match other {
+                    P::UnknownTopicOrPartition => ServiceError::NotFound(format!("{other:?}: {message}")),
+                    P::MessageTooLarge | P::RecordListTooLarge => {
+                        ServiceError::TooLarge(format!("{other:?}: {message}"))
+                    }
+                    _ => ServiceError::Refused { code: format!("{other:?}"), message },
+                }
+            }
         },
         KafkaError::InvalidResponse(detail) => ServiceError::Unreadable(detail),
         other => ServiceError::Unreachable(other.to_string()),

@@ -11,25 +11,38 @@ use chrono::{DateTime, Utc};
 
 use crate::kafka::{self, KafkaProducer, ReconnectingProducer};
 
-/// Why a stream or topic service did not do what was asked.
+/// Why a stream or topic service did not do what was asked: classified once, where
+/// the AWS SDK's or Kafka's error arises ([`sdk_error`] here, `kafka::service_error`),
+/// so the API maps kinds of failure, not error names.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ServiceError {
-    /// The service answered with an error: Kinesis's exception name as `code`
-    /// (`ResourceNotFoundException`, `ProvisionedThroughputExceededException`, …).
+    /// The stream, topic or partition does not exist.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// This caller may not touch it (e.g. another deployment's stream).
+    #[error("access denied: {0}")]
+    AccessDenied(String),
+    /// It exists already, or is being created or deleted.
+    #[error("in use: {0}")]
+    InUse(String),
+    /// The service found the request invalid.
+    #[error("invalid request: {0}")]
+    Invalid(String),
+    /// Over a throughput or request-rate limit: passes on retry.
+    #[error("throttled: {0}")]
+    Throttled(String),
+    /// Records over the service's size limit: a retry cannot pass.
+    #[error("too large: {0}")]
+    TooLarge(String),
+    /// Any other refusal, with the service's own error name.
     #[error("{code}: {message}")]
     Refused { code: String, message: String },
-    /// No answer: connection refused, timed out.
+    /// No answer: connection refused, timed out, a leader moving.
     #[error("could not be reached: {0}")]
     Unreachable(String),
     /// An answer that could not be read.
     #[error("answered with something unreadable: {0}")]
     Unreadable(String),
-}
-
-impl ServiceError {
-    pub fn refused(code: &str, message: impl Into<String>) -> Self {
-        ServiceError::Refused { code: code.to_owned(), message: message.into() }
-    }
 }
 
 /// DescribeStreamSummary's answer, as much of it as the API passes on.
@@ -97,17 +110,29 @@ pub trait TopicService: Send + Sync {
     async fn produce(&self, topic: &str, partition: i32, records: Vec<TopicRecord>) -> Result<Vec<i64>, ServiceError>;
 }
 
-/// An AWS SDK failure as a [`ServiceError`].
+/// An AWS SDK (Kinesis) failure as a [`ServiceError`], by its exception name.
 fn sdk_error<E, R>(error: SdkError<E, R>) -> ServiceError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
     match &error {
-        SdkError::ServiceError(service) => ServiceError::Refused {
-            code: service.err().code().unwrap_or("Unknown").to_owned(),
-            message: service.err().message().unwrap_or("").to_owned(),
-        },
+        SdkError::ServiceError(service) => {
+            let code = service.err().code().unwrap_or("Unknown").to_owned();
+            let message = service.err().message().unwrap_or("").to_owned();
+            let named = format!("{code}: {message}");
+            match code.as_str() {
+                "ResourceNotFoundException" => ServiceError::NotFound(named),
+                "AccessDeniedException" => ServiceError::AccessDenied(named),
+                "ResourceInUseException" => ServiceError::InUse(message),
+                "InvalidArgumentException" | "ValidationException" => ServiceError::Invalid(message),
+                "ProvisionedThroughputExceededException"
+                | "LimitExceededException"
+                | "ThrottlingException"
+                | "KMSThrottlingException" => ServiceError::Throttled(named),
+                _ => ServiceError::Refused { code, message },
+            }
+        }
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => {
             ServiceError::Unreachable(aws_sdk_kinesis::error::DisplayErrorContext(&error).to_string())
         }

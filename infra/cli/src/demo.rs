@@ -404,7 +404,7 @@ async fn holds_earlier_run(lake: &Lake, names: Names<'_>) -> anyhow::Result<bool
 async fn ensure_stream(streams: &dyn StreamService, name: &str, shards: i32) -> anyhow::Result<()> {
     match streams.create_stream(name, shards).await {
         Ok(()) => {}
-        Err(ServiceError::Refused { code, .. }) if code == "ResourceInUseException" => {}
+        Err(ServiceError::InUse(_)) => {}
         Err(e) => return Err(e).with_context(|| format!("creating stream {name}")),
     }
     for _ in 0..120 {

@@ -71,7 +71,7 @@ fn shard_of(partition_key: &str, shards: usize) -> usize {
 }
 
 fn not_found(name: &str) -> ServiceError {
-    ServiceError::refused("ResourceNotFoundException", format!("Stream {name} under account {ACCOUNT} not found."))
+    ServiceError::NotFound(format!("Stream {name} under account {ACCOUNT} not found."))
 }
 
 impl InProcessStreams {
@@ -134,7 +134,7 @@ impl StreamService for InProcessStreams {
     async fn create_stream(&self, name: &str, shards: i32) -> Result<(), ServiceError> {
         let mut streams = lock(&self.streams);
         if streams.contains_key(name) {
-            return Err(ServiceError::refused("ResourceInUseException", format!("Stream {name} already exists")));
+            return Err(ServiceError::InUse(format!("Stream {name} already exists")));
         }
         let arn = format!("arn:aws:kinesis:{REGION}:{ACCOUNT}:stream/{name}");
         streams.insert(name.to_owned(), Stream { arn, shards: vec![Vec::new(); shards.max(1) as usize] });
@@ -271,7 +271,7 @@ impl TopicService for InProcessTopics {
         let log = topics
             .get_mut(topic)
             .and_then(|partitions| partitions.get_mut(usize::try_from(partition).ok()?))
-            .ok_or_else(|| ServiceError::refused("UnknownTopicOrPartition", format!("{topic}-{partition}")))?;
+            .ok_or_else(|| ServiceError::NotFound(format!("{topic}-{partition}")))?;
         Ok(records
             .into_iter()
             .map(|r| {
@@ -354,7 +354,7 @@ mod tests {
             assert!(seqs.windows(2).all(|w| w[0] < w[1]), "increasing per shard: {seqs:?}");
         }
         let missing = streams.put_record("nope", StreamEntry { data: b"{}".to_vec(), partition_key: "k".into() }).await;
-        assert!(matches!(missing, Err(ServiceError::Refused { code, .. }) if code == "ResourceNotFoundException"));
+        assert!(matches!(missing, Err(ServiceError::NotFound(_))));
     }
 
     #[tokio::test]

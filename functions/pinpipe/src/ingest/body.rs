@@ -1,0 +1,121 @@
+//! Request bodies: JSON parsed with a 400 naming the problem, and records — a JSON
+//! object, or a string holding one — as the plain bytes stored on one line (a bronze
+//! object holds one record per line), checked against the kind their stream or topic
+//! carries.
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use super::MAX_RECORD_BYTES;
+use super::error::ApiError;
+use crate::clean::{QuarantineReason, clean_record};
+use crate::kind::Kind;
+
+pub(super) fn parse_json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| ApiError::MalformedJson(format!("the body is not the JSON expected: {e}")))
+}
+
+/// The plain JSON bytes of a record sent as an object, or as a string holding one,
+/// on one line (a bronze object holds one record per line).
+pub(super) fn object_bytes(raw: Option<&RawValue>, field: &str) -> Result<Vec<u8>, ApiError> {
+    let Some(raw) = raw else {
+        return Err(ApiError::bad_field(field, format!("{field} is missing: send the record as a JSON object")));
+    };
+    let text = raw.get();
+    let data: Vec<u8> = if text.starts_with('{') {
+        single_line(text).into_owned().into_bytes()
+    } else if text.starts_with('"') {
+        // serde_json's RawValue lets a lone surrogate (`"\udc00"`) through; a String does not.
+        let inner: String = serde_json::from_str(text).map_err(|e| {
+            ApiError::bad_field(field, format!("{field} is a string that is not valid Unicode text: {e}"))
+        })?;
+        match serde_json::from_str::<&RawValue>(&inner) {
+            Ok(value) if value.get().starts_with('{') => single_line(value.get()).into_owned().into_bytes(),
+            _ => {
+                return Err(ApiError::bad_field(
+                    field,
+                    format!("{field} is a string, but not one holding a JSON object"),
+                ));
+            }
+        }
+    } else {
+        return Err(ApiError::bad_field(field, format!("{field} must be a JSON object (or a string holding one)")));
+    };
+    if data.len() > MAX_RECORD_BYTES {
+        return Err(ApiError::TooLarge(format!(
+            "{field} is {} bytes; a record holds at most {MAX_RECORD_BYTES}",
+            data.len()
+        )));
+    }
+    Ok(data)
+}
+
+/// A JSON text on one line: unchanged when it has no line break outside its strings
+/// (so the original scripts' bytes are stored byte for byte), otherwise with all
+/// white space outside strings removed; bytes inside strings are never touched (a
+/// line break inside a JSON string is always escaped).
+pub fn single_line(json: &str) -> std::borrow::Cow<'_, str> {
+    if !json.contains(['\n', '\r']) {
+        return std::borrow::Cow::Borrowed(json);
+    }
+    let mut out = String::with_capacity(json.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for c in json.chars() {
+        if in_string {
+            out.push(c);
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => in_string = false,
+                _ => {}
+            }
+        } else if c == '"' {
+            in_string = true;
+            out.push(c);
+        } else if !matches!(c, ' ' | '\t' | '\n' | '\r') {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// Checks that the cleaner can read `data` as the kind `name` (a stream or topic) carries.
+pub(super) fn check_kind(name: &str, data: Vec<u8>, field: &str) -> Result<Vec<u8>, ApiError> {
+    if let Some(kind) = Kind::from_suffix(name)
+        && let Err(reason) = clean_record(kind, &data)
+    {
+        let named = match reason.field() {
+            Some(f) => format!("{field}.{f}"),
+            None => field.to_owned(),
+        };
+        let message = match reason {
+            QuarantineReason::WrongKind { .. } => format!("{field} is {reason}"),
+            _ => format!("{field} is not a {kind} record the cleaner can read: {reason}"),
+        };
+        return Err(ApiError::bad_field(named, message));
+    }
+    Ok(data)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_stored_on_one_line_and_strings_are_untouched() {
+        let compact = r#"{"index": 1, "title": "a\nb  c"}"#;
+        assert!(matches!(single_line(compact), std::borrow::Cow::Borrowed(_)), "already one line: kept byte for byte");
+        let pretty = "{\n  \"index\": 1,\n  \"title\": \"a\\n b \\\" \\u2028 😀 \\/\"\n}";
+        assert_eq!(single_line(pretty), "{\"index\":1,\"title\":\"a\\n b \\\" \\u2028 😀 \\/\"}");
+        let value: serde_json::Value = serde_json::from_str(&single_line(pretty)).unwrap();
+        assert_eq!(value["title"], "a\n b \" \u{2028} 😀 /");
+    }
+
+    #[test]
+    fn a_lone_surrogate_in_a_string_record_is_a_400_not_a_panic() {
+        let raw: &RawValue = serde_json::from_str(r#""\udc00""#).unwrap();
+        let error = object_bytes(Some(raw), "Data").unwrap_err();
+        assert_eq!((error.status().as_u16(), error.field()), (400, Some("Data")));
+        assert!(error.message().contains("not valid Unicode"), "{}", error.message());
+    }
+}

@@ -111,6 +111,21 @@ impl std::ops::AddAssign for SinkCounts {
     }
 }
 
+impl std::fmt::Display for SinkCounts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} records in, {} written in {} objects, {} quarantined, {} duplicates skipped, {} failed (redelivered)",
+            self.records_in,
+            self.records_written,
+            self.objects_written,
+            self.quarantined,
+            self.duplicates_skipped,
+            self.failed
+        )
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum SinkError {
     #[error(transparent)]

@@ -50,6 +50,16 @@ impl std::ops::AddAssign for StreamCounts {
     }
 }
 
+impl std::fmt::Display for StreamCounts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} records in, {} rows written, {} quarantined, {} duplicates skipped, {} failed (redelivered)",
+            self.records_in, self.rows_written, self.quarantined, self.duplicates_skipped, self.failed
+        )
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ShardError {
     #[error(transparent)]

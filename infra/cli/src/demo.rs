@@ -266,7 +266,7 @@ async fn drain_source<S, C, H, Fut>(
 where
     S: BatchSource,
     S::Error: std::error::Error + Send + Sync + 'static,
-    C: Copy + Default + std::ops::AddAssign + NewRecords,
+    C: crate::drive::Counts + NewRecords,
     H: Fn(S::Event) -> Fut,
     Fut: Future<Output = (S::Response, C)>,
 {
@@ -328,10 +328,7 @@ async fn clean_streams(
     }
     progress.finish_and_clear();
     let counts = &total.counts;
-    eprintln!(
-        "stream cleaner: {} records in, {} rows appended, {} quarantined, {} duplicate deliveries skipped",
-        counts.records_in, counts.rows_written, counts.quarantined, counts.duplicates_skipped
-    );
+    eprintln!("stream cleaner: {counts}");
     if !maintained.is_empty() {
         let totals = maintenance::Totals::of(&maintained);
         eprintln!(
@@ -370,10 +367,7 @@ async fn sink_topics(args: &Args, services: &Services, lake: &Lake) -> anyhow::R
     }
     progress.finish_and_clear();
     let counts = &total.counts;
-    eprintln!(
-        "batch sink: {} records in, {} written in {} objects, {} duplicate deliveries skipped",
-        counts.records_in, counts.records_written, counts.objects_written, counts.duplicates_skipped
-    );
+    eprintln!("batch sink: {counts}");
     Ok(total)
 }
 

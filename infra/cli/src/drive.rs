@@ -2,18 +2,34 @@
 //! `demo` do: until idle, or for ever with `--follow`, summing the handler's counts.
 
 use std::cell::Cell;
+use std::fmt::Display;
 use std::future::Future;
+use std::ops::AddAssign;
 use std::time::Duration;
 
 use pinpipe_local::polling::{Poller, Round};
+
+/// How a local event source mapping runs, as `poll-stream` and `poll-topic` take it.
+#[derive(clap::Args)]
+pub struct MappingArgs {
+    /// Records per invocation, as the event source mapping's BatchSize.
+    #[arg(long, default_value_t = 100)]
+    pub batch_size: u16,
+    /// Keep polling (once a second) instead of stopping when the source is idle.
+    #[arg(long)]
+    pub follow: bool,
+}
+
+/// What a handler counts per invocation (`StreamCounts`, `SinkCounts`).
+pub trait Counts: Copy + Default + AddAssign + Display {}
+impl<T: Copy + Default + AddAssign + Display> Counts for T {}
 
 /// Polls until idle; the rounds' totals and the sum of the handler's counts, each
 /// invocation's counts also handed to `on_counts` as they come (a progress bar).
 pub async fn drain<P, C, H, Fut>(poller: &mut P, handle: H, on_counts: impl Fn(&C)) -> anyhow::Result<(Round, C)>
 where
-    P: Poller,
-    P::Error: std::error::Error + Send + Sync + 'static,
-    C: Copy + Default + std::ops::AddAssign,
+    P: Poller<Error: std::error::Error + Send + Sync + 'static>,
+    C: Counts,
     H: Fn(P::Event) -> Fut,
     Fut: Future<Output = (P::Response, C)>,
 {
@@ -37,14 +53,15 @@ where
     Ok((round, total.get()))
 }
 
-/// Drains, and with `follow` keeps polling once a second, reporting the running totals
-/// after each busy stretch.
-pub async fn drive<P, C, H, Fut>(poller: &mut P, follow: bool, handle: H, report: impl Fn(&C)) -> anyhow::Result<()>
+/// Drains, and with `follow` keeps polling once a second, printing `source`'s running
+/// totals after each busy stretch.
+pub async fn drive<P: Poller<Error: std::error::Error + Send + Sync + 'static>, C: Counts, Fut>(
+    poller: &mut P,
+    follow: bool,
+    source: &str,
+    handle: impl Fn(P::Event) -> Fut,
+) -> anyhow::Result<()>
 where
-    P: Poller,
-    P::Error: std::error::Error + Send + Sync + 'static,
-    C: Copy + Default + std::ops::AddAssign,
-    H: Fn(P::Event) -> Fut,
     Fut: Future<Output = (P::Response, C)>,
 {
     let mut total = C::default();
@@ -52,7 +69,7 @@ where
         let (round, counts) = drain(poller, &handle, |_| {}).await?;
         total += counts;
         if round.records > 0 || !follow {
-            report(&total);
+            eprintln!("{source}: {total}");
         }
         if !follow {
             return Ok(());

@@ -3,6 +3,9 @@
 //! Cleaning is a pure function of a record's bytes: the same input always gives
 //! the same row or the same [`QuarantineReason`]. Rows serialise (serde) as
 //! `pinpipe clean` prints them; [`crate::columnar`] turns them into Arrow batches.
+//!
+//! Long (some 450 lines before its tests) because it is the whole of SPEC §3, field by
+//! field for three kinds; split, one kind's rules would sit apart from the shared ones.
 
 use serde::{Serialize, Serializer};
 

@@ -13,6 +13,9 @@
 //!
 //! Assumes the topic's offsets are consecutive (no transactions, no compaction),
 //! as they are for what the ingest API and the original scripts produce.
+//!
+//! Long (some 430 lines before its tests): landing exactly once takes the redelivery,
+//! re-cut and recreated-topic checks against what landed, each a few lines, in one place.
 
 use std::collections::BTreeMap;
 
@@ -80,7 +83,7 @@ impl std::str::FromStr for PartitionOffset {
     /// Topic names may hold `-`; the partition is after the last one.
     fn from_str(text: &str) -> Result<Self, ()> {
         let (key, offset) = text.rsplit_once('@').ok_or(())?;
-        let (topic, partition) = key.rsplit_once('-').ok_or(())?;
+        let (topic, partition) = topic_partition(key).ok_or(())?;
         Ok(PartitionOffset {
             topic: topic.to_owned(),
             partition: partition.parse().map_err(|_| ())?,
@@ -408,6 +411,12 @@ fn value_of(record: &KafkaRecord) -> Value {
 }
 
 /// The event's records per topic-partition, each in offset order.
+/// `<topic>-<partition>`, as MSK events key their records and failures name a
+/// partition, split at its last `-` (topics may hold `-`; partitions do not).
+fn topic_partition(key: &str) -> Option<(&str, &str)> {
+    key.rsplit_once('-')
+}
+
 fn by_partition(event: &KafkaEvent) -> BTreeMap<(String, i32), Vec<&KafkaRecord>> {
     let mut partitions: BTreeMap<(String, i32), Vec<&KafkaRecord>> = BTreeMap::new();
     for (key, records) in &event.records {
@@ -416,7 +425,7 @@ fn by_partition(event: &KafkaEvent) -> BTreeMap<(String, i32), Vec<&KafkaRecord>
             let topic = record
                 .topic
                 .clone()
-                .unwrap_or_else(|| key.rsplit_once('-').map_or(key.as_str(), |(t, _)| t).to_owned());
+                .unwrap_or_else(|| topic_partition(key).map_or(key.as_str(), |(t, _)| t).to_owned());
             partitions.entry((topic, record.partition as i32)).or_default().push(record);
         }
     }

@@ -8,6 +8,9 @@
 //! of `(seed, their number)`, each drawn from its own ChaCha stream (the number of
 //! posts sizes the pools of people and posters), so output is deterministic for a
 //! seed and the re-send pattern re-sends identical records.
+//!
+//! Long (some 480 lines) because each of DIRTY_VALUES.md's measured distributions is a
+//! few lines here, next to the others it co-occurs with; the word lists are in `data/`.
 
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};

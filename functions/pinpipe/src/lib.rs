@@ -32,6 +32,8 @@ pub mod kafka;
 pub mod kind;
 #[cfg(feature = "delta")]
 pub mod lake;
+#[cfg(any(feature = "stream", feature = "sink"))]
+pub mod lanes;
 #[cfg(feature = "maintenance")]
 pub mod maintenance;
 #[cfg(feature = "delta")]

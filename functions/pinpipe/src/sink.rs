@@ -26,6 +26,7 @@ use object_store::path::Path;
 
 use crate::bronze::{self, BronzeObject, line_count, object_body};
 use crate::lake::{Lake, LakeError};
+use crate::lanes::{self, Counted, Lane};
 use crate::quarantine::{Origin, Quarantined};
 
 /// The most records Lambda puts in one MSK batch (the event source mapping's
@@ -172,24 +173,13 @@ impl BatchSink {
     /// Handles one MSK event, partition by partition. A partition that fails is
     /// reported from its first offset (the whole partition batch is safe to retry).
     pub async fn handle(&self, event: &KafkaEvent) -> (KafkaBatchResponse, SinkCounts) {
-        let mut response = KafkaBatchResponse::default();
-        let mut counts = SinkCounts::default();
-        for ((topic, partition), records) in by_partition(event) {
-            match self.sink_partition(&topic, partition, &records).await {
-                Ok(c) => counts += c,
-                Err(error) => {
-                    tracing::error!(%topic, partition, %error, "partition batch failed; reporting it for retry");
-                    counts.records_in += records.len() as u64;
-                    counts.failed += records.len() as u64;
-                    response.batch_item_failures.push(KafkaBatchItemFailure::at(&PartitionOffset {
-                        topic: topic.clone(),
-                        partition,
-                        offset: records[0].offset,
-                    }));
-                }
-            }
+        let mut outcomes = Vec::new();
+        for lane in by_partition(event) {
+            let outcome = self.sink_partition(&lane.position.topic, lane.position.partition, &lane.records).await;
+            outcomes.push((lane, outcome));
         }
-        (response, counts)
+        let (batch_item_failures, counts) = lanes::report(outcomes);
+        (KafkaBatchResponse { batch_item_failures }, counts)
     }
 
     async fn sink_partition(
@@ -417,7 +407,39 @@ fn topic_partition(key: &str) -> Option<(&str, &str)> {
     key.rsplit_once('-')
 }
 
-fn by_partition(event: &KafkaEvent) -> BTreeMap<(String, i32), Vec<&KafkaRecord>> {
+/// One partition's records in an event, in offset order.
+struct PartitionRecords<'e> {
+    /// The topic, the partition, and the first record's offset.
+    position: PartitionOffset,
+    records: Vec<&'e KafkaRecord>,
+}
+
+impl std::fmt::Display for PartitionRecords<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "topic {} partition {}", self.position.topic, self.position.partition)
+    }
+}
+
+impl Lane for PartitionRecords<'_> {
+    type Failure = KafkaBatchItemFailure;
+
+    fn records(&self) -> usize {
+        self.records.len()
+    }
+
+    fn failure(&self) -> KafkaBatchItemFailure {
+        KafkaBatchItemFailure::at(&self.position)
+    }
+}
+
+impl Counted for SinkCounts {
+    fn failed(records: u64) -> Self {
+        SinkCounts { records_in: records, failed: records, ..Default::default() }
+    }
+}
+
+/// The event's records by partition, each partition's in offset order, once each.
+fn by_partition(event: &KafkaEvent) -> Vec<PartitionRecords<'_>> {
     let mut partitions: BTreeMap<(String, i32), Vec<&KafkaRecord>> = BTreeMap::new();
     for (key, records) in &event.records {
         for record in records {
@@ -429,11 +451,15 @@ fn by_partition(event: &KafkaEvent) -> BTreeMap<(String, i32), Vec<&KafkaRecord>
             partitions.entry((topic, record.partition as i32)).or_default().push(record);
         }
     }
-    for records in partitions.values_mut() {
-        records.sort_by_key(|r| r.offset);
-        records.dedup_by_key(|r| r.offset);
-    }
     partitions
+        .into_iter()
+        .map(|((topic, partition), mut records)| {
+            records.sort_by_key(|r| r.offset);
+            records.dedup_by_key(|r| r.offset);
+            let offset = records[0].offset;
+            PartitionRecords { position: PartitionOffset { topic, partition, offset }, records }
+        })
+        .collect()
 }
 
 #[cfg(test)]

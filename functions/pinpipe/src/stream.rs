@@ -13,6 +13,7 @@
 //! compared.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
@@ -26,6 +27,7 @@ use crate::delta::{CleanTable, Fault};
 use crate::exactly_once::{self, Staged, WriteError};
 use crate::kind::Kind;
 use crate::lake::{Lake, LakeError};
+use crate::lanes::{self, Counted, Lane};
 use crate::marks::{Incarnation, KinesisShard, Mark, ShardPosition};
 use crate::quarantine::{Origin, Quarantined};
 use crate::sequence::SequenceNumber;
@@ -121,6 +123,32 @@ struct ShardRecords<'e> {
     records: Vec<&'e KinesisEventRecord>,
 }
 
+impl fmt::Display for ShardRecords<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "stream {} shard {}", self.stream, self.shard)
+    }
+}
+
+impl Lane for ShardRecords<'_> {
+    type Failure = KinesisBatchItemFailure;
+
+    fn records(&self) -> usize {
+        self.records.len()
+    }
+
+    fn failure(&self) -> KinesisBatchItemFailure {
+        let mut failure = KinesisBatchItemFailure::default();
+        failure.item_identifier = Some(self.records[0].kinesis.sequence_number.clone());
+        failure
+    }
+}
+
+impl Counted for StreamCounts {
+    fn failed(records: u64) -> Self {
+        StreamCounts { records_in: records, failed: records, ..Default::default() }
+    }
+}
+
 impl StreamCleaner {
     pub fn new(lake: Lake, id: impl Into<String>) -> Self {
         StreamCleaner {
@@ -183,21 +211,14 @@ impl StreamCleaner {
     /// the batch item failure, so Lambda retries from there; records that can never
     /// succeed are quarantined, not reported.
     pub async fn handle(&self, event: &KinesisEvent) -> (KinesisEventResponse, StreamCounts) {
-        let mut response = KinesisEventResponse::default();
-        let mut counts = StreamCounts::default();
+        let mut outcomes = Vec::new();
         for shard in group_by_shard(event) {
-            match self.process_shard(&shard).await {
-                Ok(c) => counts += c,
-                Err(error) => {
-                    tracing::error!(stream = %shard.stream, shard = %shard.shard, %error, "shard batch failed; reporting it for retry");
-                    counts.records_in += shard.records.len() as u64;
-                    counts.failed += shard.records.len() as u64;
-                    let mut failure = KinesisBatchItemFailure::default();
-                    failure.item_identifier = Some(shard.records[0].kinesis.sequence_number.clone());
-                    response.batch_item_failures.push(failure);
-                }
-            }
+            let outcome = self.process_shard(&shard).await;
+            outcomes.push((shard, outcome));
         }
+        let (failures, counts) = lanes::report(outcomes);
+        let mut response = KinesisEventResponse::default();
+        response.batch_item_failures = failures;
         (response, counts)
     }
 

@@ -39,8 +39,11 @@ ours() { MALLOC_ARENA_MAX=2 RUST_LOG=warn "$py" infra/bench/measure.py "$bin" an
 for posts in $sizes; do
   raw=$work/raw-$posts lake=$work/lake-$posts
   "$bin" generate --posts "$posts" --resend --out "$raw" >/dev/null 2>&1
-  # pinpipe reads the same files as bronze objects (landing them is the sink's job, untimed).
+  # Every engine reads the same input: the records as the batch sink lands them, bronze
+  # objects of 10,000 lines in two partitions (landing is the sink's job, untimed).
   "$bin" land-bronze --in "$raw" --lake "$lake" --records-per-object 10000 --partitions 2 >/dev/null 2>&1
+  rm -rf "$raw"
+  bronze="$lake/topics/0a1b2c3d4e5f.{kind}/partition=*/*.json"
   engines=(pinpipe duckdb)
   ((posts <= spark_up_to)) && engines+=(pyspark)
   for round in 1 2 3; do
@@ -51,17 +54,17 @@ for posts in $sizes; do
           record "$posts" first "pinpipe analytics (Polars)" "$(ours "$lake")" "—" "$(parts_of "$lake")" ;;
         duckdb)
           rm -rf "$work/duck-$posts"
-          m=$("$py" infra/bench/measure.py "$py" infra/bench/analytics_duckdb.py "$raw" "$work/duck-$posts")
+          m=$("$py" infra/bench/measure.py "$py" infra/bench/analytics_duckdb.py "$bronze" "$work/duck-$posts")
           record "$posts" first "DuckDB SQL" "$m" "$("$py" infra/bench/same_answers.py "$(published "$lake")" "$work/duck-$posts")" "" ;;
         pyspark)
           [[ $round == 1 ]] || continue
           rm -rf "$work/spark-$posts"
-          m=$("$py" infra/bench/measure.py "$py" infra/bench/analytics_pyspark.py "$raw" "$work/spark-$posts")
+          m=$("$py" infra/bench/measure.py "$py" infra/bench/analytics_pyspark.py "$bronze" "$work/spark-$posts")
           record "$posts" first "PySpark local[2]" "$m" "$("$py" infra/bench/same_answers.py "$(published "$lake")" "$work/spark-$posts")" "" ;;
       esac
     done
   done
-  rm -rf "$raw" "$work/duck-$posts" "$work/spark-$posts"
+  rm -rf "$work/duck-$posts" "$work/spark-$posts"
   # The next day: 200k more posts (other ids, some re-sent) land; then a re-run.
   "$bin" generate --posts 200000 --seed 7 --resend --out "$work/next" >/dev/null 2>&1
   "$bin" land-bronze --in "$work/next" --lake "$lake" --records-per-object 10000 --partitions 2 >/dev/null 2>&1
@@ -95,7 +98,8 @@ section="## analytics (infra/bench/analytics.sh, $(date -u +%F), $(nproc) cores)
 
 Targets (issue 13): next-day peak RSS at 4M posts of history ≤ 1.2× the 1M first run
 and under 768 MB; ≥ 3× DuckDB at 1M and ≥ 2× at 4M; ≥ 20× PySpark. Each engine
-starts from the same raw NDJSON (generated with the re-send pattern), cleans it,
+starts from the same raw NDJSON files (generated with the re-send pattern, landed as
+the batch sink lands them: bronze objects of 10,000 lines, two partitions), cleans it,
 persists the cleaned tables (pinpipe: the silver Delta tables; peers: Parquet),
 answers the eight questions and writes each answer as Parquet. First runs: each
 engine 3 times, alternating (PySpark once), median wall, highest peak RSS of the

@@ -14,6 +14,8 @@ import placeholders  # this directory is on sys.path when run as a script
 
 from duckdb_native_sql import QUERIES  # noqa: E402
 
+# The input: where each kind's raw NDJSON is, `{kind}` standing for pin, geo or user
+# (the bench passes the bronze objects pinpipe reads, so both read the same files).
 raw, out = sys.argv[1:3]
 os.makedirs(out, exist_ok=True)
 con = duckdb.connect()
@@ -30,7 +32,7 @@ con.execute(
 
 
 def ndjson(kind):
-    return f"read_ndjson_auto('{raw}/{kind}.jsonl', ignore_errors = true)"
+    return f"read_ndjson_auto('{raw.format(kind=kind)}', ignore_errors = true)"
 
 
 con.execute(

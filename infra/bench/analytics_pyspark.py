@@ -13,6 +13,8 @@ from pyspark.sql import functions as F
 
 from placeholders import PLACEHOLDERS
 
+# The input: where each kind's raw NDJSON is, `{kind}` standing for pin, geo or user
+# (the bench passes the bronze objects pinpipe reads, so both read the same files).
 raw, out = sys.argv[1:3]
 spark = (
     SparkSession.builder.master("local[2]")
@@ -31,7 +33,7 @@ def text(c):
     return F.when(t.isin(PLACEHOLDERS), None).otherwise(t)
 
 
-df_pin = spark.read.json(f"{raw}/pin.jsonl")
+df_pin = spark.read.json(raw.format(kind="pin"))
 df_pin = df_pin.withColumnRenamed("index", "ind")
 for c in ["unique_id", "title", "description", "poster_name", "tag_list", "is_image_or_video", "image_src", "category"]:
     df_pin = df_pin.withColumn(c, text(c))
@@ -48,12 +50,12 @@ df_pin = df_pin.withColumn("ind", F.col("ind").cast("long")).select(
     "is_image_or_video", "image_src", "save_location", "category",
 )
 
-df_geo = spark.read.json(f"{raw}/geo.jsonl")
+df_geo = spark.read.json(raw.format(kind="geo"))
 df_geo = df_geo.withColumn("coordinates", F.array(F.col("latitude").cast("double"), F.col("longitude").cast("double")))
 df_geo = df_geo.drop("latitude", "longitude").withColumn("timestamp", F.to_timestamp("timestamp"))
 df_geo = df_geo.withColumn("country", text("country")).select(F.col("ind").cast("long"), "country", "coordinates", "timestamp")
 
-df_user = spark.read.json(f"{raw}/user.jsonl")
+df_user = spark.read.json(raw.format(kind="user"))
 df_user = df_user.withColumn("user_name", F.concat(text("first_name"), F.lit(" "), text("last_name")))
 df_user = df_user.drop("first_name", "last_name").withColumn("date_joined", F.to_timestamp("date_joined"))
 df_user = df_user.select(F.col("ind").cast("long"), "user_name", F.col("age").cast("long"), "date_joined")

@@ -18,15 +18,12 @@ commit with a \`txn\` action) into a local-directory lake.
 
 $rows
 
-What limits it: the rows above split the cost. For the small geo and user records
-(~110 bytes) decoding Lambda's event envelope alone (~400 bytes of event JSON per
-record around base64 data, deserialised into \`aws_lambda_events\` types with its
-timestamps) costs about 8× the bare parse of the record, so the 2× target cannot be
-met while the envelope is decoded that way; cleaning is 1.1–1.4×. For pins the cost
-splits roughly evenly between envelope decode, cleaning (owned strings per field, then
-copied into Arrow arrays) and the Parquet encode + Delta commit. Next steps, not done:
-a borrowing envelope decoder that reads only \`data\`, \`sequenceNumber\`, \`eventID\` and
-\`eventSourceARN\` and base64-decodes into one reused buffer; cleaning straight into
-Arrow builders from borrowed strings."
+What limits it (the split above is this run's): decoding Lambda's event envelope
+(several hundred bytes of event JSON per record around the base64 data, deserialised
+into \`aws_lambda_events\` types) costs more than the bare parse of the small geo and
+user records, so the 2× target cannot be met while the envelope is decoded that way.
+Next steps, not done: a borrowing envelope decoder that reads only \`data\`,
+\`sequenceNumber\`, \`eventID\` and \`eventSourceARN\` and base64-decodes into one
+reused buffer; cleaning straight into Arrow builders from borrowed strings."
 echo "$section" | python3 infra/bench/write_section.py stream
 echo "$section"

@@ -82,7 +82,7 @@ async fn records_from_confluent_kafka_land_byte_identical_once_through_the_polle
         .with_group(lake.clone(), "pinpipe-tests")
         .await
         .unwrap();
-    again
+    let redelivered = again
         .run_until_idle(
             |event| {
                 let sink = &sink;
@@ -92,6 +92,7 @@ async fn records_from_confluent_kafka_land_byte_identical_once_through_the_polle
         )
         .await
         .unwrap();
+    assert_eq!((redelivered.records, redelivered.failed_invocations), (40, 0), "{redelivered:?}");
 
     // The same group again resumes where it committed: nothing to deliver.
     let mut resumed = KafkaPoller::new(&stack::kafka_bootstrap(), &topic, 7)

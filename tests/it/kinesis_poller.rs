@@ -60,7 +60,9 @@ async fn records_put_into_kinesis_land_once_through_the_poller() {
     // redelivers everything, and the table still holds each record once.
     assert_eq!(poller.poll_once(|event| async move { cleaner.handle(&event).await.0 }).await.unwrap().records, 0);
     let mut restarted = KinesisPoller::new(kinesis.clone(), &stream, 50).await.unwrap();
-    restarted.run_until_idle(|event| async move { cleaner.handle(&event).await.0 }, 100).await.unwrap();
+    let redelivered =
+        restarted.run_until_idle(|event| async move { cleaner.handle(&event).await.0 }, 100).await.unwrap();
+    assert_eq!((redelivered.records, redelivered.failed_invocations), (90, 0), "{redelivered:?}");
     assert_eq!(duckdb_delta(table.to_str().unwrap()).rows, 90);
     kinesis.delete_stream().stream_name(&stream).send().await.unwrap();
 }

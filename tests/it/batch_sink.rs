@@ -268,3 +268,32 @@ async fn a_recreated_topic_stops_its_partition_loudly_instead_of_being_skipped()
     assert_eq!(landed(&lake, 0).await, after_recut, "nothing written over or after the old incarnation");
     assert_ne!(before.0, after_recut.0);
 }
+
+/// An MSK batch of several partitions, one of which cannot land (a recreated topic's
+/// records over what its partition landed): that partition alone is reported, by its
+/// first offset; the others land.
+#[tokio::test(flavor = "multi_thread")]
+async fn one_failing_partition_of_several_is_reported_alone() {
+    let dir = temp_lake("sink-one-of-several");
+    let lake = local(&dir);
+    let sink = sink(&lake);
+    let (response, _) = sink.handle(&event(&topic(), 0, &produced(0..30))).await;
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+
+    // Partition 0 gets other records at offsets it landed; partitions 1 and 2 are new.
+    let lines = sample_lines("sample_pin.jsonl");
+    let conflicting: Vec<(i64, Option<Vec<u8>>)> =
+        (10..20).map(|n| (n, Some(lines[200 + n as usize].clone().into_bytes()))).collect();
+    let mut batch = event(&topic(), 0, &conflicting);
+    for partition in [1, 2] {
+        batch.records.extend(event(&topic(), partition, &produced(40..55)).records);
+    }
+    let (response, counts) = sink.handle(&batch).await;
+    let failed: Vec<&str> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
+    assert_eq!(failed, [format!("{}-0@10", topic())], "{response:?}");
+    assert_eq!((counts.records_in, counts.failed, counts.records_written), (40, 10, 30), "{counts:?}");
+    assert_eq!(landed(&lake, 0).await.1, ndjson(0..30), "partition 0 untouched");
+    for partition in [1, 2] {
+        assert_eq!(landed(&lake, partition).await.1, ndjson(40..55), "partition {partition} landed");
+    }
+}

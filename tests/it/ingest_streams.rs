@@ -5,6 +5,7 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};
 use pinpipe::ingest::{Ingest, MAX_PUT_RECORDS, MAX_RECORD_BYTES};
+use pinpipe::services::{EntryFailure, Placed, ServiceError, StreamEntry, StreamService, StreamSummary};
 use pinpipe_tests::apigw::{v1, v2};
 use pinpipe_tests::{openapi, sample_lines, stack};
 use serde_json::{Value, json};
@@ -373,4 +374,139 @@ async fn a_deployment_sees_and_writes_only_its_own_streams() {
     assert_eq!(api.call(v2("PUT", &format!("/streams/{own}/record"), &body)).await.0, StatusCode::OK);
     assert_eq!(api.read_back(&others).await, Vec::<String>::new(), "nothing written to another deployment's stream");
     assert_eq!(api.read_back(&own).await.len(), 1);
+}
+
+/// Kinesis as a scripted fake, beside the moto tests above: each call answers what
+/// the test scripts (the failures moto does not make: throttling, refusals, a
+/// partial PutRecords).
+struct Scripted {
+    failure: Option<ServiceError>,
+    /// PutRecords: which entries fail on their own.
+    failing_entries: Vec<usize>,
+}
+
+#[async_trait::async_trait]
+impl StreamService for Scripted {
+    async fn list_streams(&self) -> Result<Vec<String>, ServiceError> {
+        self.failure.clone().map_or(Ok(Vec::new()), Err)
+    }
+    async fn describe_stream(&self, _: &str) -> Result<StreamSummary, ServiceError> {
+        Err(self.failure.clone().unwrap_or(ServiceError::NotFound("scripted".into())))
+    }
+    async fn create_stream(&self, _: &str, _: i32) -> Result<(), ServiceError> {
+        self.failure.clone().map_or(Ok(()), Err)
+    }
+    async fn delete_stream(&self, _: &str) -> Result<(), ServiceError> {
+        self.failure.clone().map_or(Ok(()), Err)
+    }
+    async fn put_record(&self, _: &str, _: StreamEntry) -> Result<Placed, ServiceError> {
+        match &self.failure {
+            Some(failure) => Err(failure.clone()),
+            None => Ok(Placed { sequence_number: "1".into(), shard_id: "shardId-000000000000".into() }),
+        }
+    }
+    async fn put_records(
+        &self,
+        _: &str,
+        entries: Vec<StreamEntry>,
+    ) -> Result<Vec<Result<Placed, EntryFailure>>, ServiceError> {
+        if let Some(failure) = &self.failure {
+            return Err(failure.clone());
+        }
+        Ok((0..entries.len())
+            .map(|i| {
+                if self.failing_entries.contains(&i) {
+                    Err(EntryFailure {
+                        code: "ProvisionedThroughputExceededException".into(),
+                        message: "Rate exceeded for shard shardId-000000000000".into(),
+                    })
+                } else {
+                    Ok(Placed { sequence_number: format!("{}", i + 1), shard_id: "shardId-000000000000".into() })
+                }
+            })
+            .collect())
+    }
+}
+
+async fn scripted_call(service: Scripted, request: Request) -> (StatusCode, Value) {
+    let (method, path) = (request.method().to_string(), request.raw_http_path().to_owned());
+    let response = Ingest::new(service).handle(request).await;
+    let status = response.status();
+    let body: Value = serde_json::from_slice(response.body().as_ref()).expect("every answer is JSON");
+    openapi::check(&openapi::document(), &method, &path, status.as_u16(), &body);
+    (status, body)
+}
+
+#[tokio::test]
+async fn kinesis_throttling_is_a_retryable_503_and_a_refusal_a_502() {
+    let body = format!(r#"{{"Data": {}, "PartitionKey": "k"}}"#, real("sample_pin.jsonl", 0));
+    let throttled = Scripted {
+        failure: Some(ServiceError::Throttled("ProvisionedThroughputExceededException: Rate exceeded".into())),
+        failing_entries: vec![],
+    };
+    let (status, answer) = scripted_call(throttled, v2("PUT", "/streams/streaming-x-pin/record", &body)).await;
+    assert_eq!((status, answer["retryable"].as_bool()), (StatusCode::SERVICE_UNAVAILABLE, Some(true)), "{answer}");
+    assert_eq!(answer["error"], "upstream_unavailable");
+
+    let refused = Scripted {
+        failure: Some(ServiceError::Refused {
+            code: "KMSDisabledException".into(),
+            message: "the stream's key is disabled".into(),
+        }),
+        failing_entries: vec![],
+    };
+    let (status, answer) = scripted_call(refused, v2("PUT", "/streams/streaming-x-pin/record", &body)).await;
+    assert_eq!((status, answer["retryable"].as_bool()), (StatusCode::BAD_GATEWAY, Some(false)), "{answer}");
+    assert!(answer["message"].as_str().unwrap().contains("KMSDisabledException"), "{answer}");
+
+    // Another deployment's stream (AccessDenied): a 404 without the upstream text.
+    let denied = Scripted {
+        failure: Some(ServiceError::AccessDenied(
+            "AccessDeniedException: User arn:aws:sts::1234:assumed-role/x".into(),
+        )),
+        failing_entries: vec![],
+    };
+    let (status, answer) = scripted_call(denied, v2("PUT", "/streams/streaming-x-pin/record", &body)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{answer}");
+    assert!(!answer.to_string().contains("1234"), "{answer}");
+}
+
+#[tokio::test]
+async fn a_partial_put_records_answers_each_records_outcome() {
+    let pins: Vec<String> = (0..3).map(|i| real("sample_pin.jsonl", i)).collect();
+    let records: Vec<String> = pins.iter().map(|p| format!(r#"{{"data": {p}, "partition-key": "k"}}"#)).collect();
+    let body = format!(r#"{{"records": [{}]}}"#, records.join(","));
+    let service = Scripted { failure: None, failing_entries: vec![1] };
+    let (status, answer) = scripted_call(service, v2("PUT", "/streams/streaming-x-pin/records", &body)).await;
+    assert_eq!((status, answer["FailedRecordCount"].as_i64()), (StatusCode::OK, Some(1)), "{answer}");
+    let results = answer["Records"].as_array().unwrap();
+    assert!(results[0]["SequenceNumber"].is_string() && results[2]["SequenceNumber"].is_string(), "{answer}");
+    assert_eq!(results[1]["ErrorCode"], "ProvisionedThroughputExceededException", "{answer}");
+}
+
+#[tokio::test]
+async fn put_records_to_an_unknown_stream_is_a_404() {
+    let api = Api::new().await;
+    let body = format!(r#"{{"records": [{{"data": {}, "partition-key": "k"}}]}}"#, real("sample_pin.jsonl", 0));
+    let (status, answer) = api.call(v2("PUT", "/streams/streaming-nope-pin/records", &body)).await;
+    assert_eq!((status, answer["error"].as_str()), (StatusCode::NOT_FOUND, Some("stream_not_found")), "{answer}");
+}
+
+/// `events/apigw-put-records.json`, the API Gateway event of a PutRecords call, for
+/// this test's deployment: its records land in the stream.
+#[tokio::test]
+async fn the_put_records_sample_event_lands_its_records() {
+    let api = Api::new().await;
+    let stream = api.stream("pin", 1).await;
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../events/apigw-put-records.json"))
+        .unwrap()
+        .replace("streaming-0a1b2c3d4e5f-pin", &stream);
+    let sent: Value = serde_json::from_str(&text).unwrap();
+    let request = lambda_http::request::from_str(&text).expect("an API Gateway event");
+    let (status, answer) = api.call(request).await;
+    assert_eq!((status, answer["FailedRecordCount"].as_i64()), (StatusCode::OK, Some(0)), "{answer}");
+    let records: Value = serde_json::from_str(sent["body"].as_str().unwrap()).unwrap();
+    let count = records["records"].as_array().unwrap().len();
+    assert!(count > 1, "the sample sends several records");
+    assert_eq!(api.read_back(&stream).await.len(), count);
 }

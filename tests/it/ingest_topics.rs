@@ -98,9 +98,15 @@ async fn the_original_scripts_request_lands_at_the_offsets_answered() {
         answered.push((offset["partition"].as_i64().unwrap() as i32, offset["offset"].as_i64().unwrap(), compact(pin)));
     }
     assert_eq!(answer["offsets"][1]["partition"], 2);
+    // Plain `application/json`, as many HTTP clients send: taken too.
+    let body = format!(r#"{{"records": [{{"value": {}}}]}}"#, pins[6]);
+    let (status, answer) = api.post(&topic, "application/json", &body).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let offset = &answer["offsets"][0];
+    answered.push((offset["partition"].as_i64().unwrap() as i32, offset["offset"].as_i64().unwrap(), pins[6].clone()));
     answered.sort();
     assert_eq!(
-        consume(&topic, 6),
+        consume(&topic, 7),
         answered,
         "the consumer reads the object's plain JSON bytes at the offsets answered"
     );

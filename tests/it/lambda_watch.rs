@@ -68,7 +68,8 @@ impl Watch {
         Watch { child, port, id: id.to_owned(), lake: lake.to_path_buf() }
     }
 
-    /// `events/FILE` for this test's deployment: written beside the lake, its path.
+    /// `events/FILE` (or any event file, by absolute path) for this test's deployment:
+    /// written beside the lake, its path.
     fn sample(&self, event_file: &str) -> String {
         let text = std::fs::read_to_string(workspace().join(event_file)).expect("a sample event");
         let path = self.lake.join(Path::new(event_file).file_name().unwrap());
@@ -166,7 +167,16 @@ async fn sample_events_through_cargo_lambda_watch_reach_the_lake_and_kinesis() {
     assert!(tables.contains(&format!("delta/stream/{id}_geo_table").as_str()), "{answer}");
     assert!(tables.contains(&format!("delta/batch/{id}_pin").as_str()), "{answer}");
 
-    let answer = tokio::task::block_in_place(|| watch.invoke_when_built("ingest", "events/apigw-put-record.json"));
+    // ingest is built on its first invocation: wait for that with a request that
+    // changes nothing (an unknown path, a 404), so the PutRecord is sent once.
+    let sample = std::fs::read_to_string(workspace().join("events/apigw-put-record.json")).unwrap();
+    let mut warmup: serde_json::Value = serde_json::from_str(&sample).unwrap();
+    warmup["path"] = "/warm-up".into();
+    let warmup_file = lake.join("apigw-warm-up.json");
+    std::fs::write(&warmup_file, warmup.to_string()).unwrap();
+    let answer = tokio::task::block_in_place(|| watch.invoke_when_built("ingest", warmup_file.to_str().unwrap()));
+    assert_eq!(answer["statusCode"], 404, "{answer}");
+    let answer = tokio::task::block_in_place(|| watch.invoke("ingest", "events/apigw-put-record.json"));
     assert_eq!(answer["statusCode"], 200, "{answer}");
     let put: serde_json::Value = serde_json::from_str(answer["body"].as_str().unwrap()).unwrap();
     assert!(put["SequenceNumber"].is_string(), "{put}");

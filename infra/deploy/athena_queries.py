@@ -27,12 +27,20 @@ POSTS = """WITH {kind}_posts AS (
 )"""
 
 
+def shared():
+    """The relations several questions share (sql/shared.sql), without its comments."""
+    with open(os.path.join(SQL_DIR, "shared.sql")) as f:
+        return "\n".join(line for line in f.read().strip().splitlines() if not line.startswith("--"))
+
+
 def query(text):
-    """The question's SQL after the posts CTEs (its own CTEs joined to them)."""
+    """The question's SQL after the posts CTEs and the shared relations (its own CTEs
+    joined to them)."""
     lines = text.strip().splitlines()
     comments = [line for line in lines if line.startswith("--")]
     body = "\n".join(line for line in lines if not line.startswith("--"))
     posts = ", ".join(POSTS.format(kind=kind).removeprefix("WITH ") for kind in ("pin", "geo", "user"))
+    posts = f"{posts}, {shared()}"
     if body.startswith("WITH "):
         joined = f"WITH {posts}, {body.removeprefix('WITH ')}"
     else:

@@ -1,12 +1,6 @@
 -- 3b. The country whose top user has the most followers (ties to the country
 -- ascending): country, follower_count. The top users are 3a's.
 SELECT country, follower_count
-FROM (
-    SELECT g.country, p.poster_name, p.follower_count,
-           row_number() OVER (PARTITION BY g.country ORDER BY p.follower_count DESC, p.poster_name) AS rank_in_group
-    FROM pin_posts p JOIN geo_posts g ON p.ind = g.ind
-    WHERE g.country IS NOT NULL AND p.poster_name IS NOT NULL AND p.follower_count IS NOT NULL
-) ranked
-WHERE rank_in_group = 1
+FROM top_user_of_country
 ORDER BY follower_count DESC, country
 LIMIT 1

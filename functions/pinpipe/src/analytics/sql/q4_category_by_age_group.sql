@@ -6,13 +6,7 @@ FROM (
     FROM (
         SELECT age_group, age_order, category, count(*) AS category_count
         FROM (
-            SELECT CASE WHEN u.age BETWEEN 18 AND 24 THEN '18-24' WHEN u.age BETWEEN 25 AND 35 THEN '25-35'
-                     WHEN u.age BETWEEN 36 AND 50 THEN '36-50' WHEN u.age > 50 THEN '+50' END AS age_group,
-                   CASE WHEN u.age BETWEEN 18 AND 24 THEN 0 WHEN u.age BETWEEN 25 AND 35 THEN 1
-                     WHEN u.age BETWEEN 36 AND 50 THEN 2 WHEN u.age > 50 THEN 3 END AS age_order,
-                   p.category
-            FROM pin_posts p JOIN user_posts u ON p.ind = u.ind
-            WHERE p.category IS NOT NULL AND u.age >= 18
+            SELECT age_group, age_order, category FROM pins_by_age_group WHERE category IS NOT NULL
         ) grouped
         GROUP BY age_group, age_order, category
     ) counted

@@ -3,13 +3,7 @@
 -- (1-based positions floor((n + 1) / 2) and floor((n + 2) / 2)), averaged; a group
 -- whose counts are all null shows with a null median.
 WITH rows_in_group AS (
-    SELECT CASE WHEN u.age BETWEEN 18 AND 24 THEN '18-24' WHEN u.age BETWEEN 25 AND 35 THEN '25-35'
-                     WHEN u.age BETWEEN 36 AND 50 THEN '36-50' WHEN u.age > 50 THEN '+50' END AS age_group,
-           CASE WHEN u.age BETWEEN 18 AND 24 THEN 0 WHEN u.age BETWEEN 25 AND 35 THEN 1
-                     WHEN u.age BETWEEN 36 AND 50 THEN 2 WHEN u.age > 50 THEN 3 END AS age_order,
-           p.follower_count
-    FROM pin_posts p JOIN user_posts u ON p.ind = u.ind
-    WHERE u.age >= 18
+    SELECT age_group, age_order, follower_count FROM pins_by_age_group
 ), ranked AS (
     SELECT age_group, age_order, follower_count,
            row_number() OVER (PARTITION BY age_group, age_order ORDER BY follower_count) AS position,

@@ -6,13 +6,9 @@
 WITH rows_in_group AS (
     SELECT age_group, age_order, post_year, follower_count
     FROM (
-        SELECT CASE WHEN u.age BETWEEN 18 AND 24 THEN '18-24' WHEN u.age BETWEEN 25 AND 35 THEN '25-35'
-                     WHEN u.age BETWEEN 36 AND 50 THEN '36-50' WHEN u.age > 50 THEN '+50' END AS age_group,
-               CASE WHEN u.age BETWEEN 18 AND 24 THEN 0 WHEN u.age BETWEEN 25 AND 35 THEN 1
-                     WHEN u.age BETWEEN 36 AND 50 THEN 2 WHEN u.age > 50 THEN 3 END AS age_order,
-               year(u.date_joined) AS post_year, p.follower_count
-        FROM pin_posts p JOIN user_posts u ON p.ind = u.ind
-        WHERE u.age >= 18 AND u.date_joined IS NOT NULL
+        SELECT age_group, age_order, year(date_joined) AS post_year, follower_count
+        FROM pins_by_age_group
+        WHERE date_joined IS NOT NULL
     ) dated
     WHERE post_year BETWEEN 2015 AND 2020
 ), ranked AS (

@@ -11,6 +11,7 @@ mod kafka_poller;
 mod kinesis_poller;
 mod lambda_watch;
 mod maintenance;
+mod metrics;
 mod properties;
 mod samples;
 mod stack_smoke;

@@ -111,6 +111,17 @@ pub enum CleanRow {
     User(UserRow),
 }
 
+impl CleanRow {
+    /// The post the row belongs to.
+    pub fn ind(&self) -> i64 {
+        match self {
+            CleanRow::Pin(row) => row.ind,
+            CleanRow::Geo(row) => row.ind,
+            CleanRow::User(row) => row.ind,
+        }
+    }
+}
+
 /// Cleans one raw record of the given kind: the bytes as they arrived (a JSON
 /// object, or a JSON string holding one).
 pub fn clean_record(kind: Kind, bytes: &[u8]) -> Result<CleanRow, QuarantineReason> {

@@ -43,3 +43,68 @@ where
     }
     (failures, counts)
 }
+
+#[cfg(feature = "stream")]
+pub use kinesis::{ShardRecords, group_by_shard};
+
+/// Kinesis events' lanes: what the stream cleaner and the metrics writer both read.
+#[cfg(feature = "stream")]
+mod kinesis {
+    use std::fmt;
+
+    use aws_lambda_events::event::kinesis::{KinesisEvent, KinesisEventRecord};
+    use aws_lambda_events::event::streams::KinesisBatchItemFailure;
+
+    use super::Lane;
+
+    /// One shard's records in an event, in delivery order.
+    pub struct ShardRecords<'e> {
+        pub stream: String,
+        pub shard: String,
+        pub records: Vec<&'e KinesisEventRecord>,
+    }
+
+    impl fmt::Display for ShardRecords<'_> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "stream {} shard {}", self.stream, self.shard)
+        }
+    }
+
+    impl Lane for ShardRecords<'_> {
+        type Failure = KinesisBatchItemFailure;
+
+        fn records(&self) -> usize {
+            self.records.len()
+        }
+
+        fn failure(&self) -> KinesisBatchItemFailure {
+            let mut failure = KinesisBatchItemFailure::default();
+            failure.item_identifier = Some(self.records[0].kinesis.sequence_number.clone());
+            failure
+        }
+    }
+
+    /// Splits an event into its shards' records, keeping delivery order.
+    pub fn group_by_shard(event: &KinesisEvent) -> Vec<ShardRecords<'_>> {
+        let mut shards: Vec<ShardRecords> = Vec::new();
+        for record in &event.records {
+            let stream = record
+                .event_source_arn
+                .as_deref()
+                .and_then(|arn| arn.rsplit_once(":stream/").map(|(_, name)| name))
+                .unwrap_or_default()
+                .to_owned();
+            let shard = record
+                .event_id
+                .as_deref()
+                .and_then(|id| id.split_once(':').map(|(shard, _)| shard))
+                .unwrap_or_default()
+                .to_owned();
+            match shards.iter_mut().find(|s| s.stream == stream && s.shard == shard) {
+                Some(group) => group.records.push(record),
+                None => shards.push(ShardRecords { stream, shard, records: vec![record] }),
+            }
+        }
+        shards
+    }
+}

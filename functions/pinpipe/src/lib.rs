@@ -38,6 +38,8 @@ pub mod lanes;
 pub mod maintenance;
 #[cfg(feature = "delta")]
 pub mod marks;
+#[cfg(feature = "stream")]
+pub mod metrics;
 pub mod partitioner;
 pub mod quarantine;
 pub mod raw;

@@ -13,12 +13,11 @@
 //! compared.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use aws_lambda_events::event::kinesis::{KinesisEvent, KinesisEventRecord};
-use aws_lambda_events::event::streams::{KinesisBatchItemFailure, KinesisEventResponse};
+use aws_lambda_events::event::streams::KinesisEventResponse;
 use tokio::sync::Mutex;
 
 use crate::columnar::clean_batch;
@@ -27,7 +26,7 @@ use crate::delta::{CleanTable, Fault};
 use crate::exactly_once::{self, Staged, WriteError};
 use crate::kind::Kind;
 use crate::lake::{Lake, LakeError};
-use crate::lanes::{self, Counted, Lane};
+use crate::lanes::{self, Counted, ShardRecords, group_by_shard};
 use crate::marks::{Incarnation, KinesisShard, Mark, ShardPosition};
 use crate::quarantine::{Origin, Quarantined};
 use crate::sequence::SequenceNumber;
@@ -114,33 +113,6 @@ pub struct StreamCleaner {
     creation: Option<Box<dyn StreamCreation>>,
     /// Each stream's incarnation, and when it was asked.
     incarnations: Mutex<HashMap<String, (Incarnation, Instant)>>,
-}
-
-/// One shard's records in an event, in delivery order.
-struct ShardRecords<'e> {
-    stream: String,
-    shard: String,
-    records: Vec<&'e KinesisEventRecord>,
-}
-
-impl fmt::Display for ShardRecords<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "stream {} shard {}", self.stream, self.shard)
-    }
-}
-
-impl Lane for ShardRecords<'_> {
-    type Failure = KinesisBatchItemFailure;
-
-    fn records(&self) -> usize {
-        self.records.len()
-    }
-
-    fn failure(&self) -> KinesisBatchItemFailure {
-        let mut failure = KinesisBatchItemFailure::default();
-        failure.item_identifier = Some(self.records[0].kinesis.sequence_number.clone());
-        failure
-    }
 }
 
 impl Counted for StreamCounts {
@@ -341,28 +313,4 @@ pub async fn shard_mark(
     shard: &str,
 ) -> Result<Option<Mark<ShardPosition>>, LakeError> {
     table.mark(&KinesisShard::new(stream, shard, Incarnation::UNKNOWN)).await
-}
-
-/// Splits an event into its shards' records, keeping delivery order.
-fn group_by_shard(event: &KinesisEvent) -> Vec<ShardRecords<'_>> {
-    let mut shards: Vec<ShardRecords> = Vec::new();
-    for record in &event.records {
-        let stream = record
-            .event_source_arn
-            .as_deref()
-            .and_then(|arn| arn.rsplit_once(":stream/").map(|(_, name)| name))
-            .unwrap_or_default()
-            .to_owned();
-        let shard = record
-            .event_id
-            .as_deref()
-            .and_then(|id| id.split_once(':').map(|(shard, _)| shard))
-            .unwrap_or_default()
-            .to_owned();
-        match shards.iter_mut().find(|s| s.stream == stream && s.shard == shard) {
-            Some(group) => group.records.push(record),
-            None => shards.push(ShardRecords { stream, shard, records: vec![record] }),
-        }
-    }
-    shards
 }

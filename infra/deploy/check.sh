@@ -15,7 +15,7 @@ CACHE=${PINPIPE_CACHE:-$HOME/.cache/pinpipe}
 SAM_VENV=$CACHE/sam-venv
 CHECKOV_VENV=$CACHE/checkov-venv
 BUILD_DIR=${PINPIPE_SAM_BUILD_DIR:-$CACHE/sam-build}
-FUNCTIONS=(IngestFunction StreamCleanerFunction BatchSinkFunction DailyAnalyticsFunction TableMaintenanceFunction)
+FUNCTIONS=(IngestFunction StreamCleanerFunction StreamMetricsFunction BatchSinkFunction DailyAnalyticsFunction TableMaintenanceFunction)
 SIZE_TARGET_MB=15
 
 log() { printf '[deploy] %s\n' "$*" >&2; }

@@ -59,6 +59,9 @@ pub struct Config {
     /// (bounded memory, SPEC §11).
     #[cfg_attr(feature = "cli", arg(long = "part-rows", env = "PINPIPE_ANALYTICS_PART_ROWS", default_value_t = DEFAULT_ANALYTICS_PART_ROWS, value_parser = parse_part_rows))]
     pub analytics_part_rows: u64,
+    /// The metrics table (SPEC §12; default `pinpipe-<id>-metrics`).
+    #[cfg_attr(feature = "cli", arg(long, env = "PINPIPE_METRICS_TABLE"))]
+    pub metrics_table: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -135,7 +138,13 @@ impl Config {
                 parse_part_rows,
                 DEFAULT_ANALYTICS_PART_ROWS,
             )?,
+            metrics_table: get("PINPIPE_METRICS_TABLE"),
         })
+    }
+
+    /// The metrics table: `PINPIPE_METRICS_TABLE`, or the deployment's default name.
+    pub fn metrics_table(&self) -> String {
+        self.metrics_table.clone().unwrap_or_else(|| format!("pinpipe-{}-metrics", self.id))
     }
 
     pub fn names(&self) -> Names<'_> {

@@ -44,11 +44,11 @@ where
     (failures, counts)
 }
 
-#[cfg(feature = "stream")]
+#[cfg(any(feature = "stream", feature = "metrics"))]
 pub use kinesis::{ShardRecords, group_by_shard};
 
 /// Kinesis events' lanes: what the stream cleaner and the metrics writer both read.
-#[cfg(feature = "stream")]
+#[cfg(any(feature = "stream", feature = "metrics"))]
 mod kinesis {
     use std::fmt;
 

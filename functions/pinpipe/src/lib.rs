@@ -32,13 +32,13 @@ pub mod kafka;
 pub mod kind;
 #[cfg(feature = "delta")]
 pub mod lake;
-#[cfg(any(feature = "stream", feature = "sink"))]
+#[cfg(any(feature = "stream", feature = "sink", feature = "metrics"))]
 pub mod lanes;
 #[cfg(feature = "maintenance")]
 pub mod maintenance;
 #[cfg(feature = "delta")]
 pub mod marks;
-#[cfg(feature = "stream")]
+#[cfg(feature = "metrics")]
 pub mod metrics;
 pub mod partitioner;
 pub mod quarantine;

@@ -16,11 +16,9 @@
 //! the in-process store under one lock). A redelivered, re-cut or concurrent batch
 //! therefore adds nothing twice, and a failure between chunks leaves whole chunks.
 
+pub mod dynamo;
 pub mod store;
 pub mod writer;
-
-#[cfg(feature = "metrics")]
-pub mod dynamo;
 
 use std::collections::BTreeMap;
 use std::fmt;

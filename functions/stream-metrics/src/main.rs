@@ -1,0 +1,31 @@
+//! The stream-metrics Lambda (its own Kinesis trigger on the three streams, SPEC §12):
+//! config and the DynamoDB client are made once, then every batch goes through
+//! `pinpipe::metrics::writer::MetricsWriter` over the deployment's metrics table.
+
+use aws_lambda_events::event::kinesis::KinesisEvent;
+use aws_lambda_events::event::streams::KinesisEventResponse;
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use pinpipe::config::Config;
+use pinpipe::metrics::dynamo::DynamoMetrics;
+use pinpipe::metrics::writer::MetricsWriter;
+use pinpipe::telemetry;
+
+async fn handle(
+    writer: &MetricsWriter<DynamoMetrics>,
+    event: LambdaEvent<KinesisEvent>,
+) -> Result<KinesisEventResponse, Error> {
+    let (response, counts) = writer.handle(&event.payload).await;
+    telemetry::emit_counts("stream-metrics", &counts);
+    Ok(response)
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    telemetry::init();
+    let config = Config::from_env()?;
+    // Endpoint, region and credentials from the SDK's own environment (AWS_ENDPOINT_URL locally).
+    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let store = DynamoMetrics::new(aws_sdk_dynamodb::Client::new(&aws), config.metrics_table());
+    let writer = MetricsWriter::new(store);
+    lambda_runtime::run(service_fn(|event| handle(&writer, event))).await
+}

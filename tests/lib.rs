@@ -255,9 +255,17 @@ pub mod apigw {
         lambda_http::request::from_str(&event.to_string()).expect("a valid API Gateway v1 event")
     }
 
+    /// `path` may carry a query string (`/metrics/countries/top?window=1h`).
     pub fn v2(method: &str, path: &str, body: &str) -> Request {
+        let (path, query) = path.split_once('?').unwrap_or((path, ""));
+        let parameters: serde_json::Map<String, serde_json::Value> = query
+            .split('&')
+            .filter_map(|pair| pair.split_once('='))
+            .map(|(k, v)| (k.to_owned(), serde_json::Value::from(v)))
+            .collect();
         let event = serde_json::json!({
-            "version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": "",
+            "version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": query,
+            "queryStringParameters": parameters,
             "headers": {"content-type": "application/json", "host": "127.0.0.1:9000"},
             "requestContext": {
                 "accountId": "123456789012", "apiId": "local", "domainName": "127.0.0.1", "domainPrefix": "local",

@@ -236,3 +236,94 @@ async fn metrics_on_dynamodb_equal_a_recount_of_the_stream_tables() {
 async fn metrics_in_process_equal_a_recount_of_the_stream_tables() {
     scenario(Raced { inner: InProcessMetrics::new(), one_at_a_time: None }, "metrics-in-process").await;
 }
+
+/// The metrics routes of the API (SPEC §12) over the in-process store, records
+/// arrived now: every route, its parameters, and its answers against the OpenAPI
+/// document.
+#[tokio::test]
+async fn the_metrics_routes_answer_from_the_store() {
+    use lambda_http::http::StatusCode;
+    use pinpipe::ingest::Ingest;
+    use pinpipe_local::embedded::InProcessStreams;
+    use pinpipe_tests::apigw::v2;
+    use pinpipe_tests::openapi;
+
+    let store = InProcessMetrics::new();
+    let writer = MetricsWriter::new(store.clone());
+    let now = chrono::Utc::now().timestamp_millis() as f64 / 1000.0;
+    let names = Names { id: ID };
+    let pins = records("sample_pin.jsonl", 0, 40);
+    let geos = records("sample_geo.jsonl", 1, 40);
+    for (stream, shard, records) in [
+        (names.stream(Kind::Pin), "shardId-000000000000", &pins),
+        (names.stream(Kind::Geo), "shardId-000000000001", &geos),
+    ] {
+        let arn = format!("arn:aws:kinesis:us-east-1:123456789012:stream/{stream}");
+        let event = pinpipe_local::kinesis_poller::kinesis_event(
+            &arn,
+            shard,
+            records.iter().map(|(seq, data)| pinpipe_local::kinesis_poller::ShardRecord {
+                sequence_number: seq,
+                partition_key: "1",
+                data,
+                arrival: now,
+            }),
+        );
+        let (response, counts) = writer.handle(&event).await;
+        assert!(response.batch_item_failures.is_empty() && counts.records_counted > 0, "{counts:?}");
+    }
+    let ingest = Ingest::new(InProcessStreams::new()).with_metrics(std::sync::Arc::new(store));
+    let doc = openapi::document();
+    let call = |path: &str| {
+        let ingest = ingest.clone();
+        let (doc, path) = (doc.clone(), path.to_owned());
+        async move {
+            let response = ingest.handle(v2("GET", &path, "")).await;
+            let status = response.status();
+            let body: serde_json::Value = serde_json::from_slice(response.body().as_ref()).unwrap();
+            // The document's path: a profile's name is its `{poster_name}`.
+            let template = match path.split('?').next().unwrap() {
+                p if p.starts_with("/metrics/profiles/") && !p.ends_with("/top") => "/metrics/profiles/{poster_name}",
+                p => p,
+            };
+            openapi::check(&doc, "GET", template, status.as_u16(), &body);
+            (status, body)
+        }
+    };
+
+    for window in ["5m", "1h", "24h", "7d"] {
+        let (status, top) = call(&format!("/metrics/countries/top?window={window}&limit=100")).await;
+        assert_eq!(status, StatusCode::OK, "{top}");
+        let posts: u64 = top["items"].as_array().unwrap().iter().map(|i| i["posts"].as_u64().unwrap()).sum();
+        let countries = sample_lines("sample_geo.jsonl")[..40].iter().filter(|l| l.contains("\"country\"")).count();
+        assert!(posts > 0 && posts as usize <= countries, "{window}: {top}");
+    }
+    let (status, top) = call("/metrics/profiles/top?window=1h&limit=3").await;
+    assert_eq!(status, StatusCode::OK, "{top}");
+    let items = top["items"].as_array().unwrap();
+    assert_eq!(items.len(), 3);
+    let popularity: Vec<f64> = items.iter().map(|i| i["popularity"].as_f64().unwrap()).collect();
+    assert!(popularity.windows(2).all(|w| w[0] >= w[1]), "ranked by popularity: {top}");
+    let first = items[0]["key"].as_str().unwrap();
+    let (status, profile) = call(&format!("/metrics/profiles/{}?window=24h", first.replace(' ', "%20"))).await;
+    assert_eq!(status, StatusCode::OK, "{profile}");
+    assert_eq!((profile["poster_name"].as_str(), &profile["posts"]), (Some(first), &items[0]["posts"]), "{profile}");
+    let (status, categories) = call("/metrics/categories/top").await;
+    assert_eq!((status, categories["window"].as_str()), (StatusCode::OK, Some("1h")), "{categories}");
+    let (status, nobody) = call("/metrics/profiles/Ann%20Lee?window=5m").await;
+    assert_eq!((status, nobody["posts"].as_u64()), (StatusCode::OK, Some(0)), "{nobody}");
+
+    for (path, field) in [
+        ("/metrics/profiles/top?window=2h", "window"),
+        ("/metrics/countries/top?limit=0", "limit"),
+        ("/metrics/categories/top?limit=many", "limit"),
+        ("/metrics/profiles/x?window=1y", "window"),
+    ] {
+        let (status, error) = call(path).await;
+        assert_eq!((status, error["field"].as_str()), (StatusCode::BAD_REQUEST, Some(field)), "{path}: {error}");
+    }
+    let response = ingest.handle(v2("POST", "/metrics/profiles/top", "")).await;
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    let bare = Ingest::new(InProcessStreams::new()).handle(v2("GET", "/metrics/countries/top", "")).await;
+    assert_eq!(bare.status(), StatusCode::SERVICE_UNAVAILABLE);
+}

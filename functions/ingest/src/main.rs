@@ -1,4 +1,4 @@
-//! The ingest Lambda behind API Gateway (SPEC §5): the Kinesis client is built once,
+//! The ingest Lambda behind API Gateway (SPEC §5, §12): the Kinesis and DynamoDB (metrics) clients are built once,
 //! the Kafka producer connects on first use (and again after a failure); every
 //! request goes through `pinpipe::ingest::Ingest`.
 
@@ -8,6 +8,7 @@ use lambda_http::{Body, Error, Request, Response, service_fn};
 use pinpipe::config::{Config, KafkaAuth};
 use pinpipe::ingest::Ingest;
 use pinpipe::kafka::{Connect, KafkaProducer, ReconnectingProducer, discover_bootstrap};
+use pinpipe::metrics::dynamo::DynamoMetrics;
 use pinpipe::telemetry;
 
 #[tokio::main]
@@ -16,7 +17,9 @@ async fn main() -> Result<(), Error> {
     let config = Config::from_env()?;
     // Endpoint, region and credentials from the SDK's own environment (AWS_ENDPOINT_URL locally).
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let mut ingest = Ingest::new(aws_sdk_kinesis::Client::new(&aws)).for_deployment(&config.id);
+    let metrics = DynamoMetrics::new(aws_sdk_dynamodb::Client::new(&aws), config.metrics_table());
+    let mut ingest =
+        Ingest::new(aws_sdk_kinesis::Client::new(&aws)).for_deployment(&config.id).with_metrics(Arc::new(metrics));
     match kafka(&config, &aws) {
         Some(connect) => ingest = ingest.with_kafka(Arc::new(ReconnectingProducer::new(connect))),
         None => tracing::info!("no PINPIPE_KAFKA_BOOTSTRAP or PINPIPE_MSK_CLUSTER_ARN: POST /topics will answer 503"),

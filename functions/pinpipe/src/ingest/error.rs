@@ -60,6 +60,11 @@ pub enum ApiError {
         status: StatusCode,
         message: String,
     },
+    /// A query parameter is wrong (400, naming it).
+    BadParameter {
+        field: String,
+        message: String,
+    },
     /// The upstream service failed: 503 when a retry may pass, 502 otherwise.
     Upstream {
         status: StatusCode,
@@ -89,7 +94,10 @@ impl ApiError {
             | ApiError::PartitionNotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::TooLarge(_) | ApiError::RecordTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::MalformedJson(_) | ApiError::BadField { .. } | ApiError::Invalid(_) => StatusCode::BAD_REQUEST,
+            ApiError::MalformedJson(_)
+            | ApiError::BadField { .. }
+            | ApiError::BadParameter { .. }
+            | ApiError::Invalid(_) => StatusCode::BAD_REQUEST,
             ApiError::InvalidRecord { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
@@ -106,6 +114,7 @@ impl ApiError {
             ApiError::TooLarge(_) | ApiError::RecordTooLarge { .. } => "too_large",
             ApiError::MalformedJson(_) => "malformed_json",
             ApiError::BadField { .. } | ApiError::Invalid(_) => "invalid_request",
+            ApiError::BadParameter { .. } => "invalid_parameter",
             ApiError::InvalidRecord { .. } => "invalid_record",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::Forbidden(_) => "forbidden",
@@ -134,6 +143,7 @@ impl ApiError {
             | ApiError::RecordTooLarge { message, .. }
             | ApiError::MalformedJson(message)
             | ApiError::BadField { message, .. }
+            | ApiError::BadParameter { message, .. }
             | ApiError::InvalidRecord { message, .. }
             | ApiError::UnsupportedMediaType(message)
             | ApiError::Forbidden(message)
@@ -149,6 +159,7 @@ impl ApiError {
         match self {
             ApiError::MalformedJson(_) => Some("body"),
             ApiError::BadField { field, .. }
+            | ApiError::BadParameter { field, .. }
             | ApiError::RecordTooLarge { field, .. }
             | ApiError::InvalidRecord { field, .. }
             | ApiError::PartitionNotFound { field, .. } => Some(field),

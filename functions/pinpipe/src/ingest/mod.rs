@@ -3,10 +3,12 @@
 //! v2 produce route `POST /topics/{topic}` in front of Kafka (MSK; tansu locally;
 //! [`topics`]). Every answer is JSON; bad input is a 4xx naming the problem
 //! ([`error`]) and nothing is half-written: every record of a request is checked
-//! ([`body`]) before anything is sent. Routing and access are in [`routes`].
+//! ([`body`]) before anything is sent. Routing and access are in [`routes`]; the
+//! real-time metrics routes `GET /metrics/…` (SPEC §12) in [`metrics`].
 
 mod body;
 mod error;
+mod metrics;
 mod routes;
 mod streams;
 mod topics;
@@ -22,6 +24,7 @@ pub use error::{ApiError, Envelope};
 use routes::{Route, request_path, require_iam, route};
 
 use crate::kind::Kind;
+use crate::metrics::store::MetricsStore;
 use crate::services::{StreamService, TopicService};
 
 /// Kinesis' own limits, checked before calling it.
@@ -47,11 +50,13 @@ pub struct Ingest {
     /// When set, only this deployment's streams and topics exist for the API
     /// (`streaming-<id>-{pin,geo,user}`, `<id>.{pin,geo,user}`); others are 404s.
     deployment: Option<String>,
+    /// The real-time metrics (SPEC §12); `None`: the metrics routes say so.
+    metrics: Option<Arc<dyn MetricsStore>>,
 }
 
 impl Ingest {
     pub fn new(streams: impl StreamService + 'static) -> Self {
-        Ingest { streams: Arc::new(streams), kafka: None, round_robin: Arc::default(), deployment: None }
+        Ingest { streams: Arc::new(streams), kafka: None, round_robin: Arc::default(), deployment: None, metrics: None }
     }
 
     /// Serves only deployment `id`'s streams and topics (the Lambda: other
@@ -64,6 +69,12 @@ impl Ingest {
     /// Serves `POST /topics/{topic}` through `kafka` (a `KafkaProducer`, or the demo's topics).
     pub fn with_kafka(mut self, kafka: Arc<dyn TopicService>) -> Self {
         self.kafka = Some(kafka);
+        self
+    }
+
+    /// Serves `GET /metrics/…` from `metrics` (DynamoDB, or the demo's in-process store).
+    pub fn with_metrics(mut self, metrics: Arc<dyn MetricsStore>) -> Self {
+        self.metrics = Some(metrics);
         self
     }
 
@@ -132,6 +143,8 @@ impl Ingest {
                 let content_type = request.headers().get("content-type").and_then(|v| v.to_str().ok());
                 self.produce(topic, content_type, body).await
             }
+            (Route::MetricsTop(dimension), _) => self.metrics_top(dimension, request).await,
+            (Route::ProfileMetrics(name), _) => self.profile_metrics(name, request).await,
         }
     }
 }

@@ -5,6 +5,7 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
 
 use super::error::ApiError;
+use crate::metrics::Dimension;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Route<'p> {
@@ -13,6 +14,10 @@ pub(super) enum Route<'p> {
     Record(&'p str),
     Records(&'p str),
     Topic(&'p str),
+    /// `GET /metrics/{profiles,categories,countries}/top` (SPEC §12).
+    MetricsTop(Dimension),
+    /// `GET /metrics/profiles/{poster_name}`.
+    ProfileMetrics(&'p str),
 }
 
 impl Route<'_> {
@@ -22,6 +27,7 @@ impl Route<'_> {
             Route::Stream(_) => &[Method::GET, Method::POST, Method::DELETE],
             Route::Record(_) | Route::Records(_) => &[Method::PUT],
             Route::Topic(_) => &[Method::POST],
+            Route::MetricsTop(_) | Route::ProfileMetrics(_) => &[Method::GET],
         }
     }
 
@@ -29,23 +35,27 @@ impl Route<'_> {
     pub(super) fn name(&self) -> Option<&str> {
         match self {
             Route::Stream(name) | Route::Record(name) | Route::Records(name) | Route::Topic(name) => Some(name),
-            Route::Streams => None,
+            Route::Streams | Route::MetricsTop(_) | Route::ProfileMetrics(_) => None,
         }
     }
 }
 
-/// Finds the route in a path: `/streams/…` or `/topics/…`, wherever it starts —
+/// Finds the route in a path: `/streams/…`, `/topics/…` or `/metrics/…`, wherever it starts —
 /// a REST API (v1) puts its stage first (`/Prod/streams/…`), `cargo lambda watch`
 /// its function URL prefix.
 pub(super) fn route(path: &str) -> Option<Route<'_>> {
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-    let start = segments.iter().position(|s| *s == "streams" || *s == "topics")?;
+    let start = segments.iter().position(|s| ["streams", "topics", "metrics"].contains(s))?;
     match &segments[start..] {
         ["streams"] => Some(Route::Streams),
         ["streams", name] => Some(Route::Stream(name)),
         ["streams", name, "record"] => Some(Route::Record(name)),
         ["streams", name, "records"] => Some(Route::Records(name)),
         ["topics", topic] => Some(Route::Topic(topic)),
+        ["metrics", "profiles", "top"] => Some(Route::MetricsTop(Dimension::Profile)),
+        ["metrics", "categories", "top"] => Some(Route::MetricsTop(Dimension::Category)),
+        ["metrics", "countries", "top"] => Some(Route::MetricsTop(Dimension::Country)),
+        ["metrics", "profiles", name] => Some(Route::ProfileMetrics(name)),
         _ => None,
     }
 }
@@ -81,6 +91,8 @@ mod tests {
         assert_eq!(route("/streams/s-pin/"), Some(Route::Stream("s-pin")));
         assert_eq!(route("/topics/0a1b.pin"), Some(Route::Topic("0a1b.pin")));
         assert_eq!(route("/streams/a/b/c"), None);
+        assert_eq!(route("/prod/metrics/countries/top"), Some(Route::MetricsTop(Dimension::Country)));
+        assert_eq!(route("/metrics/profiles/Ann%20Lee"), Some(Route::ProfileMetrics("Ann%20Lee")));
         assert_eq!(route("/nothing"), None);
     }
 }

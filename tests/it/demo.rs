@@ -44,6 +44,12 @@ fn demo_on_the_embedded_default_lands_every_record_once_despite_redeliveries() {
     assert_eq!(stdout.lines().filter(|l| l.starts_with("## ")).count(), 9, "{stdout}");
     assert!(stdout.contains("## 1. Most popular category per country"), "{stdout}");
 
+    // The live metrics of the last hour (SPEC §12): the generated posts' profiles and categories.
+    for what in ["last hour's top profiles by popularity: ", "last hour's top categories by posts: "] {
+        let line = stderr.lines().find(|l| l.starts_with(what)).unwrap_or_else(|| panic!("{what:?} in {stderr}"));
+        assert!(line.contains(" posts"), "{line}");
+    }
+
     // Batches were delivered again, and the handlers absorbed them.
     assert!(number_before(&stderr, "batches delivered again") > 0, "{stderr}");
     let stream_line = stderr.lines().find(|l| l.starts_with("stream cleaner:")).unwrap();

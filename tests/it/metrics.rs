@@ -237,19 +237,8 @@ async fn metrics_in_process_equal_a_recount_of_the_stream_tables() {
     scenario(Raced { inner: InProcessMetrics::new(), one_at_a_time: None }, "metrics-in-process").await;
 }
 
-/// The metrics routes of the API (SPEC §12) over the in-process store, records
-/// arrived now: every route, its parameters, and its answers against the OpenAPI
-/// document.
-#[tokio::test]
-async fn the_metrics_routes_answer_from_the_store() {
-    use lambda_http::http::StatusCode;
-    use pinpipe::ingest::Ingest;
-    use pinpipe_local::embedded::InProcessStreams;
-    use pinpipe_tests::apigw::v2;
-    use pinpipe_tests::openapi;
-
-    let store = InProcessMetrics::new();
-    let writer = MetricsWriter::new(store.clone());
+/// 40 real pins and 40 real geos (with re-sends) through `writer`, arrived now.
+async fn count_now<S: MetricsStore>(writer: &MetricsWriter<S>) {
     let now = chrono::Utc::now().timestamp_millis() as f64 / 1000.0;
     let names = Names { id: ID };
     let pins = records("sample_pin.jsonl", 0, 40);
@@ -272,6 +261,49 @@ async fn the_metrics_routes_answer_from_the_store() {
         let (response, counts) = writer.handle(&event).await;
         assert!(response.batch_item_failures.is_empty() && counts.records_counted > 0, "{counts:?}");
     }
+}
+
+/// `pinpipe metrics top` reads the table on moto DynamoDB as the API reads it.
+#[tokio::test(flavor = "multi_thread")]
+async fn pinpipe_metrics_top_reads_the_dynamodb_table() {
+    let store = dynamo_table().await;
+    count_now(&MetricsWriter::new(store.clone())).await;
+    let (first, last) = Window::FiveMinutes.buckets_at(chrono::Utc::now().timestamp_millis());
+    let rows = store.buckets(&Series::Board(Dimension::Country, Window::FiveMinutes.resolution()), first, last).await;
+    let expected = totals(rows.unwrap(), false, 100);
+    let out = Command::new(pinpipe_tests::pinpipe_bin())
+        .args(["metrics", "top", "--dimension", "countries", "--window", "5m", "--limit", "100"])
+        .env("PINPIPE_METRICS_TABLE", store.table())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let listed: Vec<(String, u64)> = stdout
+        .lines()
+        .skip(2)
+        .map(|line| {
+            let cells: Vec<&str> = line.trim_matches('|').split('|').map(str::trim).collect();
+            (cells[0].to_owned(), cells[1].parse().unwrap())
+        })
+        .collect();
+    assert!(!expected.is_empty());
+    assert_eq!(listed, expected.into_iter().map(|t| (t.key, t.posts)).collect::<Vec<_>>(), "{stdout}");
+}
+
+/// The metrics routes of the API (SPEC §12) over the in-process store, records
+/// arrived now: every route, its parameters, and its answers against the OpenAPI
+/// document.
+#[tokio::test]
+async fn the_metrics_routes_answer_from_the_store() {
+    use lambda_http::http::StatusCode;
+    use pinpipe::ingest::Ingest;
+    use pinpipe_local::embedded::InProcessStreams;
+    use pinpipe_tests::apigw::v2;
+    use pinpipe_tests::openapi;
+
+    let store = InProcessMetrics::new();
+    let writer = MetricsWriter::new(store.clone());
+    count_now(&writer).await;
     let ingest = Ingest::new(InProcessStreams::new()).with_metrics(std::sync::Arc::new(store));
     let doc = openapi::document();
     let call = |path: &str| {

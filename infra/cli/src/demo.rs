@@ -22,6 +22,9 @@ use pinpipe::ingest::Ingest;
 use pinpipe::kafka::KafkaProducer;
 use pinpipe::lake::Lake;
 use pinpipe::maintenance::{self, Retention};
+use pinpipe::metrics::store::{InProcessMetrics, MetricsStore};
+use pinpipe::metrics::writer::{MetricsCounts, MetricsWriter};
+use pinpipe::metrics::{Dimension, Series, Window, totals};
 use pinpipe::services::{ServiceError, StreamService};
 use pinpipe::sink::{BatchSink, SinkCounts};
 use pinpipe::stream::{StreamCleaner, StreamCounts};
@@ -116,6 +119,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     // 2. The stream cleaner over each stream, the batch sink over each topic.
     let retention = args.config.retention();
     let streamed = clean_streams(&args, &services, &lake, retention).await?;
+    let metrics = InProcessMetrics::new();
+    count_metrics(&args, &services, &metrics).await?;
     let sunk = sink_topics(&args, &services, &lake).await?;
     eprintln!(
         "deliveries: {} invocations, {} failed, {} batches delivered again after they succeeded",
@@ -339,6 +344,53 @@ async fn clean_streams(
     Ok(total)
 }
 
+/// The metrics writer over the pin and geo streams (its own mappings, as in the
+/// template), into an in-process store; then the last hour's top profiles and
+/// categories, as `GET /metrics/…/top?window=1h` answers them.
+async fn count_metrics(args: &Args, services: &Services, store: &InProcessMetrics) -> anyhow::Result<()> {
+    let names = args.config.names();
+    let writer = MetricsWriter::new(store.clone());
+    let mut counts = MetricsCounts::default();
+    let progress = bar(args.posts * 2, "metrics writer → buckets");
+    for kind in [Kind::Pin, Kind::Geo] {
+        let stream = names.stream(kind);
+        let handle = |event: KinesisEvent| {
+            let writer = &writer;
+            async move { writer.handle(&event).await }
+        };
+        let drained = match &services.kinesis {
+            Some(client) => {
+                let mapping = KinesisPoller::new(client.clone(), &stream, args.batch_size as i32).await?;
+                drain_source(mapping, 0, handle, &progress).await?
+            }
+            None => {
+                let mapping = services.in_process_streams.poller(&stream, args.batch_size)?;
+                drain_source(mapping, args.redeliver_every, handle, &progress).await?
+            }
+        };
+        counts += drained.counts;
+    }
+    progress.finish_and_clear();
+    eprintln!("metrics writer: {counts}");
+    let now = chrono::Utc::now().timestamp_millis();
+    let (first, last) = Window::Hour.buckets_at(now);
+    for (dimension, what) in
+        [(Dimension::Profile, "profiles by popularity"), (Dimension::Category, "categories by posts")]
+    {
+        let rows = store.buckets(&Series::Board(dimension, Window::Hour.resolution()), first, last).await?;
+        let top = totals(rows, dimension == Dimension::Profile, 5);
+        let listed: Vec<String> = top
+            .iter()
+            .map(|t| match t.popularity {
+                Some(p) => format!("{} ({} posts, {:.1})", t.key, t.posts, p),
+                None => format!("{} ({} posts)", t.key, t.posts),
+            })
+            .collect();
+        eprintln!("last hour's top {what}: {}", listed.join("; "));
+    }
+    Ok(())
+}
+
 /// The batch sink over each topic.
 async fn sink_topics(args: &Args, services: &Services, lake: &Lake) -> anyhow::Result<Drained<SinkCounts>> {
     let names = args.config.names();
@@ -418,6 +470,12 @@ trait NewRecords {
 impl NewRecords for StreamCounts {
     fn new_records(&self) -> u64 {
         self.rows_written + self.quarantined
+    }
+}
+
+impl NewRecords for MetricsCounts {
+    fn new_records(&self) -> u64 {
+        self.records_counted + self.records_not_counted
     }
 }
 

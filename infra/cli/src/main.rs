@@ -10,6 +10,7 @@ mod drive;
 mod emulate;
 mod generate;
 mod maintain;
+mod metrics;
 mod poll_stream;
 mod poll_topic;
 
@@ -40,6 +41,8 @@ enum Command {
     Analytics(analytics::Args),
     /// Table maintenance by hand: compact, checkpoint, clean up the log, vacuum (SPEC §11).
     Maintain(maintain::Args),
+    /// The real-time metrics from the deployment's DynamoDB table (SPEC §12).
+    Metrics(metrics::Args),
     /// Land generate's NDJSON files in the lake as bronze objects, as the batch sink would.
     LandBronze(analytics::LandArgs),
     /// Benchmark the stream cleaner against a bare JSON parse (writes a Markdown table).
@@ -72,6 +75,7 @@ fn main() -> anyhow::Result<()> {
             pinpipe::telemetry::init();
             tokio::runtime::Runtime::new()?.block_on(maintain::run(args))
         }
+        Command::Metrics(args) => tokio::runtime::Runtime::new()?.block_on(metrics::run(args)),
         Command::LandBronze(args) => tokio::runtime::Runtime::new()?.block_on(analytics::land(args)),
         Command::BenchSoak(args) => tokio::runtime::Runtime::new()?.block_on(bench_soak::run(args)),
         // One thread, as the benchmark measures one core.

@@ -57,6 +57,10 @@ impl DynamoMetrics {
         DynamoMetrics { client, table: table.into() }
     }
 
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
     fn put(&self, item: HashMap<String, AttributeValue>) -> Put {
         Put::builder().table_name(&self.table).set_item(Some(item)).build().expect("table and item are set")
     }

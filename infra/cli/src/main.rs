@@ -2,6 +2,7 @@
 //! the library; the work lives in `pinpipe`.
 
 mod analytics;
+mod bench_metrics;
 mod bench_soak;
 mod bench_stream;
 mod clean;
@@ -48,6 +49,9 @@ enum Command {
     /// Benchmark the stream cleaner against a bare JSON parse (writes a Markdown table).
     #[command(hide = true)]
     BenchStream(bench_stream::Args),
+    /// Benchmark the metrics writer per shard beside the stream cleaner (writes a Markdown table).
+    #[command(hide = true)]
+    BenchMetrics(bench_metrics::Args),
     /// Soak the stream tables with many small commits, with and without maintenance (JSON).
     #[command(hide = true)]
     BenchSoak(bench_soak::Args),
@@ -77,6 +81,10 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Metrics(args) => tokio::runtime::Runtime::new()?.block_on(metrics::run(args)),
         Command::LandBronze(args) => tokio::runtime::Runtime::new()?.block_on(analytics::land(args)),
+        // One thread, as the benchmark measures one core per shard.
+        Command::BenchMetrics(args) => {
+            tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(bench_metrics::run(args))
+        }
         Command::BenchSoak(args) => tokio::runtime::Runtime::new()?.block_on(bench_soak::run(args)),
         // One thread, as the benchmark measures one core.
         Command::BenchStream(args) => {

@@ -1,6 +1,7 @@
-"""Creates a deployment's three Kinesis streams (moto) and three Kafka topics (tansu)
-as the SAM template creates them on AWS (SPEC §1 names), so the README's local
-walkthrough works on a fresh machine. Idempotent: what exists is left alone.
+"""Creates a deployment's three Kinesis streams and its metrics table (moto) and three
+Kafka topics (tansu) as the SAM template creates them on AWS (SPEC §1, §12 names), so
+the README's local walkthrough works on a fresh machine. Idempotent: what exists is
+left alone.
 
 usage: create_deployment.py ID MOTO_URL KAFKA_BOOTSTRAP TANSU_BINARY
 """
@@ -27,4 +28,16 @@ for kind in ["pin", "geo", "user"]:
     )
     if made.returncode != 0 and "exist" not in (made.stdout + made.stderr).lower():
         sys.exit(f"creating topic {topic}: {made.stdout}{made.stderr}")
-print(f"deployment {deployment}: streams streaming-{deployment}-{{pin,geo,user}}, topics {deployment}.{{pin,geo,user}}")
+dynamodb = boto3.client(
+    "dynamodb", endpoint_url=moto, region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
+)
+try:
+    dynamodb.create_table(
+        TableName=f"pinpipe-{deployment}-metrics",
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+    )
+except dynamodb.exceptions.ResourceInUseException:
+    pass
+print(f"deployment {deployment}: metrics table pinpipe-{deployment}-metrics, streams streaming-{deployment}-{{pin,geo,user}}, topics {deployment}.{{pin,geo,user}}")

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use aws_lambda_events::event::kafka::KafkaEvent;
 use aws_lambda_events::event::kinesis::KinesisEvent;
+use aws_lambda_events::event::streams::KinesisEventResponse;
 use chrono::NaiveDate;
 use indicatif::{ProgressBar, ProgressStyle};
 use pinpipe::Kind;
@@ -280,6 +281,32 @@ where
     Ok(Drained { deliveries, counts, redelivered: mapping.redelivered() })
 }
 
+/// Drains one stream into `handle`: through the Kinesis poller (real streams) or the
+/// in-process one (with its redeliveries).
+async fn drain_stream<C, H, Fut>(
+    args: &Args,
+    services: &Services,
+    stream: &str,
+    handle: H,
+    progress: &ProgressBar,
+) -> anyhow::Result<Drained<C>>
+where
+    C: crate::drive::Counts + NewRecords,
+    H: Fn(KinesisEvent) -> Fut,
+    Fut: Future<Output = (KinesisEventResponse, C)>,
+{
+    match &services.kinesis {
+        Some(client) => {
+            let mapping = KinesisPoller::new(client.clone(), stream, args.batch_size as i32).await?;
+            drain_source(mapping, 0, handle, progress).await
+        }
+        None => {
+            let mapping = services.in_process_streams.poller(stream, args.batch_size)?;
+            drain_source(mapping, args.redeliver_every, handle, progress).await
+        }
+    }
+}
+
 /// The stream cleaner over each stream, with table maintenance every
 /// `--maintain-every` invocations of a table, as the schedule would run it.
 async fn clean_streams(
@@ -314,16 +341,7 @@ async fn clean_streams(
                 answer
             }
         };
-        let drained = match &services.kinesis {
-            Some(client) => {
-                let mapping = KinesisPoller::new(client.clone(), &stream, args.batch_size as i32).await?;
-                drain_source(mapping, 0, handle, &progress).await?
-            }
-            None => {
-                let mapping = services.in_process_streams.poller(&stream, args.batch_size)?;
-                drain_source(mapping, args.redeliver_every, handle, &progress).await?
-            }
-        };
+        let drained = drain_stream(args, services, &stream, handle, &progress).await?;
         total.deliveries += drained.deliveries;
         total.counts += drained.counts;
         total.redelivered += drained.redelivered;
@@ -358,16 +376,7 @@ async fn count_metrics(args: &Args, services: &Services, store: &InProcessMetric
             let writer = &writer;
             async move { writer.handle(&event).await }
         };
-        let drained = match &services.kinesis {
-            Some(client) => {
-                let mapping = KinesisPoller::new(client.clone(), &stream, args.batch_size as i32).await?;
-                drain_source(mapping, 0, handle, &progress).await?
-            }
-            None => {
-                let mapping = services.in_process_streams.poller(&stream, args.batch_size)?;
-                drain_source(mapping, args.redeliver_every, handle, &progress).await?
-            }
-        };
+        let drained = drain_stream(args, services, &stream, handle, &progress).await?;
         counts += drained.counts;
     }
     progress.finish_and_clear();

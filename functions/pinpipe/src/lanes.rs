@@ -45,7 +45,7 @@ where
 }
 
 #[cfg(any(feature = "stream", feature = "metrics"))]
-pub use kinesis::{ShardRecords, group_by_shard};
+pub use kinesis::{ShardRecords, group_by_shard, kinesis_response};
 
 /// Kinesis events' lanes: what the stream cleaner and the metrics writer both read.
 #[cfg(any(feature = "stream", feature = "metrics"))]
@@ -53,7 +53,7 @@ mod kinesis {
     use std::fmt;
 
     use aws_lambda_events::event::kinesis::{KinesisEvent, KinesisEventRecord};
-    use aws_lambda_events::event::streams::KinesisBatchItemFailure;
+    use aws_lambda_events::event::streams::{KinesisBatchItemFailure, KinesisEventResponse};
 
     use super::Lane;
 
@@ -82,6 +82,19 @@ mod kinesis {
             failure.item_identifier = Some(self.records[0].kinesis.sequence_number.clone());
             failure
         }
+    }
+
+    /// A Kinesis handler's answer from each shard's outcome: the failed shards as batch
+    /// item failures, the counts summed.
+    pub fn kinesis_response<C, E>(outcomes: Vec<(ShardRecords<'_>, Result<C, E>)>) -> (KinesisEventResponse, C)
+    where
+        C: super::Counted,
+        E: fmt::Display,
+    {
+        let (failures, counts) = super::report(outcomes);
+        let mut response = KinesisEventResponse::default();
+        response.batch_item_failures = failures;
+        (response, counts)
     }
 
     /// Splits an event into its shards' records, keeping delivery order.

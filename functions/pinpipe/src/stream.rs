@@ -188,10 +188,7 @@ impl StreamCleaner {
             let outcome = self.process_shard(&shard).await;
             outcomes.push((shard, outcome));
         }
-        let (failures, counts) = lanes::report(outcomes);
-        let mut response = KinesisEventResponse::default();
-        response.batch_item_failures = failures;
-        (response, counts)
+        lanes::kinesis_response(outcomes)
     }
 
     async fn process_shard(&self, shard: &ShardRecords<'_>) -> Result<StreamCounts, ShardError> {

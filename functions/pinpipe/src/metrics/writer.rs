@@ -110,10 +110,7 @@ impl<S: MetricsStore> MetricsWriter<S> {
             let outcome = self.count_shard(&shard).await;
             outcomes.push((shard, outcome));
         }
-        let (failures, counts) = lanes::report(outcomes);
-        let mut response = KinesisEventResponse::default();
-        response.batch_item_failures = failures;
-        (response, counts)
+        lanes::kinesis_response(outcomes)
     }
 
     async fn count_shard(&self, shard: &ShardRecords<'_>) -> Result<MetricsCounts, MetricsError> {

@@ -55,7 +55,8 @@ def logical_id(stem):
 def block():
     out = [BEGIN]
     for name in sorted(os.listdir(SQL_DIR)):
-        if not name.endswith(".sql"):
+        # shared.sql holds relations the questions share, joined into each: not a query.
+        if not name.endswith(".sql") or name == "shared.sql":
             continue
         stem = name.removesuffix(".sql")
         with open(os.path.join(SQL_DIR, name)) as f:

@@ -338,6 +338,7 @@ def rehearse(template_path):
 
     client("cloudformation").delete_stack(StackName=STACK)
     rehearse_api_auth(template_path)
+    rehearse_athena_engine(template_path)
     rehearse_msk(template_path)
     if failures:
         sys.exit(f"rehearsal: {len(failures)} checks failed: {failures}")
@@ -362,6 +363,27 @@ def rehearse_api_auth(template_path):
         plan = {"AWS::ApiGateway::ApiKey", "AWS::ApiGateway::UsagePlan", "AWS::ApiGateway::UsagePlanKey"}
         check(f"ApiAuth={auth}: usage plan and key {'declared' if auth == 'api-key' else 'absent'}",
               (plan <= types) if auth == "api-key" else not (plan & types), sorted(plan & types))
+
+
+def rehearse_athena_engine(template_path):
+    """The daily job's engine, as CloudFormation resolves it (translated only: moto's
+    CloudFormation makes no Glue or Athena resources): polars unless both EnableAthena
+    and AnalyticsEngine=athena, and the Athena rights only then."""
+    with open(template_path) as f:
+        template = yaml_parse(f.read())
+    for enable, engine in (("false", "polars"), ("false", "athena"), ("true", "polars"), ("true", "athena")):
+        parameters = {"DeploymentId": DEPLOYMENT, "EnableAthena": enable, "AnalyticsEngine": engine}
+        declared = resolved(transform(packaged(json.loads(json.dumps(template))), parameters, MotoManagedPolicies()), parameters)["Resources"]
+        on_athena = enable == "true" and engine == "athena"
+        variables = declared["DailyAnalyticsFunction"]["Properties"]["Environment"]["Variables"]
+        expected = "athena" if on_athena else "polars"
+        check(f"EnableAthena={enable} AnalyticsEngine={engine}: the daily job answers with {expected}",
+              variables.get("PINPIPE_ANALYTICS_ENGINE") == expected, variables)
+        role = json.dumps(declared["DailyAnalyticsFunctionRole"]["Properties"])
+        check(f"EnableAthena={enable} AnalyticsEngine={engine}: Athena rights {'granted' if on_athena else 'absent'}",
+              ("athena:StartQueryExecution" in role) == on_athena and ("glue:GetTable" in role) == on_athena, role[:200])
+        named = sorted(n for n, r in declared.items() if r["Type"] == "AWS::Athena::NamedQuery")
+        check(f"EnableAthena={enable}: {9 if enable == 'true' else 0} named queries", len(named) == (9 if enable == "true" else 0), named)
 
 
 def rehearse_msk(template_path):

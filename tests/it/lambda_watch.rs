@@ -200,6 +200,7 @@ with urllib.request.urlopen(req, timeout=120) as r:
     assert_eq!(stored["ind"], 7);
 
     emulate_through_watch(&watch, &kinesis).await;
+    metrics_through_watch(&watch).await;
     drop(watch);
     tokio::task::block_in_place(readme_walkthrough);
 }
@@ -365,4 +366,42 @@ async fn emulate_through_watch(watch: &Watch, kinesis: &aws_sdk_kinesis::Client)
     assert!(!ok, "{out}");
     assert!(out.contains("rejected 6"), "{out}");
     assert!(out.contains("404 stream \"streaming-nosuchid-pin\" does not exist (field stream-name)"), "{out}");
+}
+
+/// stream-metrics as watch serves it, fed by `pinpipe poll-stream --invoke` as the event
+/// source mapping, read back through ingest's metrics route on watch: a profile's posts
+/// are counted once each (a re-sent post once), and again so after the whole stream is
+/// delivered a second time (a new mapping starts at TRIM_HORIZON).
+async fn metrics_through_watch(watch: &Watch) {
+    let id = &watch.id;
+    stack::create_metrics_table(&format!("pinpipe-{id}-metrics")).await;
+    let stream = format!("streaming-{id}-pin");
+    let api = format!("http://127.0.0.1:{}/lambda-url/ingest", watch.port);
+    let poster = format!("Watch Poster {id}");
+    let pin: serde_json::Value = serde_json::from_str(&sample_lines("sample_pin.jsonl")[0]).unwrap();
+    let http = reqwest::Client::new();
+    for ind in [9_000_001, 9_000_002, 9_000_001] {
+        let mut record = pin.clone();
+        record["poster_name"] = poster.clone().into();
+        record["index"] = ind.into();
+        let body = serde_json::json!({ "StreamName": stream, "Data": record, "PartitionKey": "p" });
+        let answer = http.put(format!("{api}/streams/{stream}/record")).json(&body).send().await.unwrap();
+        assert_eq!(answer.status(), 200, "{}", answer.text().await.unwrap());
+    }
+    let invoke = format!("http://127.0.0.1:{}/2015-03-31/functions/stream-metrics/invocations", watch.port);
+    for delivery in 1..=2 {
+        // The first invocation waits while watch compiles stream-metrics.
+        let out = tokio::task::block_in_place(|| {
+            Command::new(pinpipe_bin())
+                .args(["poll-stream", "--stream", &stream, "--function", "stream-metrics", "--invoke", &invoke])
+                .output()
+                .unwrap()
+        });
+        let text = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success() && text.contains(" records, 0 failed"), "delivery {delivery}: {text}");
+        let url = format!("{api}/metrics/profiles/{}?window=24h", poster.replace(' ', "%20"));
+        let answer: serde_json::Value = http.get(url).send().await.unwrap().json().await.unwrap();
+        assert_eq!(answer["posts"], 2, "delivery {delivery}: {answer}");
+        assert_eq!(answer["poster_name"], poster.as_str(), "{answer}");
+    }
 }

@@ -1,6 +1,7 @@
 //! One integration-test binary (keeps link time down): every module is a behaviour.
 
 mod analytics;
+mod athena;
 mod batch_sink;
 mod demo;
 mod emulate;

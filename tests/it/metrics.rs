@@ -50,27 +50,8 @@ fn deliveries(stream: &str, shard: &str, records: &[(String, Vec<u8>)]) -> Vec<K
 }
 
 async fn dynamo_table() -> DynamoMetrics {
-    let client = aws_sdk_dynamodb::Client::new(&stack::aws_config().await);
     let table = stack::unique_name("metrics");
-    use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
-    client
-        .create_table()
-        .table_name(&table)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(
-            AttributeDefinition::builder().attribute_name("pk").attribute_type(ScalarAttributeType::S).build().unwrap(),
-        )
-        .attribute_definitions(
-            AttributeDefinition::builder().attribute_name("sk").attribute_type(ScalarAttributeType::S).build().unwrap(),
-        )
-        .key_schema(KeySchemaElement::builder().attribute_name("pk").key_type(KeyType::Hash).build().unwrap())
-        .key_schema(KeySchemaElement::builder().attribute_name("sk").key_type(KeyType::Range).build().unwrap())
-        .send()
-        .await
-        .unwrap_or_else(|e| {
-            panic!("{}", stack::not_running("moto DynamoDB", aws_sdk_dynamodb::error::DisplayErrorContext(e)))
-        });
-    DynamoMetrics::new(client, table)
+    DynamoMetrics::new(stack::create_metrics_table(&table).await, table)
 }
 
 /// A store whose every request first yields for a millisecond, so concurrent

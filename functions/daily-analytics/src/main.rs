@@ -1,23 +1,33 @@
 //! The daily-analytics Lambda (EventBridge schedule, or by hand with
-//! `{"run_date": "YYYY-MM-DD"}`): config and the lake are read once, then every
-//! invocation runs `pinpipe::analytics::DailyJob`.
+//! `{"run_date": "YYYY-MM-DD"}`): config, the lake and (with
+//! `PINPIPE_ANALYTICS_ENGINE=athena`) the Athena client are made once, then every
+//! invocation runs `pinpipe::analytics::DailyJob`, answering with Polars or on Athena.
 
 use lambda_runtime::{Diagnostic, Error, LambdaEvent, service_fn};
-use pinpipe::analytics::{DailyJob, run_date_of};
-use pinpipe::config::Config;
+use pinpipe::analytics::athena::Athena;
+use pinpipe::analytics::{AnalyticsError, DailyJob, run_date_of};
+use pinpipe::config::{AnalyticsEngine, Config};
 use pinpipe::lake::Lake;
 use pinpipe::telemetry;
 
-async fn handle(job: &DailyJob, event: LambdaEvent<serde_json::Value>) -> Result<serde_json::Value, Diagnostic> {
-    let failed = |e: pinpipe::analytics::AnalyticsError| {
+async fn handle(
+    job: &DailyJob,
+    athena: Option<&Athena>,
+    event: LambdaEvent<serde_json::Value>,
+) -> Result<serde_json::Value, Diagnostic> {
+    let failed = |e: AnalyticsError| {
         tracing::error!(error = %e, "daily analytics failed");
         Diagnostic { error_type: e.kind().into(), error_message: e.to_string() }
     };
     let run_date = run_date_of(&event.payload).map_err(failed)?;
+    if let Some(athena) = athena {
+        let report = job.run_on_athena(run_date, athena).await.map_err(failed)?;
+        telemetry::emit_counts("daily-analytics", &report.totals());
+        return Ok(report.summary());
+    }
     let report = job.run(run_date).await.map_err(failed)?;
-    let summary = report.summary();
     telemetry::emit_counts("daily-analytics", &report.totals());
-    Ok(summary)
+    Ok(report.summary())
 }
 
 #[tokio::main]
@@ -25,6 +35,13 @@ async fn main() -> Result<(), Error> {
     telemetry::init();
     let config = Config::from_env()?;
     let lake = Lake::open(&config.lake)?;
+    let athena = match config.analytics_engine {
+        AnalyticsEngine::Polars => None,
+        AnalyticsEngine::Athena => {
+            let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+            Some(Athena::new(aws_sdk_athena::Client::new(&aws)))
+        }
+    };
     let job = DailyJob::new(lake, config.id).with_part_rows(config.analytics_part_rows);
-    lambda_runtime::run(service_fn(|event| handle(&job, event))).await
+    lambda_runtime::run(service_fn(|event| handle(&job, athena.as_ref(), event))).await
 }

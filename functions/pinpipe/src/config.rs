@@ -27,6 +27,15 @@ pub enum KafkaAuth {
     Iam,
 }
 
+/// Where the daily job answers the questions (`PINPIPE_ANALYTICS_ENGINE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnalyticsEngine {
+    /// Polars in the daily Lambda itself.
+    Polars,
+    /// The template's Athena named queries (`EnableAthena=true`), for history past one Lambda.
+    Athena,
+}
+
 /// SPEC §10's variables. As CLI arguments, each `--flag` falls back to its variable,
 /// then to the local default.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,6 +68,9 @@ pub struct Config {
     /// (bounded memory, SPEC §11).
     #[cfg_attr(feature = "cli", arg(long = "part-rows", env = "PINPIPE_ANALYTICS_PART_ROWS", default_value_t = DEFAULT_ANALYTICS_PART_ROWS, value_parser = parse_part_rows))]
     pub analytics_part_rows: u64,
+    /// Where the daily job answers: polars (in the Lambda) or athena (SPEC §11).
+    #[cfg_attr(feature = "cli", arg(long, env = "PINPIPE_ANALYTICS_ENGINE", default_value = "polars", value_parser = parse_analytics_engine))]
+    pub analytics_engine: AnalyticsEngine,
     /// The metrics table (SPEC §12; default `pinpipe-<id>-metrics`).
     #[cfg_attr(feature = "cli", arg(long, env = "PINPIPE_METRICS_TABLE"))]
     pub metrics_table: Option<String>,
@@ -83,6 +95,14 @@ fn parse_kafka_auth(text: &str) -> Result<KafkaAuth, &'static str> {
         "none" => Ok(KafkaAuth::None),
         "iam" => Ok(KafkaAuth::Iam),
         _ => Err("expected `iam` or `none`"),
+    }
+}
+
+fn parse_analytics_engine(text: &str) -> Result<AnalyticsEngine, &'static str> {
+    match text {
+        "polars" => Ok(AnalyticsEngine::Polars),
+        "athena" => Ok(AnalyticsEngine::Athena),
+        _ => Err("expected `polars` or `athena`"),
     }
 }
 
@@ -137,6 +157,12 @@ impl Config {
                 "PINPIPE_ANALYTICS_PART_ROWS",
                 parse_part_rows,
                 DEFAULT_ANALYTICS_PART_ROWS,
+            )?,
+            analytics_engine: read(
+                get("PINPIPE_ANALYTICS_ENGINE"),
+                "PINPIPE_ANALYTICS_ENGINE",
+                parse_analytics_engine,
+                AnalyticsEngine::Polars,
             )?,
             metrics_table: get("PINPIPE_METRICS_TABLE"),
         })
@@ -223,6 +249,7 @@ mod tests {
         assert_eq!(c.kafka_auth, KafkaAuth::None);
         assert_eq!(c.kafka_bootstrap, None);
         assert_eq!((c.log_retention_days, c.vacuum_retention_days), (7.0, 7.0));
+        assert_eq!(c.analytics_engine, AnalyticsEngine::Polars);
     }
 
     #[test]
@@ -238,6 +265,11 @@ mod tests {
         assert_eq!(c.kafka_auth, KafkaAuth::Iam);
         assert!(config(&[("PINPIPE_KAFKA_AUTH", "scram")]).unwrap_err().to_string().contains("PINPIPE_KAFKA_AUTH"));
         assert!(config(&[("PINPIPE_ID", "a/b")]).is_err());
+        assert_eq!(
+            config(&[("PINPIPE_ANALYTICS_ENGINE", "athena")]).unwrap().analytics_engine,
+            AnalyticsEngine::Athena
+        );
+        assert!(config(&[("PINPIPE_ANALYTICS_ENGINE", "spark")]).unwrap_err().to_string().contains("polars"));
         let c = config(&[("PINPIPE_LOG_RETENTION_DAYS", "0"), ("PINPIPE_VACUUM_RETENTION_DAYS", "0.5")]).unwrap();
         assert_eq!((c.log_retention_days, c.vacuum_retention_days), (0.0, 0.5));
         for bad in ["-1", "seven", "inf"] {
@@ -264,8 +296,20 @@ mod tests {
             Config::from_lookup(|k| map.get(k).map(|v| v.to_string()).or_else(|| env::var(k).ok()))
         };
         assert_eq!(parse(&[]).unwrap().config, config(&[]).unwrap());
-        let flags = ["--id", "abc", "--lake", "s3://l/p", "--kafka-auth", "iam", "--part-rows", "5"];
+        let flags = [
+            "--id",
+            "abc",
+            "--lake",
+            "s3://l/p",
+            "--kafka-auth",
+            "iam",
+            "--part-rows",
+            "5",
+            "--analytics-engine",
+            "athena",
+        ];
         let vars = [
+            ("PINPIPE_ANALYTICS_ENGINE", "athena"),
             ("PINPIPE_ID", "abc"),
             ("PINPIPE_LAKE", "s3://l/p"),
             ("PINPIPE_KAFKA_AUTH", "iam"),
@@ -277,6 +321,7 @@ mod tests {
             ("--kafka-auth", "scram", "PINPIPE_KAFKA_AUTH"),
             ("--vacuum-retention-days", "-1", "PINPIPE_VACUUM_RETENTION_DAYS"),
             ("--part-rows", "0", "PINPIPE_ANALYTICS_PART_ROWS"),
+            ("--analytics-engine", "spark", "PINPIPE_ANALYTICS_ENGINE"),
         ] {
             assert!(parse(&[flag, value]).is_err(), "{flag} {value}");
             assert!(config(&[(var, value)]).is_err(), "{var}={value}");

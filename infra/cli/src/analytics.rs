@@ -1,13 +1,15 @@
 //! `pinpipe analytics --lake DIR|s3://… --id ID [--date YYYY-MM-DD]`: the daily job
-//! by hand — the same code the daily-analytics Lambda runs — then the eight answers.
+//! by hand — the same code the daily-analytics Lambda runs — then the eight answers
+//! (with `--analytics-engine athena`, where Athena put them).
 
 use std::path::PathBuf;
 
 use anyhow::Context;
 use chrono::NaiveDate;
 use pinpipe::Kind;
+use pinpipe::analytics::athena::Athena;
 use pinpipe::analytics::{DailyJob, report};
-use pinpipe::config::Config;
+use pinpipe::config::{AnalyticsEngine, Config};
 use pinpipe::lake::Lake;
 
 #[derive(clap::Args)]
@@ -23,6 +25,13 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let lake = Lake::open(&args.config.lake)?;
     let date = args.date.unwrap_or_else(|| chrono::Utc::now().date_naive());
     let job = DailyJob::new(lake.clone(), args.config.id.clone()).with_part_rows(args.config.analytics_part_rows);
+    if args.config.analytics_engine == AnalyticsEngine::Athena {
+        let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let athena = Athena::new(aws_sdk_athena::Client::new(&aws));
+        let report = job.run_on_athena(date, &athena).await.context("running the daily job on Athena")?;
+        println!("{}", serde_json::to_string_pretty(&report.summary())?);
+        return Ok(());
+    }
     let report = job.run(date).await.context("running the daily job")?;
     for (question, frame) in &report.answers {
         println!("## {}\n", question.title());

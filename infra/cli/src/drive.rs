@@ -15,6 +15,10 @@ pub struct MappingArgs {
     /// Records per invocation, as the event source mapping's BatchSize.
     #[arg(long, default_value_t = 100)]
     pub batch_size: u16,
+    /// Seconds a batch under the batch size waits for more records, as the mapping's
+    /// MaximumBatchingWindowInSeconds (the template's is 5); 0 delivers at once.
+    #[arg(long, default_value_t = 0)]
+    pub batching_window: u64,
     /// Keep polling (once a second) instead of stopping when the source is idle.
     #[arg(long)]
     pub follow: bool,

@@ -1,6 +1,8 @@
 //! `pinpipe poll-topic --topic NAME`: runs the batch sink over a Kafka topic the way
 //! the MSK event source mapping would, until it is idle (or for ever with `--follow`).
 
+use std::time::Duration;
+
 use anyhow::Context;
 use pinpipe::config::Config;
 use pinpipe::lake::Lake;
@@ -33,7 +35,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .await
         .context("opening the topic")?
         .with_group(lake, &args.group)
-        .await?;
+        .await?
+        .batching(Duration::from_secs(args.mapping.batching_window), usize::from(args.mapping.batch_size));
     crate::drive::drive(&mut poller, args.mapping.follow, &args.topic, |event| {
         let sink = &sink;
         async move { sink.handle(&event).await }

@@ -3,10 +3,15 @@
 //! would deliver, handed to the handler, and advanced only past what the answer says
 //! succeeded (partial batch responses honoured), so a failed batch is redelivered.
 //! When asked, a batch that succeeded is delivered once more (as Lambda does after a
-//! lost answer or a timeout), which the handlers must absorb exactly once. The
+//! lost answer or a timeout), which the handlers must absorb exactly once. With a
+//! batching window (`MaximumBatchingWindowInSeconds`), a lane's batch smaller than the
+//! batch size is held until the window has passed since its first record was seen. The
 //! Kinesis and Kafka pollers and the embedded demo's in-process ones are its sources.
 
+use std::collections::HashMap;
 use std::future::Future;
+use std::hash::Hash;
+use std::time::{Duration, Instant};
 
 /// Rounds in a row in which every invocation failed before [`Poller::run_until_idle`] gives up.
 pub const MAX_FAILING_ROUNDS: usize = 20;
@@ -18,6 +23,8 @@ pub struct Round {
     pub invocations: usize,
     /// Invocations that reported failures (their records are redelivered).
     pub failed_invocations: usize,
+    /// Records fetched but held back by the batching window.
+    pub waiting: usize,
 }
 
 impl std::ops::AddAssign for Round {
@@ -25,6 +32,7 @@ impl std::ops::AddAssign for Round {
         self.records += o.records;
         self.invocations += o.invocations;
         self.failed_invocations += o.failed_invocations;
+        self.waiting += o.waiting;
     }
 }
 
@@ -32,7 +40,7 @@ impl std::ops::AddAssign for Round {
 /// own position.
 pub trait BatchSource {
     /// A shard or a partition.
-    type Lane;
+    type Lane: Clone + Eq + Hash;
     /// Where a record sits in its lane (a sequence number, an offset).
     type Position;
     /// The Lambda event it delivers and the handler's answer to it.
@@ -56,17 +64,46 @@ pub trait BatchSource {
 }
 
 /// An event source mapping over a [`BatchSource`].
-pub struct Mapping<S> {
+pub struct Mapping<S: BatchSource> {
     source: S,
     redeliver_every: Option<usize>,
     /// Batches the handler took whole.
     taken_whole: usize,
     redelivered: usize,
+    batching: Option<Batching<S::Lane>>,
+}
+
+/// A batching window: batches under `size` records wait for it.
+struct Batching<L> {
+    window: Duration,
+    size: usize,
+    /// Per lane: when its oldest undelivered record was first fetched.
+    waiting_since: HashMap<L, Instant>,
+}
+
+impl<L: Clone + Eq + Hash> Batching<L> {
+    /// Whether a fetched batch of `records` on `lane` is delivered now.
+    fn ready(&mut self, lane: &L, records: usize) -> bool {
+        let since = *self.waiting_since.entry(lane.clone()).or_insert_with(Instant::now);
+        let ready = records >= self.size || since.elapsed() >= self.window;
+        if ready {
+            self.waiting_since.remove(lane);
+        }
+        ready
+    }
 }
 
 impl<S: BatchSource> Mapping<S> {
     pub fn over(source: S) -> Self {
-        Mapping { source, redeliver_every: None, taken_whole: 0, redelivered: 0 }
+        Mapping { source, redeliver_every: None, taken_whole: 0, redelivered: 0, batching: None }
+    }
+
+    /// Holds a lane's batch under `size` records until `window` has passed since its
+    /// first record was fetched, as `MaximumBatchingWindowInSeconds` does (a zero
+    /// window delivers at once).
+    pub fn batching(mut self, window: Duration, size: usize) -> Self {
+        self.batching = (!window.is_zero()).then(|| Batching { window, size, waiting_since: HashMap::new() });
+        self
     }
 
     /// Every `n`th batch the handler took whole is delivered again, as if its answer were lost.
@@ -99,7 +136,7 @@ pub trait Poller {
         F: FnMut(Self::Event) -> Fut,
         Fut: Future<Output = Self::Response>;
 
-    /// Polls until a round finds nothing new, or `max_rounds` (a handler that keeps
+    /// Polls until a round finds nothing new (nothing held by a batching window either), or `max_rounds` (a handler that keeps
     /// failing would otherwise be redelivered for ever). Returns the rounds' totals.
     fn run_until_idle<F, Fut>(
         &mut self,
@@ -116,8 +153,13 @@ pub trait Poller {
             for _ in 0..max_rounds {
                 let round = self.poll_once(&mut handler).await?;
                 total += round;
-                if round.records == 0 {
-                    break;
+                if round.invocations == 0 {
+                    if round.waiting == 0 {
+                        break;
+                    }
+                    // Batches held by the batching window: look again shortly.
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
                 }
                 // A handler that fails every batch round after round (a recreated
                 // topic, a lake it may not write) would be redelivered for ever.
@@ -144,6 +186,12 @@ impl<S: BatchSource> Poller for Mapping<S> {
         let mut round = Round::default();
         for lane in self.source.lanes().await? {
             let Some((event, positions)) = self.source.fetch(&lane).await? else { continue };
+            if let Some(batching) = &mut self.batching
+                && !batching.ready(&lane, positions.len())
+            {
+                round.waiting += positions.len();
+                continue;
+            }
             round.records += positions.len();
             round.invocations += 1;
             let response = handler(event).await;

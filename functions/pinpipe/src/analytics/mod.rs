@@ -3,8 +3,12 @@
 //! Polars and written under `analytics/run_date=YYYY-MM-DD/` with `report.md`, then
 //! published in one step ([`output`]). A past run date is answered over silver as it
 //! stood at the end of that day (Delta time travel).
-//! The `daily-analytics` Lambda and `pinpipe analytics` both run [`DailyJob::run`].
+//! The `daily-analytics` Lambda and `pinpipe analytics` both run [`DailyJob::run`];
+//! with `PINPIPE_ANALYTICS_ENGINE=athena` the Lambda answers on Athena instead
+//! ([`athena`], feature `athena`).
 
+#[cfg(feature = "athena")]
+pub mod athena;
 pub mod output;
 pub mod parts;
 pub mod queries;
@@ -40,6 +44,14 @@ pub enum AnalyticsError {
     Task(String),
     #[error("spilling silver to local disk: {0}")]
     Spill(String),
+    #[error("Athena {operation}: {detail}")]
+    Athena { operation: &'static str, detail: String },
+    #[error(
+        "named query {name} is not in workgroup {workgroup}: deploy the template with EnableAthena=true, or run with PINPIPE_ANALYTICS_ENGINE=polars"
+    )]
+    QueryNotDeclared { name: String, workgroup: String },
+    #[error("Athena query {query_execution_id} ({question}) {state}: {reason}")]
+    AthenaQueryFailed { question: &'static str, query_execution_id: String, state: String, reason: String },
 }
 
 impl AnalyticsError {
@@ -47,7 +59,8 @@ impl AnalyticsError {
     pub fn kind(&self) -> &'static str {
         match self {
             AnalyticsError::BadEvent(_) => "BadEvent",
-            AnalyticsError::Query(_) => "QueryFailed",
+            AnalyticsError::Query(_) | AnalyticsError::AthenaQueryFailed { .. } => "QueryFailed",
+            AnalyticsError::Athena { .. } | AnalyticsError::QueryNotDeclared { .. } => "AthenaError",
             _ => "LakeError",
         }
     }
@@ -77,18 +90,7 @@ pub struct RunReport {
 impl RunReport {
     /// The run's counts summed over the three kinds (also the Lambda's metrics).
     pub fn totals(&self) -> RunTotals {
-        let mut silver = SilverCounts::default();
-        for (_, counts) in &self.silver {
-            silver += *counts;
-        }
-        RunTotals {
-            objects_listed: silver.objects_listed,
-            objects_read: silver.objects_read,
-            objects_skipped: silver.objects_skipped,
-            rows_cleaned: silver.rows_cleaned,
-            quarantined: silver.quarantined,
-            duplicates_dropped: self.silver_rows.iter().map(|(_, _, dropped)| dropped).sum(),
-        }
+        RunTotals::of(&self.silver, self.silver_rows.iter().map(|(_, _, dropped)| dropped).sum())
     }
 
     /// What the Lambda answers: the date, where the output is, and the counts.
@@ -144,6 +146,24 @@ pub struct RunTotals {
     pub duplicates_dropped: u64,
 }
 
+impl RunTotals {
+    /// Bronze → silver's counts summed over the kinds, and the repeated posts left out.
+    pub fn of(silver: &[(Kind, SilverCounts); 3], duplicates_dropped: u64) -> Self {
+        let mut sum = SilverCounts::default();
+        for (_, counts) in silver {
+            sum += *counts;
+        }
+        RunTotals {
+            objects_listed: sum.objects_listed,
+            objects_read: sum.objects_read,
+            objects_skipped: sum.objects_skipped,
+            rows_cleaned: sum.rows_cleaned,
+            quarantined: sum.quarantined,
+            duplicates_dropped,
+        }
+    }
+}
+
 /// The job's state, built once per Lambda instance.
 pub struct DailyJob {
     lake: Lake,
@@ -173,16 +193,7 @@ impl DailyJob {
     pub async fn run(&self, run_date: NaiveDate) -> Result<RunReport, AnalyticsError> {
         let started = Instant::now();
         let started_at = Utc::now();
-        // One task per kind, so cleaning and Parquet encoding use every core.
-        let ingest = |kind: Kind| {
-            let (lake, id) = (self.lake.clone(), self.id.clone());
-            tokio::spawn(async move { silver::catch_up(&lake, Names { id: &id }, kind).await })
-        };
-        let (pin, geo, user) = (ingest(Kind::Pin), ingest(Kind::Geo), ingest(Kind::User));
-        let joined = |r: Result<Result<SilverCounts, SilverError>, tokio::task::JoinError>| {
-            r.map_err(|e| AnalyticsError::Task(e.to_string()))?.map_err(AnalyticsError::from)
-        };
-        let (pin, geo, user) = (joined(pin.await)?, joined(geo.await)?, joined(user.await)?);
+        let silver = self.catch_up().await?;
         let silver_as_of = end_of(run_date).filter(|end| *end <= started_at);
         let ((pin_files, pin_version), (geo_files, geo_version), (user_files, user_version)) = futures::try_join!(
             self.silver_files(Kind::Pin, silver_as_of),
@@ -197,7 +208,7 @@ impl DailyJob {
         let output_prefix = format!("{}run={run_id}/", output::date_prefix(run_date));
         let mut report = RunReport {
             run_date,
-            silver: [(Kind::Pin, pin), (Kind::Geo, geo), (Kind::User, user)],
+            silver,
             silver_rows: [
                 (Kind::Pin, pin_rows.0, pin_rows.0 - pin_rows.1),
                 (Kind::Geo, geo_rows.0, geo_rows.0 - geo_rows.1),
@@ -213,6 +224,28 @@ impl DailyJob {
         };
         self.write(&mut report, started).await?;
         Ok(report)
+    }
+
+    /// New bronze → silver, per kind (pin, geo, user).
+    async fn catch_up(&self) -> Result<[(Kind, SilverCounts); 3], AnalyticsError> {
+        // One task per kind, so cleaning and Parquet encoding use every core.
+        let ingest = |kind: Kind| {
+            let (lake, id) = (self.lake.clone(), self.id.clone());
+            tokio::spawn(async move { silver::catch_up(&lake, Names { id: &id }, kind).await })
+        };
+        let (pin, geo, user) = (ingest(Kind::Pin), ingest(Kind::Geo), ingest(Kind::User));
+        let joined = |r: Result<Result<SilverCounts, SilverError>, tokio::task::JoinError>| {
+            r.map_err(|e| AnalyticsError::Task(e.to_string()))?.map_err(AnalyticsError::from)
+        };
+        let (pin, geo, user) = (joined(pin.await)?, joined(geo.await)?, joined(user.await)?);
+        Ok([(Kind::Pin, pin), (Kind::Geo, geo), (Kind::User, user)])
+    }
+
+    /// The latest version of the silver table of `kind` (`None`: no table yet).
+    #[cfg(feature = "athena")]
+    async fn silver_version(&self, kind: Kind) -> Result<Option<u64>, AnalyticsError> {
+        let relative = Names { id: &self.id }.batch_table(kind);
+        Ok(CleanTable::open(&self.lake, &relative, kind).await?.and_then(|table| table.version()))
     }
 
     /// The data files of the silver table of `kind` (as of `as_of`, or the latest),

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Freshness of the real-time metrics (issue 16): from `PUT /streams/…/record` to the
+# record counted in `GET /metrics/profiles/{poster_name}`, through `cargo lambda watch`
+# (ingest and stream-metrics as it serves them) and `pinpipe poll-stream --invoke` as
+# the Kinesis event source mapping, with the template's batching window (5 s) and
+# without one, on the local stack (moto). Writes BENCHMARKS.md's "freshness" section.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+samples=${SAMPLES:-60}
+rate=${RATE:-1}
+infra/stack.sh up >/dev/null
+eval "$(infra/stack.sh env)"
+id=freshness$(date +%s)
+PINPIPE_ID=$id infra/stack.sh up >/dev/null
+cargo build -q -p pinpipe-cli
+bin=${CARGO_TARGET_DIR:-target}/debug/pinpipe
+work=$(mktemp -d)
+port=9107
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null; rm -rf "$work"' EXIT
+# watch keeps its own target directory (its compiler environment differs; see tests/it/lambda_watch.rs).
+CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}/lambda-watch PINPIPE_ID=$id PINPIPE_LAKE=$work/lake RUST_LOG=warn \
+  "$PINPIPE_CARGO_LAMBDA" lambda watch -A 127.0.0.1 -P $port >"$work/watch.log" 2>&1 &
+pids+=($!)
+until (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; do sleep 1; done
+api=http://127.0.0.1:$port/lambda-url/ingest
+stream=streaming-$id-pin
+rows=""
+for window in 5 0; do
+  "$bin" poll-stream --stream "$stream" --function stream-metrics --batch-size 500 --batching-window $window --follow \
+    --invoke "http://127.0.0.1:$port/2015-03-31/functions/stream-metrics/invocations" >"$work/poll-$window.log" 2>&1 &
+  poller=$!
+  pids+=($poller)
+  rows+=$("$PINPIPE_PYTHON" infra/bench/freshness.py "$api" "$stream" "$samples" "$rate" "batching window ${window} s")$'\n'
+  kill $poller
+  wait $poller 2>/dev/null || true
+done
+section="## freshness (infra/bench/freshness.sh, $(date -u +%F), $(nproc) cores)
+
+Target (issue 16): p99 from \`PUT /streams/…/record\` to the record counted in
+\`GET /metrics/profiles/{poster_name}?window=5m\` under the batching window + 1 s. One
+real pin a second ($samples samples per row, each its own profile), through ingest and
+stream-metrics served by \`cargo lambda watch\` (debug builds, as it serves them) on
+moto; \`pinpipe poll-stream --function stream-metrics --invoke …\` stands in for the
+event source mapping: it polls each shard once a second, as Lambda's does, and holds a
+batch under BatchSize (500) until the batching window has passed since its first record
+(the template's \`MaximumBatchingWindowInSeconds: 5\`). Seconds, from the PUT's start to
+the first answer that counts it (answers asked every 50 ms).
+
+| mapping | samples | p50 s | p99 s | max s |
+|---|---:|---:|---:|---:|
+$rows"
+echo "$section" | python3 infra/bench/write_section.py freshness
+echo "$section"

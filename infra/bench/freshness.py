@@ -3,7 +3,7 @@
 
 Usage: freshness.py API STREAM SAMPLES RATE LABEL. Each sample is a real pin (the
 first of shared/data/sample_pin.jsonl) with its own poster name and `ind`, sent at RATE
-per second; a checker asks for every pending profile every 50 ms. Prints one Markdown
+per second; a checker asks about the oldest pending profile every 50 ms. Prints one Markdown
 row: label, samples, p50, p99, max (seconds from the PUT's start to the first answer
 that counts it).
 """
@@ -57,16 +57,20 @@ pending, lock, latencies = {}, threading.Lock(), []
 
 
 def checker():
+    """Asks about the oldest pending record only (records are counted in order), and on
+    through the next ones while they are counted, so each answer is seen within one
+    request and 50 ms of being given."""
     while True:
         with lock:
             names = list(pending.items())
         if not names and len(latencies) == samples:
             return
         for name, started in names:
-            if counted(name):
-                with lock:
-                    latencies.append(time.monotonic() - started)
-                    del pending[name]
+            if not counted(name):
+                break
+            with lock:
+                latencies.append(time.monotonic() - started)
+                del pending[name]
         time.sleep(0.05)
 
 

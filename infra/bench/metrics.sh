@@ -26,7 +26,8 @@ throughput — not measured here.
 
 $rows
 
-Not measured yet: freshness (PUT /streams/…/record → counted in GET /metrics/…)
-through \`cargo lambda watch\`."
+Freshness (PUT /streams/…/record → counted in GET /metrics/…) through \`cargo lambda
+watch\`: the \"freshness\" section (infra/bench/freshness.sh). Not measured: the writer on
+real DynamoDB (none here)."
 echo "$section" | python3 infra/bench/write_section.py metrics
 echo "$section"

@@ -50,29 +50,12 @@ pub mod stack {
             .await
     }
 
-    /// A metrics table as the template declares it (`pk`/`sk` strings, on demand), on moto.
+    /// A metrics table as the template declares it (keys, the profile index), on moto.
     pub async fn create_metrics_table(table: &str) -> aws_sdk_dynamodb::Client {
-        use aws_sdk_dynamodb::types::{
-            AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-        };
         let client = aws_sdk_dynamodb::Client::new(&aws_config().await);
-        let key = |name: &str, kind| KeySchemaElement::builder().attribute_name(name).key_type(kind).build().unwrap();
-        let string = |name: &str| {
-            AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build()
-        };
-        client
-            .create_table()
-            .table_name(table)
-            .billing_mode(BillingMode::PayPerRequest)
-            .attribute_definitions(string("pk").unwrap())
-            .attribute_definitions(string("sk").unwrap())
-            .key_schema(key("pk", KeyType::Hash))
-            .key_schema(key("sk", KeyType::Range))
-            .send()
+        pinpipe::metrics::dynamo::DynamoMetrics::create_table(&client, table)
             .await
-            .unwrap_or_else(|e| {
-                panic!("{}", not_running("moto DynamoDB", aws_sdk_dynamodb::error::DisplayErrorContext(e)))
-            });
+            .unwrap_or_else(|e| panic!("{}", not_running("moto DynamoDB", e)));
         client
     }
 

@@ -31,13 +31,25 @@ for kind in ["pin", "geo", "user"]:
 dynamodb = boto3.client(
     "dynamodb", endpoint_url=moto, region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
 )
+# As template.yaml's MetricsTable (and DynamoMetrics::create_table): keys, the profile index.
+table = f"pinpipe-{deployment}-metrics"
+schema = dict(
+    TableName=table,
+    BillingMode="PAY_PER_REQUEST",
+    AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in ("pk", "sk", "gpk", "gsk")],
+    KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+    GlobalSecondaryIndexes=[{
+        "IndexName": "profile-buckets",
+        "KeySchema": [{"AttributeName": "gpk", "KeyType": "HASH"}, {"AttributeName": "gsk", "KeyType": "RANGE"}],
+        "Projection": {"ProjectionType": "ALL"},
+    }],
+)
 try:
-    dynamodb.create_table(
-        TableName=f"pinpipe-{deployment}-metrics",
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-    )
+    dynamodb.create_table(**schema)
 except dynamodb.exceptions.ResourceInUseException:
-    pass
+    indexes = dynamodb.describe_table(TableName=table)["Table"].get("GlobalSecondaryIndexes", [])
+    if not any(i["IndexName"] == "profile-buckets" for i in indexes):
+        # Made by an older stack: local metrics are disposable, so the table is made anew.
+        dynamodb.delete_table(TableName=table)
+        dynamodb.create_table(**schema)
 print(f"deployment {deployment}: metrics table pinpipe-{deployment}-metrics, streams streaming-{deployment}-{{pin,geo,user}}, topics {deployment}.{{pin,geo,user}}")

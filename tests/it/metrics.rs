@@ -193,6 +193,17 @@ async fn scenario(store: impl MetricsStore + Clone + 'static, lake_name: &str) {
         assert!(!expected.is_empty(), "{dimension}: the real samples have values");
         assert_eq!(&ours[dimension.as_str()], expected, "{dimension}");
     }
+    // One profile's own series (on DynamoDB read through the profile index) holds its
+    // posts of the board: every profile, at each resolution.
+    for (name, posts) in &theirs["profile"] {
+        for window in [Window::Hour, Window::Day, Window::Week] {
+            let (first, last) = window.buckets_at(ARRIVAL);
+            let series = Series::Profile(name.clone(), window.resolution());
+            let rows = store.buckets(&series, first, last).await.unwrap();
+            assert_eq!(rows.iter().map(|r| r.posts).sum::<u64>(), *posts, "{name} {window}");
+            assert!(rows.iter().all(|r| r.key == *name && r.followers.is_some() == (r.posts > 0)), "{rows:?}");
+        }
+    }
     // The same posts over 5 minutes and 1 hour (all arrived in one minute).
     for window in [Window::FiveMinutes, Window::Hour, Window::Day] {
         let (first, last) = window.buckets_at(ARRIVAL);

@@ -2,10 +2,13 @@
 //! on `expires`.
 //! - a shard's mark: `pk = mark#<stream>/<shard>`, `sk = mark`, `seq` (S);
 //! - a post counted: `pk = post#<kind>#<ind>`, `sk = post` (kept 7 days);
-//! - a bucket: `pk` = its series (`profile#m`, `category#h`, `profile:<name>#d`, …),
+//! - a bucket: `pk` = its board (`profile#m`, `category#h`, `country#d`, …),
 //!   `sk = <start:013>#<key>`, with `posts` (N, added to), `followers` and
 //!   `followers_at` (the latest record's), `start`, `key` and `expires` (7 days after
-//!   the bucket ends).
+//!   the bucket ends); a profile board's items also `gpk = profile:<name>#<resolution>`
+//!   and `gsk = <start:013>`, the keys of the global secondary index
+//!   [`PROFILE_INDEX`] that one profile's buckets are queried through (eventually
+//!   consistent: a profile's own answer may trail the board by DynamoDB's index lag).
 //!
 //! A commit is one `TransactWriteItems` (up to 100 items): the buckets' updates, the
 //! posts counted, and the mark put on the condition that it is still the one read.
@@ -18,9 +21,12 @@ use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem, Update};
 
 use super::store::{Commit, MetricsStore, StoreError};
-use super::{BucketRow, RETENTION_MS, Series};
+use super::{BucketRow, Dimension, RETENTION_MS, Series};
 use crate::kind::Kind;
 use crate::sequence::SequenceNumber;
+
+/// The global secondary index of one profile's buckets (`gpk`, `gsk`; all attributes).
+pub const PROFILE_INDEX: &str = "profile-buckets";
 
 /// BatchGetItem takes 100 keys.
 const MAX_KEYS_PER_GET: usize = 100;
@@ -59,6 +65,41 @@ impl DynamoMetrics {
 
     pub fn table(&self) -> &str {
         &self.table
+    }
+
+    /// Creates the table as the template declares it (keys, the profile index, on
+    /// demand): for local stacks, tests and benches.
+    pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError> {
+        use aws_sdk_dynamodb::types::{
+            AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+            ProjectionType, ScalarAttributeType,
+        };
+        let string = |name: &str| {
+            AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build()
+        };
+        let key = |name: &str, kind| KeySchemaElement::builder().attribute_name(name).key_type(kind).build();
+        let built = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Failed(e.to_string());
+        let index = GlobalSecondaryIndex::builder()
+            .index_name(PROFILE_INDEX)
+            .key_schema(key("gpk", KeyType::Hash).map_err(built)?)
+            .key_schema(key("gsk", KeyType::Range).map_err(built)?)
+            .projection(Projection::builder().projection_type(ProjectionType::All).build())
+            .build()
+            .map_err(built)?;
+        client
+            .create_table()
+            .table_name(table)
+            .billing_mode(BillingMode::PayPerRequest)
+            .set_attribute_definitions(Some(
+                ["pk", "sk", "gpk", "gsk"].into_iter().map(string).collect::<Result<_, _>>().map_err(built)?,
+            ))
+            .key_schema(key("pk", KeyType::Hash).map_err(built)?)
+            .key_schema(key("sk", KeyType::Range).map_err(built)?)
+            .global_secondary_indexes(index)
+            .send()
+            .await
+            .map_err(|e| failed("CreateTable", e))?;
+        Ok(())
     }
 
     fn put(&self, item: HashMap<String, AttributeValue>) -> Put {
@@ -143,9 +184,7 @@ impl MetricsStore for DynamoMetrics {
             items.push(TransactWriteItem::builder().put(self.put(item)).build());
         }
         for (bucket, increment) in &commit.increments {
-            let resolution = match &bucket.series {
-                Series::Board(_, r) | Series::Profile(_, r) => *r,
-            };
+            let resolution = bucket.series.resolution();
             let mut expression = "ADD posts :posts SET #start = :start, #key = :key, expires = :expires".to_owned();
             let mut update = Update::builder()
                 .table_name(&self.table)
@@ -157,6 +196,12 @@ impl MetricsStore for DynamoMetrics {
                 .expression_attribute_values(":start", n(bucket.start))
                 .expression_attribute_values(":key", s(&bucket.key))
                 .expression_attribute_values(":expires", n((bucket.start + resolution.millis() + RETENTION_MS) / 1000));
+            if bucket.series == Series::Board(Dimension::Profile, resolution) {
+                expression.push_str(", gpk = :gpk, gsk = :gsk");
+                update = update
+                    .expression_attribute_values(":gpk", s(Series::Profile(bucket.key.clone(), resolution).key()))
+                    .expression_attribute_values(":gsk", s(format!("{:013}", bucket.start)));
+            }
             if let Some((at, count)) = increment.followers {
                 expression.push_str(", followers = :followers, followers_at = :at");
                 update = update
@@ -192,11 +237,14 @@ impl MetricsStore for DynamoMetrics {
         let mut rows = Vec::new();
         let mut start_key = None;
         loop {
-            let answer = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
+            let query = self.client.query().table_name(&self.table);
+            let query = match series {
+                Series::Board(..) => query.key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to"),
+                Series::Profile(..) => {
+                    query.index_name(PROFILE_INDEX).key_condition_expression("gpk = :pk AND gsk BETWEEN :from AND :to")
+                }
+            };
+            let answer = query
                 .expression_attribute_values(":pk", s(series.key()))
                 .expression_attribute_values(":from", s(format!("{first:013}")))
                 .expression_attribute_values(":to", s(format!("{last:013}~")))

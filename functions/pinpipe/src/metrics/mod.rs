@@ -139,7 +139,10 @@ impl fmt::Display for Window {
 }
 
 /// A series of buckets read with one query: a dimension's leaderboard (every key's
-/// buckets, in time order) or one profile's own buckets.
+/// buckets, in time order), or one profile's buckets of the profile leaderboard. Only
+/// boards are written: a profile's series is the same items, read through the store's
+/// profile index (DynamoDB: a global secondary index), so a pin costs one item per
+/// resolution for its profile, not two.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Series {
     Board(Dimension, Resolution),
@@ -147,7 +150,13 @@ pub enum Series {
 }
 
 impl Series {
-    /// Its partition key in the store.
+    pub fn resolution(&self) -> Resolution {
+        match self {
+            Series::Board(_, r) | Series::Profile(_, r) => *r,
+        }
+    }
+
+    /// Its partition key in the store (a profile's: in the profile index).
     pub fn key(&self) -> String {
         match self {
             Series::Board(dimension, resolution) => format!("{}#{}", dimension.as_str(), resolution.as_str()),
@@ -202,7 +211,7 @@ pub struct BucketRow {
 }
 
 /// The buckets a cleaned record counts in (none for a user record, or a pin without
-/// the field): every resolution, per dimension, and the profile's own series.
+/// the field): every resolution, per dimension.
 pub fn buckets_of(row: &CleanRow) -> Vec<(Series, String, Option<i64>)> {
     let mut out = Vec::new();
     for resolution in Resolution::ALL {
@@ -210,7 +219,6 @@ pub fn buckets_of(row: &CleanRow) -> Vec<(Series, String, Option<i64>)> {
             CleanRow::Pin(pin) => {
                 if let Some(name) = &pin.poster_name {
                     out.push((Series::Board(Dimension::Profile, resolution), name.clone(), pin.follower_count));
-                    out.push((Series::Profile(name.clone(), resolution), String::new(), pin.follower_count));
                 }
                 if let Some(category) = &pin.category {
                     out.push((Series::Board(Dimension::Category, resolution), category.clone(), None));
@@ -230,10 +238,7 @@ pub fn buckets_of(row: &CleanRow) -> Vec<(Series, String, Option<i64>)> {
 /// Adds one record, arrived at `arrival` (ms), to `increments`.
 pub fn add_record(increments: &mut BTreeMap<BucketKey, Increment>, row: &CleanRow, arrival: i64) {
     for (series, key, followers) in buckets_of(row) {
-        let resolution = match &series {
-            Series::Board(_, r) | Series::Profile(_, r) => *r,
-        };
-        let bucket = BucketKey { start: resolution.bucket(arrival), series, key };
+        let bucket = BucketKey { start: series.resolution().bucket(arrival), series, key };
         increments.entry(bucket).or_default().add(arrival, followers);
     }
 }
@@ -329,10 +334,10 @@ mod tests {
         add_record(&mut increments, &row, 10 * MINUTE + 5);
         add_record(&mut increments, &row, 10 * MINUTE + 59_999);
         let CleanRow::Pin(p) = &row else { unreachable!() };
-        let boards = increments.keys().filter(|k| matches!(k.series, Series::Board(..))).count();
-        let own = increments.keys().filter(|k| matches!(k.series, Series::Profile(..))).count();
-        let expected_boards = 3 * (usize::from(p.poster_name.is_some()) + usize::from(p.category.is_some()));
-        assert_eq!((boards, own), (expected_boards, 3 * usize::from(p.poster_name.is_some())));
+        // Boards only: a profile's own series is read from its board items.
+        assert!(increments.keys().all(|k| matches!(k.series, Series::Board(..))), "{increments:?}");
+        let expected = 3 * (usize::from(p.poster_name.is_some()) + usize::from(p.category.is_some()));
+        assert_eq!(increments.len(), expected);
         assert!(increments.values().all(|i| i.posts == 2), "same minute, hour and day: {increments:?}");
         let geo = clean_record(Kind::Geo, pin.geo.as_bytes()).unwrap();
         let mut increments = BTreeMap::new();

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
-use super::{BucketKey, BucketRow, Increment, Series};
+use super::{BucketKey, BucketRow, Dimension, Increment, Series};
 use crate::kind::Kind;
 use crate::sequence::SequenceNumber;
 
@@ -110,9 +110,20 @@ impl MetricsStore for InProcessMetrics {
     }
 
     async fn buckets(&self, series: &Series, first: i64, last: i64) -> Result<Vec<BucketRow>, StoreError> {
-        let key = series.key();
         let (from, to) = (format!("{first:013}"), format!("{last:013}~"));
         let state = self.lock();
-        Ok(state.buckets.range((key.clone(), from)..(key, to)).map(|(_, row)| row.clone()).collect())
+        // A profile's series is its items of the profile board (DynamoDB reads them
+        // through an index; here the board's window is filtered).
+        let (key, profile) = match series {
+            Series::Board(..) => (series.key(), None),
+            Series::Profile(name, resolution) => (Series::Board(Dimension::Profile, *resolution).key(), Some(name)),
+        };
+        Ok(state
+            .buckets
+            .range((key.clone(), from)..(key, to))
+            .map(|(_, row)| row)
+            .filter(|row| profile.is_none_or(|name| row.key == *name))
+            .cloned()
+            .collect())
     }
 }

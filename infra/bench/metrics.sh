@@ -1,15 +1,14 @@
 #!/usr/bin/env bash
 # Metrics writer throughput per shard (issue 16): 500-record batches arriving 1 ms
 # apart, in process and on moto's DynamoDB, beside the stream cleaner, in one run.
-# Release build, one core; needs the local stack (moto) up; writes BENCHMARKS.md's
+# Release build (or PINPIPE_BIN), one core; needs the local stack (moto) up; writes BENCHMARKS.md's
 # "metrics" section.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-cargo build -q --release -p pinpipe-cli
-bin=${CARGO_TARGET_DIR:-target}/release/pinpipe
+# shellcheck source=infra/bench/release_bin.sh
+source infra/bench/release_bin.sh   # bin, python, work (PINPIPE_BIN to bench a given build)
 eval "$(infra/stack.sh env)"
-lake=$(mktemp -d)
-trap 'rm -rf "$lake"' EXIT
+lake=$work
 # `--dynamodb` adds a row on DynamoDB at AWS_ENDPOINT_URL; on moto it does not finish
 # (moto copies the whole table for every transaction), so it is left out here.
 rows=$(taskset -c 0 "$bin" bench-metrics --batch 500 --batches 20 --lake "$lake/lake")

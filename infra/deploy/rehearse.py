@@ -339,6 +339,7 @@ def rehearse(template_path):
     client("cloudformation").delete_stack(StackName=STACK)
     rehearse_api_auth(template_path)
     rehearse_athena_engine(template_path)
+    rehearse_metrics_fan_out(template_path)
     rehearse_msk(template_path)
     if failures:
         sys.exit(f"rehearsal: {len(failures)} checks failed: {failures}")
@@ -384,6 +385,31 @@ def rehearse_athena_engine(template_path):
               ("athena:StartQueryExecution" in role) == on_athena and ("glue:GetTable" in role) == on_athena, role[:200])
         named = sorted(n for n, r in declared.items() if r["Type"] == "AWS::Athena::NamedQuery")
         check(f"EnableAthena={enable}: {9 if enable == 'true' else 0} named queries", len(named) == (9 if enable == "true" else 0), named)
+
+
+def rehearse_metrics_fan_out(template_path):
+    """MetricsEnhancedFanOut, as CloudFormation resolves it (translated only): the
+    metrics mappings read through their own consumers, which the function may
+    subscribe to; the stream cleaner's mappings never do."""
+    with open(template_path) as f:
+        template = yaml_parse(f.read())
+    for fan_out in ("false", "true"):
+        parameters = {"DeploymentId": DEPLOYMENT, "MetricsEnhancedFanOut": fan_out}
+        declared = resolved(transform(packaged(json.loads(json.dumps(template))), parameters, MotoManagedPolicies()), parameters)["Resources"]
+        consumers = sorted(n for n, r in declared.items() if r["Type"] == "AWS::Kinesis::StreamConsumer")
+        check(f"MetricsEnhancedFanOut={fan_out}: consumers {consumers}", consumers == (["GeoMetricsConsumer", "PinMetricsConsumer"] if fan_out == "true" else []), consumers)
+        mappings = {r["Properties"]["FunctionName"]["Ref"]: [] for r in declared.values() if r["Type"] == "AWS::Lambda::EventSourceMapping"}
+        for r in declared.values():
+            if r["Type"] == "AWS::Lambda::EventSourceMapping":
+                mappings[r["Properties"]["FunctionName"]["Ref"]].append(json.dumps(r["Properties"]["EventSourceArn"]))
+        metrics = mappings.get("StreamMetricsFunction", [])
+        check(f"MetricsEnhancedFanOut={fan_out}: stream-metrics reads {'its consumers' if fan_out == 'true' else 'the streams'}",
+              len(metrics) == 2 and all(("Consumer" in arn) == (fan_out == "true") for arn in metrics), metrics)
+        check(f"MetricsEnhancedFanOut={fan_out}: the stream cleaner reads the streams",
+              all("Consumer" not in arn for arn in mappings.get("StreamCleanerFunction", ["none"])), mappings.get("StreamCleanerFunction"))
+        role = json.dumps(declared["StreamMetricsFunctionRole"]["Properties"])
+        check(f"MetricsEnhancedFanOut={fan_out}: SubscribeToShard {'granted' if fan_out == 'true' else 'only by the managed policy'}",
+              ("DescribeStreamConsumer" in role) == (fan_out == "true"), role[:200])
 
 
 def rehearse_msk(template_path):

@@ -104,7 +104,8 @@ mod kinesis {
             let stream = record
                 .event_source_arn
                 .as_deref()
-                .and_then(|arn| arn.rsplit_once(":stream/").map(|(_, name)| name))
+                // A stream's ARN, or an enhanced fan-out consumer's (`…:stream/<name>/consumer/…`).
+                .and_then(|arn| arn.rsplit_once(":stream/").and_then(|(_, rest)| rest.split('/').next()))
                 .unwrap_or_default()
                 .to_owned();
             let shard = record
@@ -119,5 +120,34 @@ mod kinesis {
             }
         }
         shards
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn a_shard_is_named_by_its_stream_read_directly_or_through_a_consumer() {
+            let record = |arn: &str, seq: &str| {
+                serde_json::json!({
+                    "kinesis": { "partitionKey": "k", "sequenceNumber": seq, "data": "", "kinesisSchemaVersion": "1.0",
+                                 "approximateArrivalTimestamp": 1.0 },
+                    "eventID": format!("shardId-000000000000:{seq}"),
+                    "eventSourceARN": arn,
+                })
+            };
+            let stream = "arn:aws:kinesis:us-east-1:123456789012:stream/streaming-x-pin";
+            let consumer = format!("{stream}/consumer/pinpipe-x-metrics:1796000000");
+            let event: KinesisEvent =
+                serde_json::from_value(serde_json::json!({ "Records": [record(stream, "1"), record(&consumer, "2")] }))
+                    .unwrap();
+            let shards = group_by_shard(&event);
+            assert_eq!(shards.len(), 1, "one shard, however it was read");
+            assert_eq!(
+                (shards[0].stream.as_str(), shards[0].shard.as_str()),
+                ("streaming-x-pin", "shardId-000000000000")
+            );
+            assert_eq!(shards[0].records.len(), 2);
+        }
     }
 }

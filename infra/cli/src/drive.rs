@@ -19,9 +19,20 @@ pub struct MappingArgs {
     /// MaximumBatchingWindowInSeconds (the template's is 5); 0 delivers at once.
     #[arg(long, default_value_t = 0)]
     pub batching_window: u64,
-    /// Keep polling (once a second) instead of stopping when the source is idle.
+    /// Keep polling instead of stopping when the source is idle.
     #[arg(long)]
     pub follow: bool,
+    /// With --follow, milliseconds between polls of an idle source: 1000 as Lambda
+    /// polls a shard; 100 stands in for enhanced fan-out, which pushes records (~70 ms).
+    #[arg(long, default_value_t = 1000)]
+    pub poll_interval_ms: u64,
+}
+
+impl MappingArgs {
+    /// How often an idle source is polled again: `None` to stop when idle.
+    pub fn following(&self) -> Option<Duration> {
+        self.follow.then(|| Duration::from_millis(self.poll_interval_ms))
+    }
 }
 
 /// What a handler counts per invocation (`StreamCounts`, `SinkCounts`).
@@ -57,11 +68,11 @@ where
     Ok((round, total.get()))
 }
 
-/// Drains, and with `follow` keeps polling once a second, printing `source`'s running
-/// totals after each busy stretch.
+/// Drains, and with `follow` keeps polling at that interval, printing `source`'s
+/// running totals after each busy stretch.
 pub async fn drive<P: Poller<Error: std::error::Error + Send + Sync + 'static>, C: Counts, Fut>(
     poller: &mut P,
-    follow: bool,
+    follow: Option<Duration>,
     source: &str,
     handle: impl Fn(P::Event) -> Fut,
 ) -> anyhow::Result<()>
@@ -72,12 +83,10 @@ where
     loop {
         let (round, counts) = drain(poller, &handle, |_| {}).await?;
         total += counts;
-        if round.records > 0 || !follow {
+        if round.records > 0 || follow.is_none() {
             eprintln!("{source}: {total}");
         }
-        if !follow {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        let Some(interval) = follow else { return Ok(()) };
+        tokio::time::sleep(interval).await;
     }
 }

@@ -52,7 +52,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .await
         .context("opening the stream")?
         .batching(Duration::from_secs(args.mapping.batching_window), usize::from(args.mapping.batch_size));
-    let (follow, source) = (args.mapping.follow, args.stream.as_str());
+    let (follow, source) = (args.mapping.following(), args.stream.as_str());
     if let Some(url) = &args.invoke {
         let client = reqwest::Client::new();
         return crate::drive::drive(&mut poller, follow, source, |event| {

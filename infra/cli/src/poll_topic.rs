@@ -37,7 +37,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .with_group(lake, &args.group)
         .await?
         .batching(Duration::from_secs(args.mapping.batching_window), usize::from(args.mapping.batch_size));
-    crate::drive::drive(&mut poller, args.mapping.follow, &args.topic, |event| {
+    crate::drive::drive(&mut poller, args.mapping.following(), &args.topic, |event| {
         let sink = &sink;
         async move { sink.handle(&event).await }
     })

@@ -383,6 +383,43 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_batching_window_holds_a_short_batch_not_a_full_one_nor_a_retry() {
+        use std::time::{Duration, Instant};
+        let streams = InProcessStreams::new();
+        streams.create_stream("s", 1).await.unwrap();
+        for i in 0..3 {
+            streams.put_record("s", StreamEntry { data: vec![b'0' + i], partition_key: "k".into() }).await.unwrap();
+        }
+        let window = Duration::from_millis(1500);
+        let mut poller = streams.poller("s", 2).unwrap().batching(window, 2);
+        let started = Instant::now();
+        let mut seen = Vec::new();
+        poller
+            .run_until_idle(
+                |event: KinesisEvent| {
+                    seen.push((event.records.len(), started.elapsed()));
+                    // The short batch fails the first time it comes.
+                    let mut response = KinesisEventResponse::default();
+                    if seen.len() == 2 {
+                        let mut failure = aws_lambda_events::event::streams::KinesisBatchItemFailure::default();
+                        failure.item_identifier = Some(event.records[0].kinesis.sequence_number.clone());
+                        response.batch_item_failures.push(failure);
+                    }
+                    async { response }
+                },
+                1_000,
+            )
+            .await
+            .unwrap();
+        let sizes: Vec<usize> = seen.iter().map(|(n, _)| *n).collect();
+        assert_eq!(sizes, [2, 1, 1], "{seen:?}");
+        // The full batch went at once, the short one after the window, its retry at once.
+        assert!(seen[0].1 < window, "{seen:?}");
+        assert!(seen[1].1 >= window, "{seen:?}");
+        assert!(seen[2].1 - seen[1].1 < Duration::from_millis(1000), "{seen:?}");
+    }
+
+    #[tokio::test]
     async fn topic_offsets_are_consecutive_per_partition() {
         let topics = InProcessTopics::new();
         topics.create_topic("t", 2);

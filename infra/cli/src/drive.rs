@@ -16,7 +16,8 @@ pub struct MappingArgs {
     #[arg(long, default_value_t = 100)]
     pub batch_size: u16,
     /// Seconds a batch under the batch size waits for more records, as the mapping's
-    /// MaximumBatchingWindowInSeconds (the template's is 5); 0 delivers at once.
+    /// MaximumBatchingWindowInSeconds (the template's: 5 for the stream cleaner, 1 for
+    /// stream-metrics); 0 delivers at once.
     #[arg(long, default_value_t = 0)]
     pub batching_window: u64,
     /// Keep polling instead of stopping when the source is idle.
@@ -24,7 +25,7 @@ pub struct MappingArgs {
     pub follow: bool,
     /// With --follow, milliseconds between polls of an idle source: 1000 as Lambda
     /// polls a shard; 100 stands in for enhanced fan-out, which pushes records (~70 ms).
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
     pub poll_interval_ms: u64,
 }
 

@@ -158,24 +158,25 @@ impl BatchSource for KafkaPartitions {
         let fail = |source| KafkaPollError::Kafka { operation: "Fetch", topic: self.topic.clone(), source };
         let buffer = self.fetched.entry(*partition).or_default();
         buffer.retain(|r| r.offset >= position);
-        if buffer.is_empty() {
-            let (mut got, high_watermark) =
-                client.fetch_records(position, 1..4 * 1024 * 1024, 100).await.map_err(fail)?;
-            if got.is_empty() && high_watermark > position {
-                // `position` is inside a record batch (tansu returns nothing then):
+        // Topped up while under a batch (a batch held by a batching window grows).
+        if buffer.len() < self.batch_size {
+            let from = buffer.last().map_or(position, |r| r.offset + 1);
+            let (mut got, high_watermark) = client.fetch_records(from, 1..4 * 1024 * 1024, 100).await.map_err(fail)?;
+            if got.is_empty() && high_watermark > from {
+                // `from` is inside a record batch (tansu returns nothing then):
                 // read from the start and skip what was delivered.
                 let earliest = client.get_offset(OffsetAt::Earliest).await.map_err(fail)?;
                 let mut at = earliest;
-                while got.iter().all(|r| r.offset < position) && at < high_watermark {
+                while got.iter().all(|r| r.offset < from) && at < high_watermark {
                     let (batch, _) = client.fetch_records(at, 1..4 * 1024 * 1024, 100).await.map_err(fail)?;
                     let Some(next) = batch.iter().map(|r| r.offset + 1).max() else { break };
                     at = next;
                     got = batch;
                 }
             }
-            got.retain(|r| r.offset >= position);
+            got.retain(|r| r.offset >= from);
             got.sort_by_key(|r| r.offset);
-            *buffer = got;
+            buffer.extend(got);
         }
         let fetched: Vec<_> = buffer.iter().take(self.batch_size).cloned().collect();
         if fetched.is_empty() {

@@ -120,8 +120,11 @@ async fn invoke(client: &reqwest::Client, url: &str, event: &KinesisEvent) -> (K
     };
     match answer.await {
         Ok(response) => {
-            let failed = if response.batch_item_failures.is_empty() { 0 } else { records };
-            (response, Invoked { invocations: 1, records, failed })
+            // Redelivered: from the first record reported failed on.
+            let sequence_numbers: Vec<&str> =
+                event.records.iter().map(|r| r.kinesis.sequence_number.as_str()).collect();
+            let taken = pinpipe_local::kinesis_poller::succeeded_prefix(&response, &sequence_numbers);
+            (response, Invoked { invocations: 1, records, failed: records - taken as u64 })
         }
         Err(e) => {
             eprintln!("invoking {url}: {e:#}");

@@ -164,8 +164,9 @@ pub trait Poller {
                     if round.waiting == 0 {
                         break;
                     }
-                    // Batches held by the batching window: look again shortly.
-                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    // Batches held by the batching window: look again shortly (5 times a
+                    // second, what Kinesis allows GetRecords on a shard).
+                    tokio::time::sleep(Duration::from_millis(200)).await;
                     continue;
                 }
                 // A handler that fails every batch round after round (a recreated

@@ -136,12 +136,17 @@ impl Athena {
     ) -> Result<Vec<AthenaAnswer>, AnalyticsError> {
         let workgroup = workgroup(id);
         let named = self.named_queries(&workgroup).await?;
-        let mut running = Vec::new();
+        // Every question's query is found before any starts.
+        let mut queries = Vec::with_capacity(Question::ALL.len());
         for question in Question::ALL {
             let name = named_query(id, question);
             let (query, database) = named
                 .get(&name)
                 .ok_or_else(|| AnalyticsError::QueryNotDeclared { name: name.clone(), workgroup: workgroup.clone() })?;
+            queries.push((question, query, database));
+        }
+        let mut running: Vec<(Question, String)> = Vec::with_capacity(queries.len());
+        for (question, query, database) in queries {
             let stem = question.file_stem();
             let started = self
                 .client
@@ -152,16 +157,34 @@ impl Athena {
                 // A retried request starts no second query.
                 .client_request_token(format!("{run_id}-{stem}"))
                 .send()
-                .await
-                .map_err(|e| athena_error("StartQueryExecution", e))?;
-            let execution_id = started.query_execution_id().unwrap_or_default().to_owned();
-            running.push((question, execution_id));
+                .await;
+            match started {
+                Ok(started) => running.push((question, started.query_execution_id().unwrap_or_default().to_owned())),
+                Err(e) => {
+                    self.stop(&running).await;
+                    return Err(athena_error("StartQueryExecution", e));
+                }
+            }
         }
         let mut answers = Vec::with_capacity(running.len());
-        for (question, execution_id) in running {
-            answers.push(self.wait(question, execution_id, output_prefix).await?);
+        for (i, (question, execution_id)) in running.iter().enumerate() {
+            match self.wait(*question, execution_id.clone(), output_prefix).await {
+                Ok(answer) => answers.push(answer),
+                Err(error) => {
+                    self.stop(&running[i + 1..]).await;
+                    return Err(error);
+                }
+            }
         }
         Ok(answers)
+    }
+
+    /// Stops queries of a run that will publish nothing (they would only scan and
+    /// write for nobody); best effort: the run has failed already.
+    async fn stop(&self, running: &[(Question, String)]) {
+        for (_, execution_id) in running {
+            let _ = self.client.stop_query_execution().query_execution_id(execution_id).send().await;
+        }
     }
 
     async fn wait(

@@ -32,10 +32,22 @@ fn local(dir: &Path) -> Lake {
 
 /// Lands each kind's records as bronze objects; returns how many objects in all.
 async fn land(lake: &Lake, records: [Vec<String>; 3], per_object: usize, partitions: i32, first_offset: i64) -> usize {
+    land_as(ID, lake, records, per_object, partitions, first_offset).await
+}
+
+/// [`land`] into deployment `id`'s topics.
+pub(crate) async fn land_as(
+    id: &str,
+    lake: &Lake,
+    records: [Vec<String>; 3],
+    per_object: usize,
+    partitions: i32,
+    first_offset: i64,
+) -> usize {
     let mut objects = 0;
     for (kind, lines) in Kind::ALL.into_iter().zip(records) {
         let lines: Vec<&[u8]> = lines.iter().map(|l| l.as_bytes()).collect();
-        let topic = Names { id: ID }.topic(kind);
+        let topic = Names { id }.topic(kind);
         objects += pinpipe_local::bronze::land(lake, &topic, &lines, per_object, partitions, first_offset)
             .await
             .unwrap()
@@ -56,7 +68,7 @@ fn generated(posts: u64, seed: u64) -> [Vec<String>; 3] {
     records
 }
 
-fn samples() -> [Vec<String>; 3] {
+pub(crate) fn samples() -> [Vec<String>; 3] {
     ["sample_pin.jsonl", "sample_geo.jsonl", "sample_user.jsonl"].map(sample_lines)
 }
 

@@ -7,13 +7,13 @@
 //! real account runs it on Athena.
 
 use chrono::Utc;
-use pinpipe::Kind;
 use pinpipe::analytics::athena::{Athena, named_query, unload, workgroup};
 use pinpipe::analytics::output::published;
 use pinpipe::analytics::{AnalyticsError, DailyJob, Question};
-use pinpipe::config::Names;
 use pinpipe::lake::Lake;
-use pinpipe_tests::{sample_lines, stack};
+use pinpipe_tests::stack;
+
+use crate::analytics::{land_as, samples};
 
 /// The named query a deployment of the template declares for `question` (its
 /// `QueryString`, `${DeploymentId}` filled in): read from template.yaml as written.
@@ -57,11 +57,7 @@ async fn s3_lake_with_samples(id: &str) -> (Lake, String) {
     let bucket = stack::unique_name("pinpipe-athena");
     s3.create_bucket().bucket(&bucket).send().await.unwrap_or_else(|e| panic!("{}", stack::not_running("moto S3", e)));
     let lake = Lake::open(&format!("s3://{bucket}/lake")).unwrap();
-    for (kind, file) in Kind::ALL.into_iter().zip(["sample_pin.jsonl", "sample_geo.jsonl", "sample_user.jsonl"]) {
-        let lines = sample_lines(file);
-        let lines: Vec<&[u8]> = lines.iter().map(|l| l.as_bytes()).collect();
-        pinpipe_local::bronze::land(&lake, &Names { id }.topic(kind), &lines, 40, 2, 0).await.unwrap();
-    }
+    land_as(id, &lake, samples(), 40, 2, 0).await;
     (lake, bucket)
 }
 

@@ -357,13 +357,19 @@ mod tests {
         assert!(matches!(missing, Err(ServiceError::NotFound(_))));
     }
 
-    #[tokio::test]
-    async fn a_redelivered_batch_comes_again_and_a_failed_one_from_its_failure() {
+    /// A one-shard stream `s` holding `n` records, the digits 0, 1, … in order.
+    async fn digits(n: u8) -> InProcessStreams {
         let streams = InProcessStreams::new();
         streams.create_stream("s", 1).await.unwrap();
-        for i in 0..5 {
+        for i in 0..n {
             streams.put_record("s", StreamEntry { data: vec![b'0' + i], partition_key: "k".into() }).await.unwrap();
         }
+        streams
+    }
+
+    #[tokio::test]
+    async fn a_redelivered_batch_comes_again_and_a_failed_one_from_its_failure() {
+        let streams = digits(5).await;
         let mut poller = streams.poller("s", 2).unwrap().redelivering_every(2);
         let mut seen = Vec::new();
         let total = poller
@@ -385,11 +391,7 @@ mod tests {
     #[tokio::test]
     async fn a_batching_window_holds_a_short_batch_not_a_full_one_nor_a_retry() {
         use std::time::{Duration, Instant};
-        let streams = InProcessStreams::new();
-        streams.create_stream("s", 1).await.unwrap();
-        for i in 0..3 {
-            streams.put_record("s", StreamEntry { data: vec![b'0' + i], partition_key: "k".into() }).await.unwrap();
-        }
+        let streams = digits(3).await;
         let window = Duration::from_millis(1500);
         let mut poller = streams.poller("s", 2).unwrap().batching(window, 2);
         let started = Instant::now();

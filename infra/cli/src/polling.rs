@@ -143,8 +143,9 @@ pub trait Poller {
         F: FnMut(Self::Event) -> Fut,
         Fut: Future<Output = Self::Response>;
 
-    /// Polls until a round finds nothing new (nothing held by a batching window either), or `max_rounds` (a handler that keeps
-    /// failing would otherwise be redelivered for ever). Returns the rounds' totals.
+    /// Polls until a round finds nothing new (nothing held by a batching window
+    /// either), or `max_rounds` (a handler that keeps failing would otherwise be
+    /// redelivered for ever). Returns the rounds' totals.
     fn run_until_idle<F, Fut>(
         &mut self,
         mut handler: F,

@@ -69,13 +69,7 @@ async fn objects_under(lake: &Lake, prefix: &str) -> Result<Vec<String>, Analyti
 }
 
 fn athena_error(operation: &'static str, error: impl std::error::Error) -> AnalyticsError {
-    let mut detail = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        detail = format!("{detail}: {cause}");
-        source = cause.source();
-    }
-    AnalyticsError::Athena { operation, detail }
+    AnalyticsError::Athena { operation, detail: aws_sdk_athena::error::DisplayErrorContext(error).to_string() }
 }
 
 /// `query` (a named query's text) unloaded as Parquet to `location`: its comment lines
@@ -272,7 +266,7 @@ impl super::DailyJob {
             prefix: report.output_prefix.clone(),
             files: report.files.clone(),
             silver_as_of: None,
-            silver_versions: report.silver_versions.iter().map(|(kind, v)| (kind.to_string(), *v)).collect(),
+            silver_versions: super::versions_by_kind(&report.silver_versions),
         };
         output::publish(self.lake(), run_date, &published).await?;
         Ok(report)
@@ -291,7 +285,7 @@ impl AthenaReport {
             "run_date": self.run_date.format("%Y-%m-%d").to_string(),
             "run": self.run_id,
             "workgroup": self.workgroup,
-            "silver_versions": self.silver_versions.iter().map(|(k, v)| (k.to_string(), *v)).collect::<HashMap<_, _>>(),
+            "silver_versions": super::versions_by_kind(&self.silver_versions),
             "output_prefix": self.output_prefix,
             "published": output::pointer_key(self.run_date),
             "report": format!("{}report.md", self.output_prefix),

@@ -112,7 +112,7 @@ impl RunReport {
             "run_date": self.run_date.format("%Y-%m-%d").to_string(),
             "run": self.run_id,
             "silver_as_of": self.silver_as_of,
-            "silver_versions": self.silver_versions_by_kind(),
+            "silver_versions": versions_by_kind(&self.silver_versions),
             "parts": self.parts,
             "output_prefix": self.output_prefix,
             "published": output::pointer_key(self.run_date),
@@ -122,11 +122,6 @@ impl RunReport {
             "answer_rows": answers,
             "elapsed_ms": self.elapsed.as_millis() as u64,
         })
-    }
-
-    /// The silver version read, by kind name (for the summary and the pointer).
-    fn silver_versions_by_kind(&self) -> std::collections::BTreeMap<String, Option<u64>> {
-        self.silver_versions.iter().map(|(kind, version)| (kind.to_string(), *version)).collect()
     }
 
     pub fn answer(&self, question: Question) -> &DataFrame {
@@ -295,11 +290,16 @@ impl DailyJob {
             prefix: report.output_prefix.clone(),
             files: names,
             silver_as_of: report.silver_as_of,
-            silver_versions: report.silver_versions_by_kind(),
+            silver_versions: versions_by_kind(&report.silver_versions),
         };
         output::publish(&self.lake, report.run_date, &published).await?;
         Ok(())
     }
+}
+
+/// The silver version read, by kind name (for a run's summary and its pointer).
+fn versions_by_kind(versions: &[(Kind, Option<u64>); 3]) -> std::collections::BTreeMap<String, Option<u64>> {
+    versions.iter().map(|(kind, version)| (kind.to_string(), *version)).collect()
 }
 
 /// The last millisecond of `date` in UTC.

@@ -20,13 +20,13 @@ fn raw_by_id(file: &str, id_field: &str) -> HashMap<i64, String> {
         .collect()
 }
 
-fn pin(ind: i64) -> PinRow {
+fn pin(ind: i64) -> PinRow<'static> {
     let pins = raw_by_id("sample_pin.jsonl", "index");
-    clean_pin(pins[&ind].as_bytes()).unwrap()
+    clean_pin(pins[&ind].as_bytes()).unwrap().into_owned()
 }
 
-fn s(text: &str) -> Option<String> {
-    Some(text.to_owned())
+fn s(text: &'static str) -> Option<std::borrow::Cow<'static, str>> {
+    Some(text.into())
 }
 
 /// Microseconds of a UTC wall-clock time, written out by hand.
@@ -176,7 +176,8 @@ fn every_timestamp_form_of_the_catalogue_on_a_real_record() {
     ] {
         let mut record = real.clone();
         record["timestamp"] = form.into();
-        let row = clean_geo(record.to_string().as_bytes()).unwrap();
+        let bytes = record.to_string();
+        let row = clean_geo(bytes.as_bytes()).unwrap();
         assert_eq!(row.timestamp, utc(2021, 9, 26, 19, 49, 23), "{form}");
     }
     let mut record = real.clone();

@@ -7,6 +7,8 @@
 //! Long (some 450 lines before its tests) because it is the whole of SPEC §3, field by
 //! field for three kinds; split, one kind's rules would sit apart from the shared ones.
 
+use std::borrow::Cow;
+
 use serde::{Serialize, Serializer};
 
 use crate::catalogue::{COUNT_SUFFIXES, SAVE_LOCATION_PREFIX, is_placeholder};
@@ -66,27 +68,31 @@ impl QuarantineReason {
     }
 }
 
+/// Text of a cleaned row: borrowed from the record's bytes unless cleaning changed it
+/// (an escape, a joined name), so cleaning a batch allocates little.
+pub type Text<'a> = Option<Cow<'a, str>>;
+
 /// A cleaned pin: SPEC §3's columns in order.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct PinRow {
+pub struct PinRow<'a> {
     pub ind: i64,
-    pub unique_id: Option<String>,
-    pub title: Option<String>,
-    pub description: Option<String>,
+    pub unique_id: Text<'a>,
+    pub title: Text<'a>,
+    pub description: Text<'a>,
     pub follower_count: Option<i64>,
-    pub poster_name: Option<String>,
-    pub tag_list: Option<String>,
-    pub is_image_or_video: Option<String>,
-    pub image_src: Option<String>,
-    pub save_location: Option<String>,
-    pub category: Option<String>,
+    pub poster_name: Text<'a>,
+    pub tag_list: Text<'a>,
+    pub is_image_or_video: Text<'a>,
+    pub image_src: Text<'a>,
+    pub save_location: Text<'a>,
+    pub category: Text<'a>,
 }
 
 /// A cleaned geo record: SPEC §3's columns in order; `coordinates` is `[lat, lon]`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct GeoRow {
+pub struct GeoRow<'a> {
     pub ind: i64,
-    pub country: Option<String>,
+    pub country: Text<'a>,
     pub coordinates: Option<[Option<f64>; 2]>,
     #[serde(serialize_with = "rfc3339")]
     pub timestamp: Option<i64>,
@@ -94,24 +100,57 @@ pub struct GeoRow {
 
 /// A cleaned user record: SPEC §3's columns in order.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct UserRow {
+pub struct UserRow<'a> {
     pub ind: i64,
-    pub user_name: Option<String>,
+    pub user_name: Text<'a>,
     pub age: Option<i64>,
     #[serde(serialize_with = "rfc3339")]
     pub date_joined: Option<i64>,
 }
 
+impl PinRow<'_> {
+    /// The row holding its own text.
+    pub fn into_owned(self) -> PinRow<'static> {
+        PinRow {
+            ind: self.ind,
+            unique_id: owned(self.unique_id),
+            title: owned(self.title),
+            description: owned(self.description),
+            follower_count: self.follower_count,
+            poster_name: owned(self.poster_name),
+            tag_list: owned(self.tag_list),
+            is_image_or_video: owned(self.is_image_or_video),
+            image_src: owned(self.image_src),
+            save_location: owned(self.save_location),
+            category: owned(self.category),
+        }
+    }
+}
+
+impl GeoRow<'_> {
+    /// The row holding its own text.
+    pub fn into_owned(self) -> GeoRow<'static> {
+        GeoRow { country: owned(self.country), ..self }
+    }
+}
+
+impl UserRow<'_> {
+    /// The row holding its own text.
+    pub fn into_owned(self) -> UserRow<'static> {
+        UserRow { user_name: owned(self.user_name), ..self }
+    }
+}
+
 /// A cleaned record of any kind.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
-pub enum CleanRow {
-    Pin(PinRow),
-    Geo(GeoRow),
-    User(UserRow),
+pub enum CleanRow<'a> {
+    Pin(PinRow<'a>),
+    Geo(GeoRow<'a>),
+    User(UserRow<'a>),
 }
 
-impl CleanRow {
+impl CleanRow<'_> {
     /// The post the row belongs to.
     pub fn ind(&self) -> i64 {
         match self {
@@ -124,7 +163,7 @@ impl CleanRow {
 
 /// Cleans one raw record of the given kind: the bytes as they arrived (a JSON
 /// object, or a JSON string holding one).
-pub fn clean_record(kind: Kind, bytes: &[u8]) -> Result<CleanRow, QuarantineReason> {
+pub fn clean_record(kind: Kind, bytes: &[u8]) -> Result<CleanRow<'_>, QuarantineReason> {
     match kind {
         Kind::Pin => clean_pin(bytes).map(CleanRow::Pin),
         Kind::Geo => clean_geo(bytes).map(CleanRow::Geo),
@@ -156,15 +195,15 @@ fn looks_like(kind: Kind, bytes: &[u8]) -> Option<Kind> {
         .find(|other| other.own_keys().iter().all(|key| keys.contains_key(*key) || other.optional_keys().contains(key)))
 }
 
-pub fn clean_pin(bytes: &[u8]) -> Result<PinRow, QuarantineReason> {
+pub fn clean_pin(bytes: &[u8]) -> Result<PinRow<'_>, QuarantineReason> {
     decode::<PinShape>(bytes).map_err(|r| with_looks_like(r, bytes))
 }
 
-pub fn clean_geo(bytes: &[u8]) -> Result<GeoRow, QuarantineReason> {
+pub fn clean_geo(bytes: &[u8]) -> Result<GeoRow<'_>, QuarantineReason> {
     decode::<GeoShape>(bytes).map_err(|r| with_looks_like(r, bytes))
 }
 
-pub fn clean_user(bytes: &[u8]) -> Result<UserRow, QuarantineReason> {
+pub fn clean_user(bytes: &[u8]) -> Result<UserRow<'_>, QuarantineReason> {
     decode::<UserShape>(bytes).map_err(|r| with_looks_like(r, bytes))
 }
 
@@ -180,8 +219,16 @@ fn with_looks_like(reason: QuarantineReason, bytes: &[u8]) -> QuarantineReason {
 /// A raw record shape and its cleaning rule; the raw type borrows from the input.
 trait Shape {
     type Raw<'a>: serde::Deserialize<'a>;
-    type Row;
-    fn clean(raw: Self::Raw<'_>) -> Result<Self::Row, QuarantineReason>;
+    type Row<'a>;
+    fn clean<'a>(raw: Self::Raw<'a>) -> Result<Self::Row<'a>, QuarantineReason>;
+    /// The row holding its own text (for a record unwrapped from a JSON string).
+    fn into_owned(row: Self::Row<'_>) -> Self::Row<'static>;
+    /// A row holding its own text is a row of any lifetime (GATs are not known covariant).
+    fn widen<'a>(row: Self::Row<'static>) -> Self::Row<'a>;
+}
+
+fn owned(text: Text<'_>) -> Text<'static> {
+    text.map(|t| Cow::Owned(t.into_owned()))
 }
 
 struct PinShape;
@@ -190,8 +237,14 @@ struct UserShape;
 
 impl Shape for PinShape {
     type Raw<'a> = RawPin<'a>;
-    type Row = PinRow;
-    fn clean(raw: RawPin<'_>) -> Result<PinRow, QuarantineReason> {
+    type Row<'a> = PinRow<'a>;
+    fn widen<'a>(row: PinRow<'static>) -> PinRow<'a> {
+        row
+    }
+    fn into_owned(row: PinRow<'_>) -> PinRow<'static> {
+        row.into_owned()
+    }
+    fn clean<'a>(raw: Self::Raw<'a>) -> Result<Self::Row<'a>, QuarantineReason> {
         let ind = required_int("index", raw.index)?;
         check_keys(
             Kind::Pin,
@@ -226,8 +279,14 @@ impl Shape for PinShape {
 
 impl Shape for GeoShape {
     type Raw<'a> = RawGeo<'a>;
-    type Row = GeoRow;
-    fn clean(raw: RawGeo<'_>) -> Result<GeoRow, QuarantineReason> {
+    type Row<'a> = GeoRow<'a>;
+    fn widen<'a>(row: GeoRow<'static>) -> GeoRow<'a> {
+        row
+    }
+    fn into_owned(row: GeoRow<'_>) -> GeoRow<'static> {
+        row.into_owned()
+    }
+    fn clean<'a>(raw: Self::Raw<'a>) -> Result<Self::Row<'a>, QuarantineReason> {
         let ind = required_int("ind", raw.ind)?;
         check_keys(
             Kind::Geo,
@@ -251,8 +310,14 @@ impl Shape for GeoShape {
 
 impl Shape for UserShape {
     type Raw<'a> = RawUser<'a>;
-    type Row = UserRow;
-    fn clean(raw: RawUser<'_>) -> Result<UserRow, QuarantineReason> {
+    type Row<'a> = UserRow<'a>;
+    fn widen<'a>(row: UserRow<'static>) -> UserRow<'a> {
+        row
+    }
+    fn into_owned(row: UserRow<'_>) -> UserRow<'static> {
+        row.into_owned()
+    }
+    fn clean<'a>(raw: Self::Raw<'a>) -> Result<Self::Row<'a>, QuarantineReason> {
         let ind = required_int("ind", raw.ind)?;
         check_keys(
             Kind::User,
@@ -269,7 +334,7 @@ impl Shape for UserShape {
             ind,
             // SPEC §3: first_name + " " + last_name; a lone part stands alone.
             user_name: match (first, last) {
-                (Some(f), Some(l)) => Some(format!("{f} {l}")),
+                (Some(f), Some(l)) => Some(Cow::Owned(format!("{f} {l}"))),
                 (one, other) => one.or(other),
             },
             age: int("age", raw.age)?,
@@ -280,13 +345,15 @@ impl Shape for UserShape {
 
 /// Decodes a raw record — an object, or a string holding one (the original
 /// streaming script's `json.dumps`) — and cleans it.
-fn decode<S: Shape>(bytes: &[u8]) -> Result<S::Row, QuarantineReason> {
+fn decode<S: Shape>(bytes: &[u8]) -> Result<S::Row<'_>, QuarantineReason> {
     match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
         Some(b'{') => S::clean(parse_object::<S::Raw<'_>>(bytes)?),
         Some(b'"') => {
             let inner: String = serde_json::from_slice(bytes).map_err(not_json)?;
             match inner.trim_start().as_bytes().first() {
-                Some(b'{') => S::clean(parse_object::<S::Raw<'_>>(inner.as_bytes())?),
+                Some(b'{') => {
+                    S::clean(parse_object::<S::Raw<'_>>(inner.as_bytes())?).map(|row| S::widen(S::into_owned(row)))
+                }
                 _ => Err(QuarantineReason::NotAnObject { found: "a string" }),
             }
         }
@@ -314,16 +381,20 @@ fn wrong(field: &'static str, expected: &'static str, value: &Scalar) -> Quarant
 
 /// Trimmed text (white space includes U+00A0), `None` for a placeholder; numbers
 /// keep their JSON spelling; booleans and containers cannot be text.
-fn text(field: &'static str, value: Field) -> Result<Option<String>, QuarantineReason> {
+fn text<'a>(field: &'static str, value: Field<'a>) -> Result<Text<'a>, QuarantineReason> {
     Ok(match value {
         None | Some(Scalar::Null) => None,
-        Some(Scalar::Str(s)) => {
+        Some(Scalar::Str(Cow::Borrowed(s))) => {
             let t = s.trim();
-            (!is_placeholder(t)).then(|| t.to_owned())
+            (!is_placeholder(t)).then_some(Cow::Borrowed(t))
         }
-        Some(Scalar::Int(i)) => Some(i.to_string()),
-        Some(Scalar::BigUint(u)) => Some(u.to_string()),
-        Some(Scalar::Float(f)) => Some(f.to_string()),
+        Some(Scalar::Str(Cow::Owned(s))) => {
+            let t = s.trim();
+            (!is_placeholder(t)).then(|| Cow::Owned(t.to_owned()))
+        }
+        Some(Scalar::Int(i)) => Some(Cow::Owned(i.to_string())),
+        Some(Scalar::BigUint(u)) => Some(Cow::Owned(u.to_string())),
+        Some(Scalar::Float(f)) => Some(Cow::Owned(f.to_string())),
         Some(other) => return Err(wrong(field, "a string", &other)),
     })
 }
@@ -446,10 +517,13 @@ pub fn parse_count(text: &str) -> Option<i64> {
 }
 
 /// SPEC §3: "Local save in /data/x" → "/data/x"; a bare path stays as it is.
-fn save_location_path(location: String) -> String {
-    match location.strip_prefix(SAVE_LOCATION_PREFIX) {
-        Some(path) => path.trim().to_owned(),
-        None => location,
+fn save_location_path(location: Cow<'_, str>) -> Cow<'_, str> {
+    match location {
+        Cow::Borrowed(l) => Cow::Borrowed(l.strip_prefix(SAVE_LOCATION_PREFIX).map_or(l, str::trim)),
+        Cow::Owned(l) => match l.strip_prefix(SAVE_LOCATION_PREFIX) {
+            Some(path) => Cow::Owned(path.trim().to_owned()),
+            None => Cow::Owned(l),
+        },
     }
 }
 
@@ -481,16 +555,16 @@ mod tests {
         format!("{{{}{separator}{rest}", missing.join(","))
     }
 
-    fn pin(json: &str) -> Result<PinRow, QuarantineReason> {
-        clean_pin(with_keys(Kind::Pin, json).as_bytes())
+    fn pin(json: &str) -> Result<PinRow<'static>, QuarantineReason> {
+        clean_pin(with_keys(Kind::Pin, json).as_bytes()).map(PinShape::into_owned)
     }
 
-    fn geo(json: &str) -> Result<GeoRow, QuarantineReason> {
-        clean_geo(with_keys(Kind::Geo, json).as_bytes())
+    fn geo(json: &str) -> Result<GeoRow<'static>, QuarantineReason> {
+        clean_geo(with_keys(Kind::Geo, json).as_bytes()).map(GeoShape::into_owned)
     }
 
-    fn user(json: &str) -> Result<UserRow, QuarantineReason> {
-        clean_user(with_keys(Kind::User, json).as_bytes())
+    fn user(json: &str) -> Result<UserRow<'static>, QuarantineReason> {
+        clean_user(with_keys(Kind::User, json).as_bytes()).map(UserShape::into_owned)
     }
 
     #[test]

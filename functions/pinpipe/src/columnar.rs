@@ -4,11 +4,11 @@
 
 use std::sync::Arc;
 
-use arrow_array::builder::{Float64Builder, ListBuilder};
-use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
+use arrow_array::builder::{Float64Builder, ListBuilder, StringBuilder};
+use arrow_array::{ArrayRef, Int64Array, RecordBatch, TimestampMicrosecondArray};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 
-use crate::clean::{GeoRow, PinRow, QuarantineReason, UserRow, clean_geo, clean_pin, clean_user};
+use crate::clean::{GeoRow, PinRow, QuarantineReason, Text, UserRow, clean_geo, clean_pin, clean_user};
 use crate::kind::Kind;
 
 /// SPEC §3's schemas. Timestamps are microseconds, UTC; the list item is named
@@ -67,7 +67,8 @@ pub struct CleanedBatch {
 }
 
 /// Cleans raw records of one kind into one Arrow batch; what cannot be cleaned
-/// is returned with its reason, never dropped.
+/// is returned with its reason, never dropped. Rows borrow their text from the
+/// records, and each column is built once at its final size.
 pub fn clean_batch<'a>(kind: Kind, records: impl IntoIterator<Item = &'a [u8]>) -> CleanedBatch {
     let mut quarantined = Vec::new();
     let batch = match kind {
@@ -80,11 +81,12 @@ pub fn clean_batch<'a>(kind: Kind, records: impl IntoIterator<Item = &'a [u8]>) 
 
 fn collect<'a, R>(
     records: impl IntoIterator<Item = &'a [u8]>,
-    clean: fn(&[u8]) -> Result<R, QuarantineReason>,
+    clean: fn(&'a [u8]) -> Result<R, QuarantineReason>,
     quarantined: &mut Vec<(usize, QuarantineReason)>,
 ) -> Vec<R> {
-    let mut rows = Vec::new();
-    for (position, bytes) in records.into_iter().enumerate() {
+    let records = records.into_iter();
+    let mut rows = Vec::with_capacity(records.size_hint().0);
+    for (position, bytes) in records.enumerate() {
         match clean(bytes) {
             Ok(row) => rows.push(row),
             Err(reason) => quarantined.push((position, reason)),
@@ -93,8 +95,13 @@ fn collect<'a, R>(
     rows
 }
 
-fn texts<'r, T: 'r>(rows: &'r [T], f: impl Fn(&'r T) -> Option<&'r String>) -> ArrayRef {
-    Arc::new(rows.iter().map(|r| f(r).map(String::as_str)).collect::<StringArray>())
+fn texts<'r, T: 'r>(rows: &'r [T], f: impl Fn(&'r T) -> &'r Text<'r>) -> ArrayRef {
+    let bytes = rows.iter().map(|r| f(r).as_ref().map_or(0, |t| t.len())).sum();
+    let mut column = StringBuilder::with_capacity(rows.len(), bytes);
+    for row in rows {
+        column.append_option(f(row).as_deref());
+    }
+    Arc::new(column.finish())
 }
 
 fn ints<T>(rows: &[T], f: impl Fn(&T) -> Option<i64>) -> ArrayRef {
@@ -113,26 +120,26 @@ fn batch(kind: Kind, columns: Vec<ArrayRef>) -> RecordBatch {
     RecordBatch::try_new(schema::of(kind), columns).expect("columns are built to the schema")
 }
 
-pub fn pin_batch(rows: &[PinRow]) -> RecordBatch {
+fn pin_batch(rows: &[PinRow]) -> RecordBatch {
     batch(
         Kind::Pin,
         vec![
             ids(rows, |r| r.ind),
-            texts(rows, |r| r.unique_id.as_ref()),
-            texts(rows, |r| r.title.as_ref()),
-            texts(rows, |r| r.description.as_ref()),
+            texts(rows, |r| &r.unique_id),
+            texts(rows, |r| &r.title),
+            texts(rows, |r| &r.description),
             ints(rows, |r| r.follower_count),
-            texts(rows, |r| r.poster_name.as_ref()),
-            texts(rows, |r| r.tag_list.as_ref()),
-            texts(rows, |r| r.is_image_or_video.as_ref()),
-            texts(rows, |r| r.image_src.as_ref()),
-            texts(rows, |r| r.save_location.as_ref()),
-            texts(rows, |r| r.category.as_ref()),
+            texts(rows, |r| &r.poster_name),
+            texts(rows, |r| &r.tag_list),
+            texts(rows, |r| &r.is_image_or_video),
+            texts(rows, |r| &r.image_src),
+            texts(rows, |r| &r.save_location),
+            texts(rows, |r| &r.category),
         ],
     )
 }
 
-pub fn geo_batch(rows: &[GeoRow]) -> RecordBatch {
+fn geo_batch(rows: &[GeoRow]) -> RecordBatch {
     let mut coordinates = ListBuilder::with_capacity(Float64Builder::with_capacity(rows.len() * 2), rows.len())
         .with_field(schema::coordinates_item());
     for row in rows {
@@ -149,19 +156,19 @@ pub fn geo_batch(rows: &[GeoRow]) -> RecordBatch {
         Kind::Geo,
         vec![
             ids(rows, |r| r.ind),
-            texts(rows, |r| r.country.as_ref()),
+            texts(rows, |r| &r.country),
             Arc::new(coordinates.finish()),
             times(rows, |r| r.timestamp),
         ],
     )
 }
 
-pub fn user_batch(rows: &[UserRow]) -> RecordBatch {
+fn user_batch(rows: &[UserRow]) -> RecordBatch {
     batch(
         Kind::User,
         vec![
             ids(rows, |r| r.ind),
-            texts(rows, |r| r.user_name.as_ref()),
+            texts(rows, |r| &r.user_name),
             ints(rows, |r| r.age),
             times(rows, |r| r.date_joined),
         ],

@@ -118,6 +118,7 @@ pub async fn maintain(
     let (table, compacted) = table
         .optimize()
         .with_type(OptimizeType::Compact)
+        .with_writer_properties(crate::delta::writer_properties())
         .with_commit_properties(no_cleanup())
         .await
         .map_err(step("compaction"))?;

@@ -194,7 +194,10 @@ async fn stage_objects(lake: &Lake, kind: Kind, objects: &[&Listed]) -> Result<(
     let mut lines: Vec<&[u8]> = Vec::new();
     let mut origins: Vec<(usize, u64)> = Vec::new();
     for (index, (_, body)) in fetched.iter().enumerate() {
-        for (number, line) in body.split(|&b| b == b'\n').enumerate() {
+        let mut start = 0;
+        for (number, end) in memchr::memchr_iter(b'\n', body).chain([body.len()]).enumerate() {
+            let line = &body[start..end];
+            start = end + 1;
             let line = line.strip_suffix(b"\r").unwrap_or(line);
             if line.iter().all(u8::is_ascii_whitespace) {
                 continue;

@@ -218,15 +218,15 @@ pub fn buckets_of(row: &CleanRow) -> Vec<(Series, String, Option<i64>)> {
         match row {
             CleanRow::Pin(pin) => {
                 if let Some(name) = &pin.poster_name {
-                    out.push((Series::Board(Dimension::Profile, resolution), name.clone(), pin.follower_count));
+                    out.push((Series::Board(Dimension::Profile, resolution), name.to_string(), pin.follower_count));
                 }
                 if let Some(category) = &pin.category {
-                    out.push((Series::Board(Dimension::Category, resolution), category.clone(), None));
+                    out.push((Series::Board(Dimension::Category, resolution), category.to_string(), None));
                 }
             }
             CleanRow::Geo(geo) => {
                 if let Some(country) = &geo.country {
-                    out.push((Series::Board(Dimension::Country, resolution), country.clone(), None));
+                    out.push((Series::Board(Dimension::Country, resolution), country.to_string(), None));
                 }
             }
             CleanRow::User(_) => {}
@@ -357,7 +357,8 @@ mod tests {
         let mut pin: serde_json::Value = serde_json::from_str(line).unwrap();
         pin["poster_name"] = "User Info Error".into();
         pin["category"] = serde_json::Value::Null;
-        let row = clean_record(Kind::Pin, pin.to_string().as_bytes()).unwrap();
+        let bytes = pin.to_string();
+        let row = clean_record(Kind::Pin, bytes.as_bytes()).unwrap();
         let mut increments = BTreeMap::new();
         add_record(&mut increments, &row, 0);
         assert!(increments.is_empty(), "{increments:?}");

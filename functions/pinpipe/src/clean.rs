@@ -221,10 +221,9 @@ trait Shape {
     type Raw<'a>: serde::Deserialize<'a>;
     type Row<'a>;
     fn clean<'a>(raw: Self::Raw<'a>) -> Result<Self::Row<'a>, QuarantineReason>;
-    /// The row holding its own text (for a record unwrapped from a JSON string).
-    fn into_owned(row: Self::Row<'_>) -> Self::Row<'static>;
-    /// A row holding its own text is a row of any lifetime (GATs are not known covariant).
-    fn widen<'a>(row: Self::Row<'static>) -> Self::Row<'a>;
+    /// The row holding its own text (for a record unwrapped from a JSON string), so of
+    /// any lifetime (a GAT is not known to be covariant, so each kind says it).
+    fn into_owned<'a>(row: Self::Row<'_>) -> Self::Row<'a>;
 }
 
 fn owned(text: Text<'_>) -> Text<'static> {
@@ -238,10 +237,7 @@ struct UserShape;
 impl Shape for PinShape {
     type Raw<'a> = RawPin<'a>;
     type Row<'a> = PinRow<'a>;
-    fn widen<'a>(row: PinRow<'static>) -> PinRow<'a> {
-        row
-    }
-    fn into_owned(row: PinRow<'_>) -> PinRow<'static> {
+    fn into_owned<'a>(row: PinRow<'_>) -> PinRow<'a> {
         row.into_owned()
     }
     fn clean<'a>(raw: Self::Raw<'a>) -> Result<Self::Row<'a>, QuarantineReason> {
@@ -280,10 +276,7 @@ impl Shape for PinShape {
 impl Shape for GeoShape {
     type Raw<'a> = RawGeo<'a>;
     type Row<'a> = GeoRow<'a>;
-    fn widen<'a>(row: GeoRow<'static>) -> GeoRow<'a> {
-        row
-    }
-    fn into_owned(row: GeoRow<'_>) -> GeoRow<'static> {
+    fn into_owned<'a>(row: GeoRow<'_>) -> GeoRow<'a> {
         row.into_owned()
     }
     fn clean<'a>(raw: Self::Raw<'a>) -> Result<Self::Row<'a>, QuarantineReason> {
@@ -311,10 +304,7 @@ impl Shape for GeoShape {
 impl Shape for UserShape {
     type Raw<'a> = RawUser<'a>;
     type Row<'a> = UserRow<'a>;
-    fn widen<'a>(row: UserRow<'static>) -> UserRow<'a> {
-        row
-    }
-    fn into_owned(row: UserRow<'_>) -> UserRow<'static> {
+    fn into_owned<'a>(row: UserRow<'_>) -> UserRow<'a> {
         row.into_owned()
     }
     fn clean<'a>(raw: Self::Raw<'a>) -> Result<Self::Row<'a>, QuarantineReason> {
@@ -351,9 +341,7 @@ fn decode<S: Shape>(bytes: &[u8]) -> Result<S::Row<'_>, QuarantineReason> {
         Some(b'"') => {
             let inner: String = serde_json::from_slice(bytes).map_err(not_json)?;
             match inner.trim_start().as_bytes().first() {
-                Some(b'{') => {
-                    S::clean(parse_object::<S::Raw<'_>>(inner.as_bytes())?).map(|row| S::widen(S::into_owned(row)))
-                }
+                Some(b'{') => S::clean(parse_object::<S::Raw<'_>>(inner.as_bytes())?).map(S::into_owned),
                 _ => Err(QuarantineReason::NotAnObject { found: "a string" }),
             }
         }

@@ -45,16 +45,23 @@ Without it each commit costs more with every small file added since the last com
 (deltalake keeps its snapshot's file list up to date on every commit), so the total grows
 with the square of the commits.
 
-What grew, and what still grows (measured 2026-11-30). Listings of a local lake used to
-walk and stat the whole directory whatever the offset (object_store's LocalFileSystem): each
-Delta log refresh listed all of \`_delta_log\`, each sink delivery all of its partition (300
-posts: 720k statx calls). The lake's local store now reads the names and looks up only
-those after the offset, and the sink lists a 16-key window: 6.67× became 4.7× (1,000 posts
-111 → 90 s, 4,000 posts 740 → 425 s). What remains is the stream cleaner's commit itself:
-\`pinpipe bench-soak --commits 4000 --maintain-every 360\` shows its p50 rising over the first
-4,000 commits with 7-day retention (pin 32.7 → 43.4 ms) and with 30 s retention alike (28.4 →
-36.4 ms), so it is not the tombstones; the 20,000-commit soak (above) shows the rise levels
-off (p50 38–42 ms from 3,000 commits on). Not broken down further yet.
+What grew, and what still grows. Listings of a local lake used to walk and stat the whole
+directory whatever the offset (object_store's LocalFileSystem): each Delta log refresh
+listed all of \`_delta_log\`, each sink delivery all of its partition (300 posts: 720k statx
+calls). The lake's local store now reads the names and looks up only those after the
+offset, and the sink lists a 16-key window: 6.67× became 4.75× (2026-11-30: 1,000 posts
+111 → 90 s, 4,000 posts 740 → 425 s). Re-run 2026-12-01 on a machine ~1.65× slower: 147.5
+and 701.7 s, the same 4.76×. What still grows, from a perf profile of a 2,000-post demo
+(release, 199 Hz, share of CPU in the 5–15% and 55–65% slices of the run): the kernel's
+directory reads (\`filldir64\`, \`ext4fs_dirhash\`, \`ext4_htree_store_dirent\`) 0.6 → 2.1%
+— a local directory cannot be read from a name on, so listing \`_delta_log\` or a bronze
+partition after an offset reads all of it, and within the 7-day retention every commit
+file stays (S3 lists from the offset: a deployed lake does not pay this); SipHash 0.9 →
+1.5% and delta-kernel's \`ensure_data_types\` 1.4 → 1.8% (a hashed set and the batches
+replayed per commit grow with the table's history; not traced to their callers yet). The
+largest cost is flat, not growing: glibc's allocator, 28–31% of CPU throughout
+(\`malloc_consolidate\` and \`unlink_chunk\` ~7%): another allocator would make every run
+faster but not change the ratio by itself.
 MD
 )
 echo "$section" | python3 infra/bench/write_section.py demo

@@ -234,3 +234,35 @@ async fn a_writer_idle_behind_50000_versions_commits_with_bounded_requests() {
     assert!(warm_requests <= 20, "a warm append made {warm_requests} requests: {}", counts.summary());
     assert_eq!(duckdb_delta(table.to_str().unwrap()).rows, 30);
 }
+
+/// One long-lived cleaner (a warm Lambda instance) commits one record at a time,
+/// well past the versions after which it loads its table afresh, with maintenance
+/// between some invocations: every append succeeds, every record lands once, and a
+/// redelivery of its first batch is still recognised as landed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_warm_cleaner_stays_exact_across_fresh_loads_of_its_table() {
+    let dir = temp_lake("warm");
+    let lake = Lake::open(dir.to_str().unwrap()).unwrap();
+    let relative = names().stream_table(Kind::Pin);
+    let stream = names().stream(Kind::Pin);
+    let posts = 2 * pinpipe::delta::RELOAD_INTERVAL as usize + 30;
+    let records: Vec<_> = Generator::new(GenerateOptions { posts: posts as u64, seed: 5, resend: false })
+        .posts()
+        .enumerate()
+        .map(|(i, post)| (sequence_number(0, i as u64), post.pin.into_bytes()))
+        .collect();
+    let cleaner = StreamCleaner::new(lake.clone(), ID);
+    for (i, record) in records.iter().enumerate() {
+        let (response, written) = cleaner.handle(&event(&stream, &shard_id(0), std::slice::from_ref(record))).await;
+        assert!(response.batch_item_failures.is_empty(), "append {i} failed: {response:?}");
+        assert_eq!(written.rows_written, 1, "append {i}");
+        if i % 70 == 69 {
+            maintenance::maintain(&lake, &relative, Kind::Pin, Retention::days(7.0, 7.0)).await.unwrap();
+        }
+    }
+    let (response, again) = cleaner.handle(&event(&stream, &shard_id(0), &records[..1])).await;
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!((again.rows_written, again.duplicates_skipped), (0, 1));
+    let read = duckdb_delta(dir.join(&relative).to_str().unwrap());
+    assert_eq!(read.inds, (0..posts as i64).collect::<Vec<_>>(), "every record exactly once");
+}

@@ -8,7 +8,9 @@
 //! - commits never clean up expired log files themselves (that lists the whole log on
 //!   every commit); table maintenance does it on its schedule;
 //! - a writer checkpoints every [`CHECKPOINT_INTERVAL`] versions, so opening a table
-//!   reads a checkpoint plus at most that many commits.
+//!   reads a checkpoint plus at most that many commits;
+//! - a long-lived table is loaded afresh every [`RELOAD_INTERVAL`] versions, so a warm
+//!   writer's commit costs what a new one's does.
 
 use std::collections::HashMap;
 
@@ -37,6 +39,14 @@ use crate::marks::{self, Mark, MarkError, Txns, Writer};
 /// keeping live files few, a checkpoint is small, and fewer commits to replay keep a
 /// cold open fast.
 pub const CHECKPOINT_INTERVAL: u64 = 100;
+
+/// A long-lived table (a Lambda instance's writer) is loaded afresh, from the newest
+/// checkpoint, once its loaded state has moved on this many versions. deltalake moves
+/// a loaded state on by replaying the new commits together with the file list it
+/// already holds, and that list keeps one Arrow batch per commit replayed since the
+/// load (files compaction removed leave emptied batches behind): without a fresh load
+/// every commit costs more than the one before, however small the table is.
+pub const RELOAD_INTERVAL: u64 = CHECKPOINT_INTERVAL;
 
 /// The Parquet settings of every data file of our tables, appended or compacted:
 /// deltalake's Snappy (read by every engine; LZ4 measured no faster here), and
@@ -81,6 +91,8 @@ pub struct CleanTable {
     table: DeltaTable,
     /// Every writer's txn, kept up to date with the loaded snapshot on demand.
     txns: Txns,
+    /// The version last loaded afresh (see [`RELOAD_INTERVAL`]).
+    loaded_afresh: u64,
 }
 
 impl CleanTable {
@@ -157,7 +169,8 @@ impl CleanTable {
         }
         marks::check_retention(snapshot.metadata().configuration())
             .map_err(|e| LakeError::Inconsistent { table: url.to_string(), detail: e.to_string() })?;
-        Ok(CleanTable { url, kind, table, txns: Txns::default() })
+        let loaded_afresh = table.version().unwrap_or_default();
+        Ok(CleanTable { url, kind, table, txns: Txns::default(), loaded_afresh })
     }
 
     pub fn url(&self) -> &Url {
@@ -213,9 +226,18 @@ impl CleanTable {
         })
     }
 
-    /// Re-reads the log to the latest version.
+    /// Re-reads the log to the latest version: the commits after the loaded one, or
+    /// afresh from the newest checkpoint once every [`RELOAD_INTERVAL`] versions.
     pub async fn refresh(&mut self) -> Result<(), LakeError> {
-        self.table.update_incremental(None).await.map_err(|e| LakeError::delta(&self.url, e))
+        let afresh = self.version().is_some_and(|v| v >= self.loaded_afresh + RELOAD_INTERVAL);
+        if afresh {
+            self.table.state = None;
+        }
+        self.table.update_incremental(None).await.map_err(|e| LakeError::delta(&self.url, e))?;
+        if afresh {
+            self.loaded_afresh = self.version().unwrap_or_default();
+        }
+        Ok(())
     }
 
     /// `writer`'s mark as of the loaded version (refreshed first if maintenance moved

@@ -44,8 +44,10 @@ pub const CHECKPOINT_INTERVAL: u64 = 100;
 /// checkpoint, once its loaded state has moved on this many versions. deltalake moves
 /// a loaded state on by replaying the new commits together with the file list it
 /// already holds, and that list keeps one Arrow batch per commit replayed since the
-/// load (files compaction removed leave emptied batches behind): without a fresh load
-/// every commit costs more than the one before, however small the table is.
+/// load: without a fresh load every commit costs more than the one before, however
+/// small the table is. Only [`CleanTable::refresh`] reloads, as it runs before a
+/// writer reads its mark: reloading between the mark and the commit could move the
+/// commit's read version past another delivery of the same writer.
 pub const RELOAD_INTERVAL: u64 = CHECKPOINT_INTERVAL;
 
 /// The Parquet settings of every data file of our tables, appended or compacted:

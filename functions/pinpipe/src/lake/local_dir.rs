@@ -7,6 +7,17 @@
 //! prefix directory's names are read (no stat), those at or before the offset are
 //! skipped, and only the rest are looked up. Listings from an offset come in key
 //! order, as S3's do (the sink relies on it to stop early).
+//!
+//! A Delta log listed from a version (`_delta_log/<20 digits>`, how delta-kernel lists)
+//! is not read as a directory at all: reading an ext4 directory costs every name in it
+//! (~0.9 µs each), and a log keeps a retention period of commits, so each listing would
+//! still cost the whole week. The names that can follow a version are known —
+//! `<v>.checkpoint.parquet`, `<v>.json`, then `_last_checkpoint` — so they are looked up
+//! version by version until one has neither. Files other engines may add (multi-part or
+//! v2 checkpoints, compacted logs, `.crc`) are optional for a reader, except a checkpoint
+//! `_last_checkpoint` names: when it names parts or a v2 checkpoint, or when nothing is
+//! found at the first version (a cleaned-up log listed from before its start), the
+//! directory is read as above.
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -91,6 +102,61 @@ fn entries_after(dir: std::path::PathBuf, prefix: &Path, offset: &Path) -> std::
     Ok(after)
 }
 
+/// The version a Delta log is listed from, when `offset` is `<prefix>/<20 digits>` and
+/// `prefix` a `_delta_log` directory.
+fn log_version(prefix: &Path, offset: &Path) -> Option<u64> {
+    if prefix.filename() != Some("_delta_log") {
+        return None;
+    }
+    let name = offset.as_ref().strip_prefix(prefix.as_ref())?.strip_prefix('/')?;
+    (name.len() == 20 && name.bytes().all(|b| b.is_ascii_digit())).then(|| name.parse().ok())?
+}
+
+/// The objects of the Delta log in `dir` from version `from` on, in key order, found
+/// by looking up the names that can follow each version; `None` when the directory
+/// must be read instead (see the module's doc).
+fn log_entries_from(dir: &std::path::Path, prefix: &Path, from: u64) -> std::io::Result<Option<Vec<After>>> {
+    let exists = |name: &str| match std::fs::metadata(dir.join(name)) {
+        Ok(meta) => Ok(meta.is_file()),
+        Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory) => Ok(false),
+        Err(e) => Err(e),
+    };
+    let last_checkpoint = match std::fs::read(dir.join("_last_checkpoint")) {
+        Ok(bytes) if names_other_checkpoint_files(&bytes) => return Ok(None),
+        Ok(_) => true,
+        Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory) => false,
+        Err(e) => return Err(e),
+    };
+    let mut found = Vec::new();
+    for version in from.. {
+        let before = found.len();
+        for name in [format!("{version:020}.checkpoint.parquet"), format!("{version:020}.json")] {
+            if exists(&name)? {
+                found.push(After::File(prefix.clone().join(name.as_str())));
+            }
+        }
+        if found.len() == before {
+            if version == from {
+                return Ok(None);
+            }
+            break;
+        }
+    }
+    if last_checkpoint {
+        found.push(After::File(prefix.clone().join("_last_checkpoint")));
+    }
+    Ok(Some(found))
+}
+
+/// Whether `_last_checkpoint` names checkpoint files other than `<v>.checkpoint.parquet`
+/// (multi-part or v2), or cannot be read: then only reading the directory finds them.
+fn names_other_checkpoint_files(last_checkpoint: &[u8]) -> bool {
+    match serde_json::from_slice::<serde_json::Value>(last_checkpoint) {
+        Ok(hint) => ["parts", "v2Checkpoint"].iter().any(|key| hint.get(key).is_some_and(|v| !v.is_null())),
+        Err(_) => true,
+    }
+}
+
 /// `LocalFileSystem` writes an object to `<name>#<digits>` and renames it into place;
 /// such files are not objects (its listing skips them too).
 fn is_staging(location: &Path) -> bool {
@@ -147,10 +213,16 @@ impl ObjectStore for LocalDir {
                     store: "LocalDir",
                     source: e,
                 };
-                tokio::task::spawn_blocking(move || entries_after(dir, &prefix, &offset))
-                    .await
-                    .map_err(|e| generic(Box::new(e)))?
-                    .map_err(|e| generic(Box::new(e)))
+                tokio::task::spawn_blocking(move || match log_version(&prefix, &offset) {
+                    Some(from) => match log_entries_from(&dir, &prefix, from)? {
+                        Some(entries) => Ok(entries),
+                        None => entries_after(dir, &prefix, &offset),
+                    },
+                    None => entries_after(dir, &prefix, &offset),
+                })
+                .await
+                .map_err(|e| generic(Box::new(e)))?
+                .map_err(|e| generic(Box::new(e)))
             }
         };
         stream::once(listed)
@@ -241,6 +313,63 @@ mod tests {
         assert_eq!(from_b.iter().map(|(k, _)| k.rsplit('/').next().unwrap()).collect::<Vec<_>>(), ["x", "c"]);
         let missing = Path::from(format!("{prefix}/missing"));
         assert!(listed(&ours, &missing, &Path::from(format!("{missing}/0"))).await.is_empty());
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    /// A Delta log listed from a version, as delta-kernel lists it: the same objects as
+    /// `LocalFileSystem` lists, found without reading the directory, and from the
+    /// directory when `_last_checkpoint` names multi-part files or the log starts later.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn lists_a_delta_log_from_a_version_as_local_file_system_does() {
+        let root = std::env::temp_dir().join(format!("pinpipe-local-log-{}", std::process::id()));
+        let log = root.join("t").join("_delta_log");
+        std::fs::create_dir_all(&log).unwrap();
+        let write = |name: &str, body: &str| std::fs::write(log.join(name), body).unwrap();
+        for v in 3..=12u64 {
+            write(&format!("{v:020}.json"), "{}");
+        }
+        for v in [4u64, 9] {
+            write(&format!("{v:020}.checkpoint.parquet"), "parquet");
+        }
+        write("_last_checkpoint", r#"{"version":9,"size":3}"#);
+        let prefix = Path::from_filesystem_path(&log).unwrap();
+        let ours = LocalDir::new();
+        let theirs = LocalFileSystem::new();
+        let from = |v: u64| Path::from(format!("{prefix}/{v:020}"));
+        let names = |listed: Vec<(String, u64)>| -> Vec<String> {
+            listed.into_iter().map(|(k, _)| k.rsplit('/').next().unwrap().to_owned()).collect()
+        };
+        // From before the log's start (0–2), inside it, and past its end (13, 14).
+        for v in 0..=14 {
+            let expected = listed(&theirs, &prefix, &from(v)).await;
+            assert_eq!(as_listed(&ours, &prefix, &from(v)).await, expected, "from version {v}");
+        }
+        assert_eq!(
+            names(as_listed(&ours, &prefix, &from(9)).await),
+            [
+                "00000000000000000009.checkpoint.parquet",
+                "00000000000000000009.json",
+                "00000000000000000010.json",
+                "00000000000000000011.json",
+                "00000000000000000012.json",
+                "_last_checkpoint"
+            ]
+        );
+        // Found without reading the directory: a file no version's names cover is not listed.
+        write("00000000000000000010.crc", "{}");
+        assert!(!names(as_listed(&ours, &prefix, &from(9)).await).iter().any(|n| n.ends_with(".crc")));
+        // Another engine's two-part checkpoint, named by `_last_checkpoint`: read from the directory.
+        let part = |i: u32| format!("00000000000000000012.checkpoint.{i:010}.0000000002.parquet");
+        for i in [1, 2] {
+            write(&part(i), "parquet");
+        }
+        write("_last_checkpoint", r#"{"version":12,"size":3,"parts":2}"#);
+        for v in [0, 9, 12] {
+            let expected = listed(&theirs, &prefix, &from(v)).await;
+            assert_eq!(as_listed(&ours, &prefix, &from(v)).await, expected, "from version {v}, multi-part");
+        }
+        let from_12 = names(as_listed(&ours, &prefix, &from(12)).await);
+        assert!(from_12.contains(&part(2)), "{from_12:?}");
         std::fs::remove_dir_all(&root).unwrap();
     }
 }

@@ -5,8 +5,10 @@
 //! sink delivery (it lists a partition from the batch's window) would cost the whole
 //! history: one-commit-per-record runs grew with the square of the commits. Here the
 //! prefix directory's names are read (no stat), those at or before the offset are
-//! skipped, and only the rest are looked up. Listings from an offset come in key
-//! order, as S3's do (the sink relies on it to stop early).
+//! skipped, and only the rest are stat'ed, in the same blocking task (as
+//! `LocalFileSystem`'s own listing does: looking each up with `head` opened every file,
+//! one blocking task apiece). Listings from an offset come in key order, as S3's do
+//! (the sink relies on it to stop early).
 //!
 //! A Delta log listed from a version (`_delta_log/<20 digits>`, how delta-kernel lists)
 //! is not read as a directory at all: reading an ext4 directory costs every name in it
@@ -29,12 +31,12 @@ use futures::{StreamExt, TryStreamExt};
 use object_store::local::LocalFileSystem;
 use object_store::path::{Path, PathPart};
 use object_store::{
-    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore, ObjectStoreExt,
-    PutMultipartOptions, PutOptions, PutPayload, PutResult, RenameOptions, Result,
+    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore, PutMultipartOptions,
+    PutOptions, PutPayload, PutResult, RenameOptions, Result,
 };
 
-/// Objects looked up at once after the offset.
-const HEAD_CONCURRENCY: usize = 8;
+/// Subdirectories listed at once after the offset.
+const TREE_CONCURRENCY: usize = 8;
 
 #[derive(Debug)]
 pub(super) struct LocalDir {
@@ -55,7 +57,7 @@ impl std::fmt::Display for LocalDir {
 
 /// An entry of the prefix directory after the offset.
 enum After {
-    File(Path),
+    File(ObjectMeta),
     /// A subtree left to `LocalFileSystem` (which filters its objects by the offset):
     /// a subdirectory, or the whole prefix when a name does not map plainly to a key
     /// (its rules for such names are its own).
@@ -95,7 +97,10 @@ fn entries_after(dir: std::path::PathBuf, prefix: &Path, offset: &Path) -> std::
             // not ('/' sorts after '-'): `LocalFileSystem` filters them.
             after.push(After::Tree(location));
         } else if location > *offset && !is_staging(&location) {
-            after.push(After::File(location));
+            // Removed since the directory was read: not listed, as on S3.
+            if let Some(meta) = object_meta(&entry.path(), location)? {
+                after.push(After::File(meta));
+            }
         }
     }
     after.sort_by(|a, b| key(a).cmp(key(b)));
@@ -116,11 +121,6 @@ fn log_version(prefix: &Path, offset: &Path) -> Option<u64> {
 /// by looking up the names that can follow each version; `None` when the directory
 /// must be read instead (see the module's doc).
 fn log_entries_from(dir: &std::path::Path, prefix: &Path, from: u64) -> std::io::Result<Option<Vec<After>>> {
-    let exists = |name: &str| match std::fs::metadata(dir.join(name)) {
-        Ok(meta) => Ok(meta.is_file()),
-        Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory) => Ok(false),
-        Err(e) => Err(e),
-    };
     let last_checkpoint = match std::fs::read(dir.join("_last_checkpoint")) {
         Ok(bytes) if names_other_checkpoint_files(&bytes) => return Ok(None),
         Ok(_) => true,
@@ -131,8 +131,8 @@ fn log_entries_from(dir: &std::path::Path, prefix: &Path, from: u64) -> std::io:
     for version in from.. {
         let before = found.len();
         for name in [format!("{version:020}.checkpoint.parquet"), format!("{version:020}.json")] {
-            if exists(&name)? {
-                found.push(After::File(prefix.clone().join(name.as_str())));
+            if let Some(meta) = object_meta(&dir.join(&name), prefix.clone().join(name.as_str()))? {
+                found.push(After::File(meta));
             }
         }
         if found.len() == before {
@@ -142,8 +142,10 @@ fn log_entries_from(dir: &std::path::Path, prefix: &Path, from: u64) -> std::io:
             break;
         }
     }
-    if last_checkpoint {
-        found.push(After::File(prefix.clone().join("_last_checkpoint")));
+    if last_checkpoint
+        && let Some(meta) = object_meta(&dir.join("_last_checkpoint"), prefix.clone().join("_last_checkpoint"))?
+    {
+        found.push(After::File(meta));
     }
     Ok(Some(found))
 }
@@ -157,6 +159,29 @@ fn names_other_checkpoint_files(last_checkpoint: &[u8]) -> bool {
     }
 }
 
+/// The object at `file`, as `LocalFileSystem` describes it (the same size, time and
+/// e-tag: inode, mtime in µs and size, in hex); `None` when there is no file there.
+fn object_meta(file: &std::path::Path, location: Path) -> std::io::Result<Option<ObjectMeta>> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = match std::fs::metadata(file) {
+        Ok(meta) if meta.is_file() => meta,
+        Ok(_) => return Ok(None),
+        Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory) => {
+            return Ok(None);
+        }
+        Err(e) => return Err(e),
+    };
+    let modified = meta.modified()?;
+    let micros = modified.duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_micros();
+    Ok(Some(ObjectMeta {
+        location,
+        last_modified: modified.into(),
+        size: meta.len(),
+        e_tag: Some(format!("{:x}-{micros:x}-{:x}", meta.ino(), meta.len())),
+        version: None,
+    }))
+}
+
 /// `LocalFileSystem` writes an object to `<name>#<digits>` and renames it into place;
 /// such files are not objects (its listing skips them too).
 fn is_staging(location: &Path) -> bool {
@@ -168,7 +193,8 @@ fn is_staging(location: &Path) -> bool {
 
 fn key(entry: &After) -> &Path {
     match entry {
-        After::File(p) | After::Tree(p) => p,
+        After::File(meta) => &meta.location,
+        After::Tree(p) => p,
     }
 }
 
@@ -234,12 +260,7 @@ impl ObjectStore for LocalDir {
                         let (fs, offset) = (Arc::clone(&fs), offset.clone());
                         async move {
                             let objects = match entry {
-                                After::File(location) => match fs.head(&location).await {
-                                    Ok(meta) => vec![meta],
-                                    // Removed since the directory was read: not listed, as on S3.
-                                    Err(object_store::Error::NotFound { .. }) => Vec::new(),
-                                    Err(e) => return Err(e),
-                                },
+                                After::File(meta) => vec![meta],
                                 After::Tree(location) => {
                                     let mut under: Vec<ObjectMeta> =
                                         fs.list_with_offset(Some(&location), &offset).try_collect().await?;
@@ -247,10 +268,10 @@ impl ObjectStore for LocalDir {
                                     under
                                 }
                             };
-                            Ok(stream::iter(objects.into_iter().map(Ok)))
+                            Ok::<_, object_store::Error>(stream::iter(objects.into_iter().map(Ok)))
                         }
                     })
-                    .buffered(HEAD_CONCURRENCY)
+                    .buffered(TREE_CONCURRENCY)
                     .try_flatten()
             })
             .try_flatten()
@@ -274,17 +295,20 @@ impl ObjectStore for LocalDir {
 mod tests {
     use super::*;
 
-    /// (key, size) listed from `offset`, sorted.
-    async fn listed(store: &dyn ObjectStore, prefix: &Path, offset: &Path) -> Vec<(String, u64)> {
+    /// What a listing tells of an object: key, size, e-tag and time.
+    type Listed = (String, u64, Option<String>, chrono::DateTime<chrono::Utc>);
+
+    /// Listed from `offset`, sorted.
+    async fn listed(store: &dyn ObjectStore, prefix: &Path, offset: &Path) -> Vec<Listed> {
         let mut metas = as_listed(store, prefix, offset).await;
         metas.sort();
         metas
     }
 
-    async fn as_listed(store: &dyn ObjectStore, prefix: &Path, offset: &Path) -> Vec<(String, u64)> {
+    async fn as_listed(store: &dyn ObjectStore, prefix: &Path, offset: &Path) -> Vec<Listed> {
         store
             .list_with_offset(Some(prefix), offset)
-            .map_ok(|m| (m.location.to_string(), m.size))
+            .map_ok(|m| (m.location.to_string(), m.size, m.e_tag, m.last_modified))
             .try_collect()
             .await
             .unwrap()
@@ -310,7 +334,7 @@ mod tests {
         }
         // 'b-sub/x' sorts after 'b-sub' and 'b/': a directory's objects are filtered one by one.
         let from_b = listed(&ours, &prefix, &Path::from(format!("{prefix}/b"))).await;
-        assert_eq!(from_b.iter().map(|(k, _)| k.rsplit('/').next().unwrap()).collect::<Vec<_>>(), ["x", "c"]);
+        assert_eq!(from_b.iter().map(|(k, ..)| k.rsplit('/').next().unwrap()).collect::<Vec<_>>(), ["x", "c"]);
         let missing = Path::from(format!("{prefix}/missing"));
         assert!(listed(&ours, &missing, &Path::from(format!("{missing}/0"))).await.is_empty());
         std::fs::remove_dir_all(&root).unwrap();
@@ -336,8 +360,8 @@ mod tests {
         let ours = LocalDir::new();
         let theirs = LocalFileSystem::new();
         let from = |v: u64| Path::from(format!("{prefix}/{v:020}"));
-        let names = |listed: Vec<(String, u64)>| -> Vec<String> {
-            listed.into_iter().map(|(k, _)| k.rsplit('/').next().unwrap().to_owned()).collect()
+        let names = |listed: Vec<Listed>| -> Vec<String> {
+            listed.into_iter().map(|(k, ..)| k.rsplit('/').next().unwrap().to_owned()).collect()
         };
         // From before the log's start (0–2), inside it, and past its end (13, 14).
         for v in 0..=14 {

@@ -17,9 +17,10 @@
 //! `<v>.checkpoint.parquet`, `<v>.json`, then `_last_checkpoint` — so they are looked up
 //! version by version until one has neither. Files other engines may add (multi-part or
 //! v2 checkpoints, compacted logs, `.crc`) are optional for a reader, except a checkpoint
-//! `_last_checkpoint` names: when it names parts or a v2 checkpoint, or when nothing is
-//! found at the first version (a cleaned-up log listed from before its start), the
-//! directory is read as above.
+//! `_last_checkpoint` names: when it names parts or a v2 checkpoint, when nothing is
+//! found at the first version (a cleaned-up log listed from before its start), or when
+//! the gap that ends the probing lies below the checkpoint it names (log cleanup ran
+//! meanwhile), the directory is read as above.
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -121,12 +122,9 @@ fn log_version(prefix: &Path, offset: &Path) -> Option<u64> {
 /// by looking up the names that can follow each version; `None` when the directory
 /// must be read instead (see the module's doc).
 fn log_entries_from(dir: &std::path::Path, prefix: &Path, from: u64) -> std::io::Result<Option<Vec<After>>> {
-    let last_checkpoint = match std::fs::read(dir.join("_last_checkpoint")) {
-        Ok(bytes) if names_other_checkpoint_files(&bytes) => return Ok(None),
-        Ok(_) => true,
-        Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory) => false,
-        Err(e) => return Err(e),
-    };
+    if checkpoint_hint(dir)? == Hint::Other {
+        return Ok(None);
+    }
     let mut found = Vec::new();
     for version in from.. {
         let before = found.len();
@@ -136,27 +134,50 @@ fn log_entries_from(dir: &std::path::Path, prefix: &Path, from: u64) -> std::io:
             }
         }
         if found.len() == before {
+            // Nothing at the first version: the log starts later (cleaned up), or ends before it.
             if version == from {
+                return Ok(None);
+            }
+            // Log cleanup removes commits below a checkpoint: when one at or past this gap
+            // is named now, the gap opened while probing, and is not the log's end.
+            if matches!(checkpoint_hint(dir)?, Hint::Classic(at) if at >= version) {
                 return Ok(None);
             }
             break;
         }
     }
-    if last_checkpoint
-        && let Some(meta) = object_meta(&dir.join("_last_checkpoint"), prefix.clone().join("_last_checkpoint"))?
-    {
+    let hint = prefix.clone().join("_last_checkpoint");
+    if let Some(meta) = object_meta(&dir.join("_last_checkpoint"), hint)? {
         found.push(After::File(meta));
     }
     Ok(Some(found))
 }
 
-/// Whether `_last_checkpoint` names checkpoint files other than `<v>.checkpoint.parquet`
-/// (multi-part or v2), or cannot be read: then only reading the directory finds them.
-fn names_other_checkpoint_files(last_checkpoint: &[u8]) -> bool {
-    match serde_json::from_slice::<serde_json::Value>(last_checkpoint) {
-        Ok(hint) => ["parts", "v2Checkpoint"].iter().any(|key| hint.get(key).is_some_and(|v| !v.is_null())),
-        Err(_) => true,
+/// What `_delta_log/_last_checkpoint` names.
+#[derive(Debug, PartialEq, Eq)]
+enum Hint {
+    /// No checkpoint yet.
+    None,
+    /// A single-file checkpoint `<v>.checkpoint.parquet`.
+    Classic(u64),
+    /// Multi-part or v2 checkpoint files, or a hint that cannot be read: only reading
+    /// the directory finds them.
+    Other,
+}
+
+fn checkpoint_hint(dir: &std::path::Path) -> std::io::Result<Hint> {
+    let bytes = match std::fs::read(dir.join("_last_checkpoint")) {
+        Ok(bytes) => bytes,
+        Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory) => {
+            return Ok(Hint::None);
+        }
+        Err(e) => return Err(e),
+    };
+    let Ok(hint) = serde_json::from_slice::<serde_json::Value>(&bytes) else { return Ok(Hint::Other) };
+    if ["parts", "v2Checkpoint"].iter().any(|key| hint.get(key).is_some_and(|v| !v.is_null())) {
+        return Ok(Hint::Other);
     }
+    Ok(hint.get("version").and_then(serde_json::Value::as_u64).map_or(Hint::Other, Hint::Classic))
 }
 
 /// The object at `file`, as `LocalFileSystem` describes it (the same size, time and
@@ -379,6 +400,13 @@ mod tests {
                 "_last_checkpoint"
             ]
         );
+        // A gap below the checkpoint `_last_checkpoint` names (log cleanup under way): not
+        // taken for the log's end.
+        std::fs::remove_file(log.join(format!("{:020}.json", 6))).unwrap();
+        let expected = listed(&theirs, &prefix, &from(5)).await;
+        assert_eq!(as_listed(&ours, &prefix, &from(5)).await, expected);
+        assert!(names(expected).contains(&format!("{:020}.json", 12)));
+        write(&format!("{:020}.json", 6), "{}");
         // Found without reading the directory: a file no version's names cover is not listed.
         write("00000000000000000010.crc", "{}");
         assert!(!names(as_listed(&ours, &prefix, &from(9)).await).iter().any(|n| n.ends_with(".crc")));

@@ -28,7 +28,7 @@ for ((round = 1; round <= runs; round++)); do
     measured[$n-$every]+="$(run "$n" "$every")"$'\n'
   done
 done
-median() { # field format: the median over the runs, and for wall_s the range
+of_runs() { # field format: the median of the runs' field, or with format "range" its range
   "$python" -c '
 import json, statistics, sys
 field, fmt = sys.argv[1], sys.argv[2]
@@ -38,9 +38,9 @@ print(format(statistics.median(values), fmt) if fmt != "range" else f"{min(value
 }
 for spec in "${specs[@]}"; do
   read -r n every <<<"$spec"
-  wall[$n-$every]=$(median wall_s .1f <<<"${measured[$n-$every]}")
-  spread[$n-$every]=$(median wall_s range <<<"${measured[$n-$every]}")
-  rss[$n-$every]=$(median peak_rss_mib .0f <<<"${measured[$n-$every]}")
+  wall[$n-$every]=$(of_runs wall_s .1f <<<"${measured[$n-$every]}")
+  spread[$n-$every]=$(of_runs wall_s range <<<"${measured[$n-$every]}")
+  rss[$n-$every]=$(of_runs peak_rss_mib .0f <<<"${measured[$n-$every]}")
 done
 ratio=$("$python" -c "print(f'{${wall[$((posts * 4))-360]} / ${wall[$posts-360]}:.2f}')")
 section=$(cat <<MD
@@ -96,7 +96,7 @@ rising to ~38 ms just before the next, as deltalake keeps a loaded table's file 
 as one batch per commit since the checkpoint (a fresh load replays each commit as a batch
 of its own) and works through all of them on every update. A shorter checkpoint interval
 would flatten that, but each checkpoint carries a week of tombstones on a busy table, so
-the interval stays 100. S3 lists from the offset and never read a directory. The
+the interval stays 100. S3 lists from the offset and never reads a directory. The
 allocator (glibc, ~30% of CPU) is flat.
 MD
 )

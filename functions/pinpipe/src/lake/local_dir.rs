@@ -70,7 +70,7 @@ enum After {
 fn entries_after(dir: std::path::PathBuf, prefix: &Path, offset: &Path) -> std::io::Result<Vec<After>> {
     let entries = match std::fs::read_dir(&dir) {
         Ok(entries) => entries,
-        Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory) => {
+        Err(e) if is_missing(&e) => {
             return Ok(Vec::new());
         }
         Err(e) => return Err(e),
@@ -168,7 +168,7 @@ enum Hint {
 fn checkpoint_hint(dir: &std::path::Path) -> std::io::Result<Hint> {
     let bytes = match std::fs::read(dir.join("_last_checkpoint")) {
         Ok(bytes) => bytes,
-        Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory) => {
+        Err(e) if is_missing(&e) => {
             return Ok(Hint::None);
         }
         Err(e) => return Err(e),
@@ -187,7 +187,7 @@ fn object_meta(file: &std::path::Path, location: Path) -> std::io::Result<Option
     let meta = match std::fs::metadata(file) {
         Ok(meta) if meta.is_file() => meta,
         Ok(_) => return Ok(None),
-        Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory) => {
+        Err(e) if is_missing(&e) => {
             return Ok(None);
         }
         Err(e) => return Err(e),
@@ -201,6 +201,11 @@ fn object_meta(file: &std::path::Path, location: Path) -> std::io::Result<Option
         e_tag: Some(format!("{:x}-{micros:x}-{:x}", meta.ino(), meta.len())),
         version: None,
     }))
+}
+
+/// No such file or directory: nothing to list there, as `LocalFileSystem` lists.
+fn is_missing(e: &std::io::Error) -> bool {
+    matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory)
 }
 
 /// `LocalFileSystem` writes an object to `<name>#<digits>` and renames it into place;

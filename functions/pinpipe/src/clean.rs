@@ -353,7 +353,14 @@ fn decode<S: Shape>(bytes: &[u8]) -> Result<S::Row<'_>, QuarantineReason> {
 }
 
 fn parse_object<'a, R: serde::Deserialize<'a>>(bytes: &'a [u8]) -> Result<R, QuarantineReason> {
-    serde_json::from_slice(bytes).map_err(|e| match e.classify() {
+    // The record's UTF-8 checked once, with SIMD, lets serde_json borrow each string
+    // unchecked (it checked every string alone: a quarter of parsing, measured).
+    // Invalid UTF-8 goes the byte way, for serde_json's own error.
+    let parsed = match simdutf8::basic::from_utf8(bytes) {
+        Ok(text) => serde_json::from_str(text),
+        Err(_) => serde_json::from_slice(bytes),
+    };
+    parsed.map_err(|e| match e.classify() {
         serde_json::error::Category::Data => QuarantineReason::Malformed { detail: e.to_string() },
         _ => not_json(e),
     })
@@ -717,6 +724,10 @@ mod tests {
         for bad in [&b"{"[..], b"", b"{\"ind\":1}x", b"\xff\xfe", b"{'ind': 1}"] {
             assert_eq!(clean_geo(bad).unwrap_err().code(), "not_json", "{bad:?}");
         }
+        // Invalid UTF-8 in an object's string: not JSON, with serde_json's own message.
+        let err = clean_geo(b"{\"ind\":1,\"country\":\"Chad\xff\"}").unwrap_err();
+        assert_eq!(err.code(), "not_json");
+        assert!(err.to_string().contains("invalid unicode code point"), "{err}");
         let err = geo(r#"{"ind":1,"latitude":"north"}"#).unwrap_err();
         assert_eq!(err.to_string(), r#"field `latitude`: expected a number, found "north""#);
         let err = geo(r#"{"ind":1,"timestamp":"28/08/2020"}"#).unwrap_err();

@@ -95,13 +95,20 @@ fn collect<'a, R>(
     rows
 }
 
-fn texts<'r, T: 'r>(rows: &'r [T], f: impl Fn(&'r T) -> &'r Text<'r>) -> ArrayRef {
-    let bytes = rows.iter().map(|r| f(r).as_ref().map_or(0, |t| t.len())).sum();
-    let mut column = StringBuilder::with_capacity(rows.len(), bytes);
+/// Text columns of `rows`, one per accessor, filled row by row: a row's fields lie
+/// together in its record, so one pass reads each record once (a pass per column
+/// read every record again, from memory, per column).
+fn text_columns<'r, T: 'r, const N: usize>(rows: &'r [T], fields: [fn(&'r T) -> &'r Text<'r>; N]) -> [ArrayRef; N] {
+    let mut columns = fields.map(|f| {
+        let bytes = rows.iter().map(|r| f(r).as_ref().map_or(0, |t| t.len())).sum();
+        StringBuilder::with_capacity(rows.len(), bytes)
+    });
     for row in rows {
-        column.append_option(f(row).as_deref());
+        for (column, f) in columns.iter_mut().zip(&fields) {
+            column.append_option(f(row).as_deref());
+        }
     }
-    Arc::new(column.finish())
+    columns.map(|mut column| Arc::new(column.finish()) as ArrayRef)
 }
 
 fn ints<T>(rows: &[T], f: impl Fn(&T) -> Option<i64>) -> ArrayRef {
@@ -121,25 +128,41 @@ fn batch(kind: Kind, columns: Vec<ArrayRef>) -> RecordBatch {
 }
 
 fn pin_batch(rows: &[PinRow]) -> RecordBatch {
+    let [unique_id, title, description, poster_name, tag_list, is_image_or_video, image_src, save_location, category] =
+        text_columns(
+            rows,
+            [
+                |r| &r.unique_id,
+                |r| &r.title,
+                |r| &r.description,
+                |r| &r.poster_name,
+                |r| &r.tag_list,
+                |r| &r.is_image_or_video,
+                |r| &r.image_src,
+                |r| &r.save_location,
+                |r| &r.category,
+            ],
+        );
     batch(
         Kind::Pin,
         vec![
             ids(rows, |r| r.ind),
-            texts(rows, |r| &r.unique_id),
-            texts(rows, |r| &r.title),
-            texts(rows, |r| &r.description),
+            unique_id,
+            title,
+            description,
             ints(rows, |r| r.follower_count),
-            texts(rows, |r| &r.poster_name),
-            texts(rows, |r| &r.tag_list),
-            texts(rows, |r| &r.is_image_or_video),
-            texts(rows, |r| &r.image_src),
-            texts(rows, |r| &r.save_location),
-            texts(rows, |r| &r.category),
+            poster_name,
+            tag_list,
+            is_image_or_video,
+            image_src,
+            save_location,
+            category,
         ],
     )
 }
 
 fn geo_batch(rows: &[GeoRow]) -> RecordBatch {
+    let [country] = text_columns(rows, [|r| &r.country]);
     let mut coordinates = ListBuilder::with_capacity(Float64Builder::with_capacity(rows.len() * 2), rows.len())
         .with_field(schema::coordinates_item());
     for row in rows {
@@ -152,27 +175,12 @@ fn geo_batch(rows: &[GeoRow]) -> RecordBatch {
             None => coordinates.append_null(),
         }
     }
-    batch(
-        Kind::Geo,
-        vec![
-            ids(rows, |r| r.ind),
-            texts(rows, |r| &r.country),
-            Arc::new(coordinates.finish()),
-            times(rows, |r| r.timestamp),
-        ],
-    )
+    batch(Kind::Geo, vec![ids(rows, |r| r.ind), country, Arc::new(coordinates.finish()), times(rows, |r| r.timestamp)])
 }
 
 fn user_batch(rows: &[UserRow]) -> RecordBatch {
-    batch(
-        Kind::User,
-        vec![
-            ids(rows, |r| r.ind),
-            texts(rows, |r| &r.user_name),
-            ints(rows, |r| r.age),
-            times(rows, |r| r.date_joined),
-        ],
-    )
+    let [user_name] = text_columns(rows, [|r| &r.user_name]);
+    batch(Kind::User, vec![ids(rows, |r| r.ind), user_name, ints(rows, |r| r.age), times(rows, |r| r.date_joined)])
 }
 
 #[cfg(test)]

@@ -189,6 +189,7 @@ impl DailyJob {
         let started = Instant::now();
         let started_at = Utc::now();
         let silver = self.catch_up().await?;
+        tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "bronze → silver done");
         let silver_as_of = end_of(run_date).filter(|end| *end <= started_at);
         let ((pin_files, pin_version), (geo_files, geo_version), (user_files, user_version)) = futures::try_join!(
             self.silver_files(Kind::Pin, silver_as_of),
@@ -198,6 +199,7 @@ impl DailyJob {
         let silver_files = [pin_files, geo_files, user_files];
         let largest = silver_files.iter().map(parts::SilverFiles::rows).max().unwrap_or(0);
         let answered = parts::answer(&self.lake, &silver_files, parts::parts_for(largest, self.part_rows)).await?;
+        tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, parts = answered.parts, "answered");
         let [pin_rows, geo_rows, user_rows] = answered.rows;
         let run_id = output::run_id(started_at);
         let output_prefix = format!("{}run={run_id}/", output::date_prefix(run_date));

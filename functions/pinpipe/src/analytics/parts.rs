@@ -65,6 +65,7 @@ pub async fn answer(lake: &Lake, silver: &[SilverFiles; 3], parts: usize) -> Res
             read_whole(lake, &silver[1]),
             read_whole(lake, &silver[2])
         )?;
+        tracing::info!(rows = pin.height() + geo.height() + user.height(), "silver read");
         let (rows, partial) = answer_part([pin, geo, user])?;
         return Ok(Answered { answers: queries::answer_whole(partial)?, rows, parts: 1 });
     }

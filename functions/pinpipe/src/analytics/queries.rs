@@ -148,13 +148,19 @@ const Q4_GROUP: (&[&str], &[&str]) = (&["age_order", "age_group"], &["age_group"
 impl Partials {
     /// The partial answers over `posts` (one part, or all of them).
     pub fn of(posts: &Posts) -> PolarsResult<Partials> {
-        let joined_users = || in_years(pin_user(posts), "date_joined", 2015..=2020);
+        // Each join once, with only the columns the questions read: three questions
+        // read pin–geo and four pin–user, and a lazy join is redone per query.
+        let pin_geo = pin_geo(posts).collect()?;
+        let pin_user = pin_user(posts).collect()?;
+        let pin_geo = || pin_geo.clone().lazy();
+        let pin_user = || pin_user.clone().lazy();
+        let joined_users = || in_years(pin_user(), "date_joined", 2015..=2020);
         Ok(Partials {
-            q1: category_counts(pin_geo(posts), &["country"]).collect()?,
-            q2: category_counts(in_years(pin_geo(posts), "timestamp", 2018..=2022), &["post_year"]).collect()?,
-            q4: category_counts(with_age_group(pin_user(posts)), Q4_GROUP.0).collect()?,
-            q3a: top_user_by_country(pin_geo(posts)).collect()?,
-            q5: follower_histogram(with_age_group(pin_user(posts)), Q5_GROUP.0).collect()?,
+            q1: category_counts(pin_geo(), &["country"]).collect()?,
+            q2: category_counts(in_years(pin_geo(), "timestamp", 2018..=2022), &["post_year"]).collect()?,
+            q4: category_counts(with_age_group(pin_user()), Q4_GROUP.0).collect()?,
+            q3a: top_user_by_country(pin_geo()).collect()?,
+            q5: follower_histogram(with_age_group(pin_user()), Q5_GROUP.0).collect()?,
             q7: follower_histogram(joined_users(), Q7_GROUP.0).collect()?,
             q8: follower_histogram(with_age_group(joined_users()), Q8_GROUP.0).collect()?,
             users: distinct_users(posts).collect()?,
@@ -190,12 +196,24 @@ pub fn answer_whole(partials: Partials) -> PolarsResult<Vec<(Question, DataFrame
     Partials::merge(vec![partials], q6)
 }
 
+/// Posts with their pin and geo rows: what questions 1, 2 and 3 read.
 fn pin_geo(posts: &Posts) -> LazyFrame {
-    posts.pin().join(posts.geo(), [col("ind")], [col("ind")], JoinArgs::new(JoinType::Inner))
+    posts.pin().join(
+        posts.geo().select([col("ind"), col("country"), col("timestamp")]),
+        [col("ind")],
+        [col("ind")],
+        JoinArgs::new(JoinType::Inner),
+    )
 }
 
+/// Posts with their pin and user rows: what questions 4, 5, 7 and 8 read.
 fn pin_user(posts: &Posts) -> LazyFrame {
-    posts.pin().join(posts.user(), [col("ind")], [col("ind")], JoinArgs::new(JoinType::Inner))
+    posts.pin().select([col("ind"), col("follower_count"), col("category")]).join(
+        posts.user().select([col("ind"), col("age"), col("date_joined")]),
+        [col("ind")],
+        [col("ind")],
+        JoinArgs::new(JoinType::Inner),
+    )
 }
 
 fn columns(names: &[&str]) -> Vec<Expr> {
@@ -298,15 +316,21 @@ fn median_followers(histogram: LazyFrame, group: &[&str], shown: &[&str]) -> Laz
 /// 3a: country, poster_name, follower_count (ties to the name ascending), over rows
 /// holding those columns (the pin–geo join, or the parts' own tops).
 pub fn top_user_by_country(lf: LazyFrame) -> LazyFrame {
-    lf.filter(
-        col("country").is_not_null().and(col("poster_name").is_not_null()).and(col("follower_count").is_not_null()),
-    )
-    .sort_by_exprs(
-        [col("country"), col("follower_count"), col("poster_name")],
-        SortMultipleOptions::default().with_order_descending_multi([false, true, false]),
-    )
-    .unique_stable_generic(Some(vec![col("country")]), UniqueKeepStrategy::First)
-    .select([col("country"), col("poster_name"), col("follower_count")])
+    let counted = lf
+        .filter(
+            col("country").is_not_null().and(col("poster_name").is_not_null()).and(col("follower_count").is_not_null()),
+        )
+        .select([col("country"), col("poster_name"), col("follower_count")]);
+    // The top count per country, then the first name holding it: two group-bys, not
+    // a sort of every post by three columns.
+    let top = counted.clone().group_by([col("country")]).agg([col("follower_count").max()]);
+    let by = || [col("country"), col("follower_count")];
+    counted
+        .join(top, by(), by(), JoinArgs::new(JoinType::Inner))
+        .group_by([col("country")])
+        .agg([col("poster_name").min(), col("follower_count").first()])
+        .sort(["country"], SortMultipleOptions::default())
+        .select([col("country"), col("poster_name"), col("follower_count")])
 }
 
 /// 3b: country, follower_count — one row, from 3a (ties to the country ascending).

@@ -32,9 +32,11 @@ record() { printf '{"posts": %s, "run": "%s", "engine": "%s", "m": %s, "same": "
 # The published run's directory (the pointer names its prefix).
 published() { echo "$1/$("$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))["prefix"])' "$1/analytics/run_date=$today/_latest.json")"; }
 parts_of() { grep -o 'answered [^.]*' "$(published "$1")/report.md" | sed 's/answered //; s/ by.*//'; }
-# As the template runs the daily-analytics function: glibc with two malloc arenas
-# (Polars' many threads otherwise each keep a fragmented arena: ~35% more peak RSS).
-ours() { MALLOC_ARENA_MAX=2 RUST_LOG=warn "$py" infra/bench/measure.py "$bin" analytics --lake "$1" --date "$today"; }
+# As the template runs the daily-analytics function: with its glibc malloc settings
+# (two arenas; freed memory kept for reuse), read from template.yaml.
+malloc_env=$(grep -oE '^ +MALLOC_[A-Z_]+: "[0-9]+"' template.yaml | sed -E 's/^ +//; s/: "/=/; s/"$//' | paste -sd' ')
+[[ $malloc_env == *MALLOC_ARENA_MAX=* ]] || { echo "no MALLOC_ settings found in template.yaml" >&2; exit 1; }
+ours() { env $malloc_env RUST_LOG=warn "$py" infra/bench/measure.py "$bin" analytics --lake "$1" --date "$today"; }
 
 for posts in $sizes; do
   raw=$work/raw-$posts lake=$work/lake-$posts
@@ -105,8 +107,9 @@ answers the eight questions and writes each answer as Parquet. First runs: each
 engine 3 times, alternating (PySpark once), median wall, highest peak RSS of the
 runs. Next day: 200k more posts landed in bronze, then pinpipe's daily run; re-run:
 the same date again with nothing new. Peak RSS is the whole process tree (PySpark's
-JVM included); pinpipe runs with \`MALLOC_ARENA_MAX=2\`, as the template runs the
-daily-analytics function. \"answered\": whole, or in parts by \`ind\` (silver over
+JVM included); pinpipe runs as the daily-analytics function does, with the
+template's glibc malloc settings: \`$malloc_env\`.
+\"answered\": whole, or in parts by \`ind\` (silver over
 \`PINPIPE_ANALYTICS_PART_ROWS\`, default 1M rows). Reproduce:
 \`infra/bench/analytics.sh\` (sizes via \`PINPIPE_BENCH_SIZES\`).
 

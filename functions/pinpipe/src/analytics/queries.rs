@@ -101,9 +101,9 @@ pub struct Posts {
 impl Posts {
     /// Keeps the first row of each `ind` in every frame, in input order.
     pub fn dedupe(pin: LazyFrame, geo: LazyFrame, user: LazyFrame) -> PolarsResult<Posts> {
-        let once =
-            |lf: LazyFrame| lf.unique_stable_generic(Some(vec![col("ind")]), UniqueKeepStrategy::First).collect();
-        Ok(Posts { pin: once(pin)?, geo: once(geo)?, user: once(user)? })
+        let [pin, geo, user] = collect_all([pin, geo, user])?;
+        let [pin, geo, user] = on_threads([pin, geo, user].map(|frame| move || first_row_per_ind(frame)))?;
+        Ok(Posts { pin, geo, user })
     }
 
     fn pin(&self) -> LazyFrame {
@@ -150,21 +150,21 @@ impl Partials {
     pub fn of(posts: &Posts) -> PolarsResult<Partials> {
         // Each join once, with only the columns the questions read: three questions
         // read pin–geo and four pin–user, and a lazy join is redone per query.
-        let pin_geo = pin_geo(posts).collect()?;
-        let pin_user = pin_user(posts).collect()?;
+        let [pin_geo, pin_user] = collect_all([pin_geo(posts), pin_user(posts)])?;
         let pin_geo = || pin_geo.clone().lazy();
         let pin_user = || pin_user.clone().lazy();
         let joined_users = || in_years(pin_user(), "date_joined", 2015..=2020);
-        Ok(Partials {
-            q1: category_counts(pin_geo(), &["country"]).collect()?,
-            q2: category_counts(in_years(pin_geo(), "timestamp", 2018..=2022), &["post_year"]).collect()?,
-            q4: category_counts(with_age_group(pin_user()), Q4_GROUP.0).collect()?,
-            q3a: top_user_by_country(pin_geo()).collect()?,
-            q5: follower_histogram(with_age_group(pin_user()), Q5_GROUP.0).collect()?,
-            q7: follower_histogram(joined_users(), Q7_GROUP.0).collect()?,
-            q8: follower_histogram(with_age_group(joined_users()), Q8_GROUP.0).collect()?,
-            users: distinct_users(posts).collect()?,
-        })
+        let [q1, q2, q4, q3a, q5, q7, q8, users] = collect_all([
+            category_counts(pin_geo(), &["country"]),
+            category_counts(in_years(pin_geo(), "timestamp", 2018..=2022), &["post_year"]),
+            category_counts(with_age_group(pin_user()), Q4_GROUP.0),
+            top_user_by_country(pin_geo()),
+            follower_histogram(with_age_group(pin_user()), Q5_GROUP.0),
+            follower_histogram(joined_users(), Q7_GROUP.0),
+            follower_histogram(with_age_group(joined_users()), Q8_GROUP.0),
+            distinct_users(posts),
+        ])?;
+        Ok(Partials { q1, q2, q4, q3a, q5, q7, q8, users })
     }
 
     /// All nine answers from every part's partials, in [`Question::ALL`]'s order.
@@ -194,6 +194,49 @@ impl Partials {
 pub fn answer_whole(partials: Partials) -> PolarsResult<Vec<(Question, DataFrame)>> {
     let q6 = users_joined_by_year(partials.users.clone().lazy()).collect()?;
     Partials::merge(vec![partials], q6)
+}
+
+/// Runs `tasks` side by side, as many at a time as there are cores, and returns their
+/// results in order. Polars parallelises within a query, but one query alone left a
+/// core idle ~25% of the answering (BENCHMARKS.md "analytics"); more at a time than
+/// cores were no faster and held more intermediate frames at once (~200 MB at 1M posts).
+fn on_threads<T: Send, F: FnOnce() -> PolarsResult<T> + Send, const N: usize>(tasks: [F; N]) -> PolarsResult<[T; N]> {
+    let width = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, N.max(1));
+    let queue = std::sync::Mutex::new(tasks.into_iter().enumerate());
+    let next = || queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner).next();
+    let mut done: Vec<(usize, PolarsResult<T>)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..width)
+            .map(|_| scope.spawn(|| std::iter::from_fn(next).map(|(i, task)| (i, task())).collect::<Vec<_>>()))
+            .collect();
+        workers.into_iter().flat_map(|w| w.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
+    });
+    done.sort_by_key(|(i, _)| *i);
+    let values = done.into_iter().map(|(_, result)| result).collect::<PolarsResult<Vec<T>>>()?;
+    Ok(values.try_into().unwrap_or_else(|_| unreachable!("one result per task")))
+}
+
+/// Collects `queries` side by side ([`on_threads`]).
+fn collect_all<const N: usize>(queries: [LazyFrame; N]) -> PolarsResult<[DataFrame; N]> {
+    on_threads(queries.map(|query| move || query.collect()))
+}
+
+/// The first row of each `ind`, in input order, in one pass with a set of the `ind`s
+/// seen (Polars' stable unique groups every row, then sorts the groups by first row).
+fn first_row_per_ind(frame: DataFrame) -> PolarsResult<DataFrame> {
+    let inds = frame.column("ind")?.i64()?;
+    let mut seen = PlHashSet::with_capacity(inds.len());
+    let mut null_seen = false;
+    let keep: Vec<bool> = inds
+        .iter()
+        .map(|ind| match ind {
+            Some(ind) => seen.insert(ind),
+            None => !std::mem::replace(&mut null_seen, true),
+        })
+        .collect();
+    if keep.iter().all(|k| *k) {
+        return Ok(frame);
+    }
+    frame.filter(&BooleanChunked::from_slice(PlSmallStr::EMPTY, &keep))
 }
 
 /// Posts with their pin and geo rows: what questions 1, 2 and 3 read.
@@ -459,6 +502,37 @@ mod tests {
         let [pin, geo, user] = rows();
         let posts = Posts::dedupe(pin.lazy(), geo.lazy(), user.lazy()).unwrap();
         assert_eq!((posts.pin.height(), posts.geo.height(), posts.user.height()), (10, 9, 11));
+    }
+
+    #[test]
+    fn tasks_side_by_side_give_their_results_in_order_or_the_error() {
+        let slow_first = |i: u64| {
+            move || {
+                std::thread::sleep(std::time::Duration::from_millis(30 - 5 * i));
+                Ok(i)
+            }
+        };
+        assert_eq!(on_threads([0, 1, 2, 3, 4].map(slow_first)).unwrap(), [0, 1, 2, 3, 4]);
+        let failing = |i: u64| move || if i == 3 { Err(polars_err!(ComputeError: "task {i} failed")) } else { Ok(i) };
+        let error = on_threads([0, 1, 2, 3, 4].map(failing)).unwrap_err();
+        assert!(error.to_string().contains("task 3 failed"), "{error}");
+    }
+
+    #[test]
+    fn the_first_row_of_each_ind_is_kept_in_input_order() {
+        // A re-send may differ from the first delivery; the first one counts, wherever
+        // the re-send falls. A null `ind` (not in silver, whose `ind` is required) is
+        // one group, as Polars' unique has it.
+        let rows = df!(
+            "ind" => [Some(3i64), Some(1), Some(3), None, Some(2), Some(1), None],
+            "seen" => ["3 first", "1 first", "3 again", "null first", "2 first", "1 again", "null again"],
+        )
+        .unwrap();
+        let kept = first_row_per_ind(rows).unwrap();
+        let seen: Vec<_> = kept.column("seen").unwrap().str().unwrap().iter().flatten().collect();
+        assert_eq!(seen, ["3 first", "1 first", "null first", "2 first"]);
+        let unique = df!("ind" => [5i64, 4]).unwrap();
+        assert_eq!(first_row_per_ind(unique.clone()).unwrap(), unique, "nothing repeated, nothing dropped");
     }
 
     #[test]

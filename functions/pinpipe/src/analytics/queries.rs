@@ -101,8 +101,7 @@ pub struct Posts {
 impl Posts {
     /// Keeps the first row of each `ind` in every frame, in input order.
     pub fn dedupe(pin: LazyFrame, geo: LazyFrame, user: LazyFrame) -> PolarsResult<Posts> {
-        let [pin, geo, user] = collect_all([pin, geo, user])?;
-        let [pin, geo, user] = on_threads([pin, geo, user].map(|frame| move || first_row_per_ind(frame)))?;
+        let [pin, geo, user] = on_threads([pin, geo, user].map(|lf| move || first_row_per_ind(lf.collect()?)))?;
         Ok(Posts { pin, geo, user })
     }
 

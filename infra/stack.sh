@@ -25,24 +25,17 @@ MYSQL_PORT=${PINPIPE_MYSQL_PORT:-3306}
 SAMPLES=${PINPIPE_SAMPLES:-$ROOT/../shared/data}
 MYSQL_DATABASE=pinterest MYSQL_USER=pinpipe MYSQL_PASSWORD=pinpipe
 REQUIREMENTS=$ROOT/infra/stack/requirements.txt
+# shellcheck source=venv.sh
+source "$ROOT/infra/venv.sh"
 
 log() { printf '[stack] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 install_python() {
-  local stamp=$VENV/.requirements.sha256 want
-  want=$(sha256sum "$REQUIREMENTS" | cut -d' ' -f1)
-  if [[ -x $VENV/bin/python && -f $stamp && $(cat "$stamp") == "$want" ]]; then
-    return
-  fi
-  if ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
-    log "installing python3-venv (apt)"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
-  fi
-  log "creating the Python venv at $VENV (moto, deltalake, duckdb, pyarrow; ~2 min)"
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q --upgrade pip
-  "$VENV/bin/pip" install -q -r "$REQUIREMENTS"
+  local before
+  before=$(cat "$VENV/.requirements.sha256" 2>/dev/null || true)
+  ensure_venv "$VENV" "$REQUIREMENTS"
+  [[ $(cat "$VENV/.requirements.sha256") == "$before" ]] && return
   # The readers must really load: DuckDB's delta extension ships inside a PyPI package.
   "$VENV/bin/python" - <<'PY'
 import deltalake, duckdb, pyarrow, boto3, confluent_kafka, glob, os
@@ -52,7 +45,6 @@ assert ext, "the delta extension file is missing from duckdb-extension-delta"
 con = duckdb.connect(config={"allow_unsigned_extensions": "true"})
 con.execute(f"LOAD '{ext[0]}'")
 PY
-  echo "$want" >"$stamp"
 }
 
 install_tansu() {

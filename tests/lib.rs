@@ -238,30 +238,79 @@ pub fn today() -> String {
 pub mod apigw {
     use lambda_http::Request;
 
+    /// A REST API request through the resource API Gateway would match for `path`
+    /// (the OpenAPI document's paths; a literal segment before a `{parameter}`), or
+    /// through a `/{proxy+}` resource when none matches.
     pub fn v1(method: &str, path: &str, body: &str, iam: bool) -> Request {
+        let (resource, parameters) = match resource_of(path) {
+            Some((resource, parameters)) => (resource, serde_json::Value::Object(parameters)),
+            None => ("/{proxy+}".to_owned(), serde_json::json!({"proxy": path.trim_start_matches('/')})),
+        };
+        v1_through(method, path, &resource, parameters, body, iam)
+    }
+
+    /// A REST API request that API Gateway matched to `resource`.
+    pub fn v1_through(
+        method: &str,
+        path: &str,
+        resource: &str,
+        parameters: serde_json::Value,
+        body: &str,
+        iam: bool,
+    ) -> Request {
         let identity = if iam {
             serde_json::json!({"userArn": "arn:aws:iam::123456789012:user/admin", "accessKey": "AKIAEXAMPLE", "sourceIp": "127.0.0.1"})
         } else {
             serde_json::json!({"sourceIp": "127.0.0.1"})
         };
         let event = serde_json::json!({
-            "resource": "/{proxy+}",
+            "resource": resource,
             "path": path,
             "httpMethod": method,
             "headers": {"content-type": "application/json", "Host": "abc123.execute-api.us-east-1.amazonaws.com"},
             "multiValueHeaders": {"content-type": ["application/json"], "Host": ["abc123.execute-api.us-east-1.amazonaws.com"]},
             "queryStringParameters": null,
-            "pathParameters": {"proxy": path.trim_start_matches('/')},
+            "pathParameters": parameters,
             "stageVariables": null,
             "requestContext": {
                 "accountId": "123456789012", "resourceId": "r1", "stage": "Prod", "requestId": "req",
-                "identity": identity, "resourcePath": "/{proxy+}", "httpMethod": method,
+                "identity": identity, "resourcePath": resource, "httpMethod": method,
                 "apiId": "abc123", "path": format!("/Prod{path}"), "protocol": "HTTP/1.1"
             },
             "body": body,
             "isBase64Encoded": false
         });
         lambda_http::request::from_str(&event.to_string()).expect("a valid API Gateway v1 event")
+    }
+
+    /// The OpenAPI path `path` matches as API Gateway matches resources, and its parameters.
+    fn resource_of(path: &str) -> Option<(String, serde_json::Map<String, serde_json::Value>)> {
+        let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+        let doc = super::openapi::document();
+        let mut matches: Vec<(String, serde_json::Map<String, serde_json::Value>, usize)> = Vec::new();
+        for template in doc["paths"].as_object()?.keys() {
+            let parts: Vec<&str> = template.trim_matches('/').split('/').collect();
+            if parts.len() != segments.len() {
+                continue;
+            }
+            let mut parameters = serde_json::Map::new();
+            let mut literals = 0;
+            let fits = parts.iter().zip(&segments).all(|(part, segment)| {
+                match part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+                    Some(name) => {
+                        !segment.is_empty() && parameters.insert(name.to_owned(), (*segment).into()).is_none()
+                    }
+                    None => {
+                        literals += 1;
+                        part == segment
+                    }
+                }
+            });
+            if fits {
+                matches.push((template.clone(), parameters, literals));
+            }
+        }
+        matches.into_iter().max_by_key(|(_, _, literals)| *literals).map(|(t, p, _)| (t, p))
     }
 
     /// `path` may carry a query string (`/metrics/countries/top?window=1h`).
@@ -401,6 +450,8 @@ pub mod counting {
         pub others: AtomicU64,
         /// Objects the listings returned (what a LIST's pages cost on S3).
         pub listed: AtomicU64,
+        /// GETs of keys ending so fail: as gone (`NotFound`, true) or as an S3 error.
+        pub failing_gets: std::sync::Mutex<Vec<(String, bool)>>,
     }
 
     impl Counts {
@@ -467,7 +518,25 @@ pub mod counting {
         }
         async fn get_opts(&self, location: &Path, options: GetOptions) -> Result<GetResult> {
             self.count(&self.counts.gets);
-            self.inner.get_opts(location, options).await
+            let failing = self
+                .counts
+                .failing_gets
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|(end, _)| location.as_ref().ends_with(end.as_str()))
+                .cloned();
+            match failing {
+                Some((_, true)) => Err(object_store::Error::NotFound {
+                    path: location.to_string(),
+                    source: "gone (a test's failing GET)".into(),
+                }),
+                Some((_, false)) => Err(object_store::Error::Generic {
+                    store: "S3",
+                    source: "AccessDenied: KMS key disabled (a test's failing GET)".into(),
+                }),
+                None => self.inner.get_opts(location, options).await,
+            }
         }
         async fn get_ranges(&self, location: &Path, ranges: &[Range<u64>]) -> Result<Vec<Bytes>> {
             self.count(&self.counts.gets);

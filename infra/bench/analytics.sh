@@ -11,8 +11,9 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 cache=${PINPIPE_CACHE:-$HOME/.cache/pinpipe}
 venv=$cache/bench-venv
-[[ -x $venv/bin/python ]] || python3 -m venv "$venv"
-"$venv/bin/pip" install -q -r infra/bench/requirements.txt
+# shellcheck source=../venv.sh
+source infra/venv.sh
+ensure_venv "$venv" infra/bench/requirements.txt
 py=$venv/bin/python
 if [[ -n ${PINPIPE_BIN:-} ]]; then
   bin=$PINPIPE_BIN

@@ -21,19 +21,9 @@ SIZE_TARGET_MB=15
 log() { printf '[deploy] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
-# A venv per requirements file, rebuilt when the file changes.
-ensure_venv() {
-  local venv=$1 requirements=$2 stamp want
-  stamp=$venv/.requirements.sha256
-  want=$(sha256sum "$requirements" | cut -d' ' -f1)
-  [[ -x $venv/bin/python && -f $stamp && $(cat "$stamp") == "$want" ]] && return
-  log "creating $venv from $(basename "$requirements") (~1 min)"
-  rm -rf "$venv"
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --upgrade pip
-  "$venv/bin/pip" install -q -r "$requirements"
-  echo "$want" >"$stamp"
-}
+# A venv per requirements file (pinned, with its lock), rebuilt when either changes.
+# shellcheck source=../venv.sh
+source "$ROOT/infra/venv.sh"
 
 # SAM CLI only reads the template here; keep it off the network and away from any real account.
 offline_env() {

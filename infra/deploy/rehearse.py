@@ -226,6 +226,10 @@ def rehearse(template_path):
             for policy in policies for st in policy["Statement"]
         )
         check("bucket policy denies plain HTTP (template)", denies_plain_http, policies)
+        rules = declared["LakeBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+        delta = [r for r in rules if r.get("Prefix") == "delta/" and r.get("Status") == "Enabled"]
+        check("deleted Delta files' versions and delete markers expire (template)",
+              any(r.get("ExpiredObjectDeleteMarker") is True and r.get("NoncurrentVersionExpiration", {}).get("NoncurrentDays") == {"Ref": "TableVacuumRetentionDays"} for r in delta), delta)
         encryption = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]
         check("bucket encrypted", bool(encryption["Rules"]), encryption)
 
@@ -300,7 +304,7 @@ def rehearse(template_path):
     metrics = {a.get("MetricName") for a in alarms} | {
         m["MetricStat"]["Metric"]["MetricName"] for a in alarms for m in a.get("Metrics", []) if "MetricStat" in m
     }
-    for metric in ("Errors", "IteratorAge", "ApproximateNumberOfMessagesVisible", "failed"):
+    for metric in ("Errors", "IteratorAge", "ApproximateNumberOfMessagesVisible", "failed", "5XXError", "Latency"):
         check(f"an alarm on {metric} (template)", metric in metrics, sorted(m for m in metrics if m))
     check("every alarm notifies", all(a.get("AlarmActions") for a in alarms), [a.get("AlarmName") for a in alarms if not a.get("AlarmActions")])
 
@@ -314,20 +318,17 @@ def rehearse(template_path):
     apis = [r["Properties"]["Body"] for r in declared.values() if r["Type"] == "AWS::ApiGateway::RestApi"]
     paths = set(apis[0]["paths"]) if apis else set()
     for path in ("/streams", "/streams/{stream-name}", "/streams/{stream-name}/record", "/streams/{stream-name}/records",
-                 "/topics/{topic}", "/{proxy+}"):
+                 "/topics/{topic}"):
         check(f"route {path}", path in paths, sorted(paths))
+    check("no catch-all resource ({proxy+}): only the routes' own resources reach the function",
+          not any("{" in p and p.rstrip("}").endswith("+") for p in paths), sorted(paths))
     responses = apis[0].get("x-amazon-apigateway-gateway-responses", {}) if apis else {}
     check("unknown routes answer a JSON 404", responses.get("MISSING_AUTHENTICATION_TOKEN", {}).get("statusCode") in ("404", 404), responses.get("MISSING_AUTHENTICATION_TOKEN"))
     check("every gateway-made error is JSON", all("application/json" in r.get("responseTemplates", {}) for r in responses.values()) and {"DEFAULT_4XX", "DEFAULT_5XX"} <= set(responses), sorted(responses))
 
-    record_routes = [("/streams/{stream-name}/record", "put"), ("/streams/{stream-name}/records", "put"), ("/topics/{topic}", "post")]
     body = apis[0] if apis else {"paths": {}}
-    method = lambda path, verb: body["paths"].get(path, {}).get(verb, {})  # noqa: E731
-    check("ApiAuth=none: record routes open, as the original scripts expect",
-          all("security" not in method(p, v) for p, v in record_routes), [method(p, v) for p, v in record_routes])
-    check("creating and deleting streams needs SigV4",
-          all(method("/streams/{stream-name}", v).get("security") == [{"sigv4": []}] for v in ("post", "delete")))
-    document = json.load(open(os.path.join(os.path.dirname(template_path) or ".", "functions/ingest/openapi.json")))
+    document = openapi_document(template_path)
+    check_writes_need_their_security("none", body, document)
     documented = {(p, v) for p, ops in document["paths"].items() for v in ops if v != "parameters"}
     routed = {(p, v) for p, ops in body["paths"].items() for v in ops if v != "x-amazon-apigateway-any-method"}
     check("the API routes exactly the OpenAPI document's operations", routed == documented, routed ^ documented)
@@ -346,19 +347,62 @@ def rehearse(template_path):
     print("rehearsal: every check passed")
 
 
+def openapi_document(template_path):
+    return json.load(open(os.path.join(os.path.dirname(template_path) or ".", "functions/ingest/openapi.json")))
+
+
+HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
+# The security scheme each ApiAuth puts on the routes the document lets it choose for.
+SCHEME_OF = {"none": None, "api-key": "api_key", "iam": "sigv4"}
+
+
+def check_writes_need_their_security(auth, body, document):
+    """Derived from the translated API and the function's OpenAPI document, not from a
+    list of routes: for every resource and method API Gateway would take (the method's
+    own operation, else the resource's ANY), what the function does with it — the
+    function takes a route only through that route's own resource (ingest/routes.rs),
+    so a resource reaches exactly the document's operation of the same path and method.
+    Every write it reaches (a documented operation other than a GET) must carry the
+    security the document requires, as ApiAuth chooses among the document's options:
+    [{}] (open) only with ApiAuth=none."""
+    reaching = []
+    for path, ops in body["paths"].items():
+        for verb in HTTP_METHODS:
+            op = ops.get(verb) or ops.get("x-amazon-apigateway-any-method")
+            if op is None:
+                continue
+            documented = document["paths"].get(path, {}).get(verb)
+            if documented is None or verb == "get":
+                continue  # the function answers a JSON 404/405, or reads
+            options = [next(iter(o), None) for o in documented.get("security", [{}])]
+            wanted = SCHEME_OF[auth] if SCHEME_OF[auth] in options or (auth == "none" and None in options) else None
+            if wanted is None and None not in options:
+                wanted = options[0]
+            has = [next(iter(o)) for o in (op.get("security") or body.get("security") or [])]
+            reaching.append((path, verb.upper(), wanted, has))
+    check(f"ApiAuth={auth}: every write the API reaches is documented and secured as documented",
+          reaching and all((has == [wanted]) if wanted else not has for _, _, wanted, has in reaching),
+          [r for r in reaching if not ((r[3] == [r[2]]) if r[2] else not r[3])])
+    writes = {(p, v.upper()) for p, ops in document["paths"].items() for v in ops if v in HTTP_METHODS and v != "get"}
+    check(f"ApiAuth={auth}: every documented write is deployed", writes <= {(p, v) for p, v, _, _ in reaching},
+          writes - {(p, v) for p, v, _, _ in reaching})
+    return reaching
+
+
 def rehearse_api_auth(template_path):
     """ApiAuth=api-key and iam, as CloudFormation resolves them (translated only: moto
     imports no API body)."""
     with open(template_path) as f:
         template = yaml_parse(f.read())
-    record_routes = [("/streams/{stream-name}/record", "put"), ("/streams/{stream-name}/records", "put"), ("/topics/{topic}", "post")]
-    for auth, scheme in (("api-key", "api_key"), ("iam", "sigv4")):
+    document = openapi_document(template_path)
+    for auth in ("api-key", "iam"):
         print(f"with ApiAuth={auth}")
         parameters = {"DeploymentId": DEPLOYMENT, "ApiAuth": auth}
         declared = resolved(transform(packaged(json.loads(json.dumps(template))), parameters, MotoManagedPolicies()), parameters)["Resources"]
         body = next(r["Properties"]["Body"] for r in declared.values() if r["Type"] == "AWS::ApiGateway::RestApi")
-        securities = [body["paths"][p][v].get("security") for p, v in record_routes]
-        check(f"ApiAuth={auth}: record routes need {scheme}", all(s == [{scheme: []}] for s in securities), securities)
+        reaching = check_writes_need_their_security(auth, body, document)
+        record = [r for r in reaching if r[2] == SCHEME_OF[auth]]
+        check(f"ApiAuth={auth}: the record routes need {SCHEME_OF[auth]}", len(record) >= 3, reaching)
         check(f"ApiAuth={auth}: reading routes stay open", "security" not in body["paths"]["/streams"]["get"], body["paths"]["/streams"])
         types = {r["Type"] for r in declared.values()}
         plan = {"AWS::ApiGateway::ApiKey", "AWS::ApiGateway::UsagePlan", "AWS::ApiGateway::UsagePlanKey"}

@@ -221,16 +221,80 @@ async fn bad_lines_are_quarantined_with_their_object_and_line() {
     let lines = vec![good, "not json at all".to_owned(), r#"{"country": "Chad"}"#.to_owned()];
     land(&lake, [vec![], lines, vec![]], 10, 1, 0).await;
     let report = job(&lake).run(date(&today())).await.unwrap();
-    let (_, geo) = report.silver[1];
+    let (_, geo) = &report.silver[1];
     assert_eq!((geo.lines_read, geo.rows_cleaned, geo.quarantined), (3, 1, 2));
     let key = "topics/0a1b2c3d4e5f.geo/partition=0/0a1b2c3d4e5f.geo+0+0000000000.json";
-    for (line, code) in [(2, "not_json"), (3, "missing_field")] {
-        let path = dir.join(format!("quarantine/object/{key}/line-{line:010}.json"));
-        let stored: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    // One quarantine object for the bronze object: a JSON line per bad line.
+    let text = std::fs::read_to_string(dir.join(format!("quarantine/object/{key}.jsonl"))).unwrap();
+    let stored: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(stored.len(), 2, "{text}");
+    for (stored, (line, code)) in stored.iter().zip([(2, "not_json"), (3, "missing_field")]) {
         assert_eq!(stored["code"], code, "{stored}");
         assert_eq!(stored["origin"]["key"], key);
         assert_eq!(stored["origin"]["line"], line);
     }
+    assert!(!dir.join(format!("quarantine/object/{key}")).exists(), "no object per line");
+}
+
+/// A bronze object of 5,000 junk lines: one quarantine object, not 5,000 PUTs.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_junk_object_is_quarantined_in_one_put() {
+    let dir = temp_lake("analytics-junk");
+    let counts = std::sync::Arc::new(pinpipe_tests::counting::Counts::default());
+    let lake =
+        local(&dir).with_store_layer(|inner| pinpipe_tests::counting::CountingStore::wrap(inner, counts.clone()));
+    let junk: Vec<String> = (0..5_000).map(|i| format!("junk line {i}")).collect();
+    land(&lake, [vec![], junk, vec![]], 10_000, 1, 0).await;
+    counts.reset();
+    let report = job(&lake).run(date(&today())).await.unwrap();
+    assert_eq!(report.silver[1].1.quarantined, 5_000);
+    let puts = counts.puts.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(puts < 60, "{puts} PUTs for the run ({})", counts.summary());
+    let key = "topics/0a1b2c3d4e5f.geo/partition=0/0a1b2c3d4e5f.geo+0+0000000000.json";
+    let text = std::fs::read_to_string(dir.join(format!("quarantine/object/{key}.jsonl"))).unwrap();
+    assert_eq!(text.lines().count(), 5_000);
+    assert!(text.lines().last().unwrap().contains(r#""line":5000"#), "{}", text.lines().last().unwrap());
+}
+
+/// A bronze object listed but gone when read is quarantined as vanished and passed;
+/// one that cannot be read stops its partition alone, said in the report, and the
+/// next run takes it in. The other partitions and kinds go on.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_vanished_or_unreadable_bronze_object_does_not_stop_the_run() {
+    let dir = temp_lake("analytics-unreadable");
+    let counts = std::sync::Arc::new(pinpipe_tests::counting::Counts::default());
+    let lake =
+        local(&dir).with_store_layer(|inner| pinpipe_tests::counting::CountingStore::wrap(inner, counts.clone()));
+    // 240 sample records per kind, 40 an object, in 2 partitions.
+    land(&lake, samples(), 40, 2, 0).await;
+    let (gone, unreadable) = ("0a1b2c3d4e5f.pin+0+0000000000.json", "0a1b2c3d4e5f.geo+1+0000000040.json");
+    counts.failing_gets.lock().unwrap().extend([(gone.to_owned(), true), (unreadable.to_owned(), false)]);
+    let report = job(&lake).run(date(&today())).await.unwrap();
+    let totals = report.totals();
+    assert_eq!((totals.objects_vanished, totals.partitions_stopped), (1, 1), "{totals:?}");
+    assert_eq!(report.silver_rows[2].1, 240, "user: every row");
+    assert_eq!(report.silver_rows[0].1, 200, "pin: all but the vanished object's 40");
+    assert!(report.silver_rows[1].1 < 240, "geo: partition 1 stopped at its unreadable object");
+    assert!(
+        report.notices.iter().any(|n| n.contains("partition 1 of 0a1b2c3d4e5f.geo stopped")),
+        "{:?}",
+        report.notices
+    );
+    let quarantined = std::fs::read_to_string(
+        dir.join(format!("quarantine/object/topics/0a1b2c3d4e5f.pin/partition=0/{gone}.jsonl")),
+    )
+    .unwrap();
+    assert!(quarantined.contains(r#""code":"vanished""#), "{quarantined}");
+    let (_, run_dir) = published_run(&dir, &today());
+    let markdown = std::fs::read_to_string(run_dir.join("report.md")).unwrap();
+    assert!(markdown.contains("stopped and waits for the next run"), "{markdown}");
+
+    // The object can be read again: the next run takes it in; the vanished one stays passed.
+    counts.failing_gets.lock().unwrap().retain(|(key, _)| key != unreadable);
+    let next = job(&lake).run(date(&today())).await.unwrap();
+    assert_eq!(next.totals().partitions_stopped, 0, "{:?}", next.totals());
+    assert_eq!((next.silver_rows[0].1, next.silver_rows[1].1), (200, 240));
+    assert!(next.notices.is_empty(), "{:?}", next.notices);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -314,6 +378,11 @@ async fn a_backfill_answers_over_silver_as_it_stood_at_the_end_of_that_day() {
     let before = job(&lake).run(date("2026-11-20")).await.unwrap();
     assert!(before.silver_versions.iter().all(|(_, v)| v.is_none()), "{:?}", before.silver_versions);
     assert!(Question::ALL.iter().all(|q| before.answer(*q).height() == 0));
+    // Said, not silent: each kind's silver begins on 2026-11-21.
+    assert_eq!(before.notices.len(), 3, "{:?}", before.notices);
+    assert!(before.notices.iter().all(|n| n.contains("first commit was on 2026-11-21")), "{:?}", before.notices);
+    let report = std::fs::read_to_string(published_run(&dir, "2026-11-20").1.join("report.md")).unwrap();
+    assert!(report.contains("What these answers do not cover") && report.contains("2026-11-21"), "{report}");
 }
 
 /// A reader that starts from the pointer while the same date is re-run again and
@@ -356,10 +425,76 @@ async fn a_reader_during_reruns_never_sees_two_runs_mixed() {
     assert!(reads > 0);
     let (pointer, _) = published_run(&dir, &today());
     assert_eq!(pointer["run"], runs[4].as_str(), "the last run is published");
-    // Superseded runs stay an hour for readers still reading them; the directories
-    // under the date are runs and the pointer only.
-    for entry in std::fs::read_dir(dir.join(format!("analytics/run_date={}", today()))).unwrap() {
-        let name = entry.unwrap().file_name().into_string().unwrap();
-        assert!(name == "_latest.json" || name.starts_with("run="), "{name}");
-    }
+    // The date's folder holds the pointer and the published run's files, nothing
+    // else; the runs (superseded ones kept an hour for readers still reading them) sit
+    // under analytics/_runs/.
+    let mut shown: Vec<String> = std::fs::read_dir(dir.join(format!("analytics/run_date={}", today())))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .collect();
+    shown.sort();
+    let mut expected: Vec<String> =
+        pointer["files"].as_array().unwrap().iter().map(|f| f.as_str().unwrap().to_owned()).collect();
+    expected.push("_latest.json".to_owned());
+    expected.sort();
+    assert_eq!(shown, expected);
+    let shown_report = std::fs::read_to_string(dir.join(format!("analytics/run_date={}/report.md", today()))).unwrap();
+    assert!(shown_report.contains(runs[4].as_str()), "the folder shows the published run");
+    assert!(dir.join(format!("analytics/_runs/run_date={}/run={}", today(), runs[4])).is_dir());
+}
+
+/// An older run that finishes late (the CLI beside the schedule, a retry) never
+/// replaces a newer run's answers; of two runs publishing at once, the one that
+/// started later is published; a reader globbing the answers as users do sees one
+/// run per date.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_older_run_never_publishes_over_a_newer_one() {
+    use pinpipe::analytics::output::{self, Publication};
+    let dir = temp_lake("analytics-late");
+    let lake = local(&dir);
+    land(&lake, samples(), 100, 1, 0).await;
+    let day = date(&today());
+    let older = job(&lake).run(day).await.unwrap();
+    let newer = job(&lake).run(day).await.unwrap();
+    assert!(older.run_id < newer.run_id && older.superseded_by.is_none() && newer.superseded_by.is_none());
+    // The older run publishing again now, as if it had only just finished.
+    let late = output::Published {
+        run_date: today(),
+        run: older.run_id.clone(),
+        prefix: older.output_prefix.clone(),
+        files: vec!["report.md".to_owned()],
+        silver_as_of: None,
+        silver_versions: Default::default(),
+    };
+    assert_eq!(output::publish(&lake, day, &late).await.unwrap(), Publication::Superseded { by: newer.run_id.clone() });
+    assert_eq!(published_run(&dir, &today()).0["run"], newer.run_id.as_str());
+
+    // Two runs at once: the later-started one ends published, whichever finished first.
+    let (first, second) = (job(&lake), job(&lake));
+    let (a, b) = tokio::join!(first.run(day), second.run(day));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    let later = a.run_id.clone().max(b.run_id.clone());
+    assert_eq!(published_run(&dir, &today()).0["run"], later.as_str());
+    let shown = std::fs::read_to_string(dir.join(format!("analytics/run_date={}/report.md", today()))).unwrap();
+    assert!(shown.contains(&later), "the folder shows the published run");
+
+    // Another date beside it; then the answers as a user globs them, with DuckDB.
+    job(&lake).run(date("2026-11-20")).await.unwrap();
+    let script = r#"
+import duckdb, json, sys
+lake = sys.argv[1]
+con = duckdb.connect()
+files = con.sql(f"SELECT count(*) FROM glob('{lake}/analytics/run_date={sys.argv[2]}/*.parquet')").fetchone()[0]
+per_date = con.sql(f"SELECT run_date::VARCHAR, count(*) FROM read_parquet('{lake}/analytics/*/q6_users_joined_by_year.parquet', hive_partitioning = true) GROUP BY ALL ORDER BY 1").fetchall()
+everything = con.sql(f"SELECT count(*) FROM glob('{lake}/analytics/*/*.parquet')").fetchone()[0]
+print(json.dumps({"files": files, "per_date": per_date, "everything": everything}))
+"#;
+    let out = Command::new(python()).args(["-c", script, dir.to_str().unwrap(), &today()]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let read: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(read["files"], 9, "{read}");
+    assert_eq!(read["everything"], 18, "nine answers per date, two dates: {read}");
+    let q6_rows = newer.answer(Question::Q6).height();
+    // The past date's answers are empty (no silver then); today's are one run's.
+    assert_eq!(read["per_date"], serde_json::json!([[today(), q6_rows]]), "{read}");
 }

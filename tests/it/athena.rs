@@ -7,6 +7,7 @@
 //! real account runs it on Athena.
 
 use chrono::Utc;
+use futures::TryStreamExt;
 use pinpipe::analytics::athena::{Athena, named_query, unload, workgroup};
 use pinpipe::analytics::output::published;
 use pinpipe::analytics::{AnalyticsError, DailyJob, Question};
@@ -107,6 +108,29 @@ async fn the_daily_job_on_athena_runs_the_templates_named_queries_and_publishes_
     assert_eq!(pointer.run, report.run_id);
     assert_eq!(pointer.prefix, report.output_prefix);
     assert_eq!(pointer.files.last().map(String::as_str), Some("report.md"));
+    // The pointer lists exactly the files the run wrote (moto's Athena writes no UNLOAD
+    // output, so here report.md; Athena's Parquet files are listed the same way), and
+    // the date's folder shows exactly those.
+    let listed = |prefix: String| {
+        let lake = lake.clone();
+        async move {
+            let mut names: Vec<String> = lake
+                .store()
+                .list(Some(&object_store::path::Path::from(prefix.as_str())))
+                .map_ok(|meta| meta.location.as_ref().strip_prefix(prefix.as_str()).unwrap().to_owned())
+                .try_collect()
+                .await
+                .unwrap();
+            names.sort();
+            names
+        }
+    };
+    let mut files = pointer.files.clone();
+    files.sort();
+    assert_eq!(listed(report.output_prefix.clone()).await, files, "{pointer:?}");
+    files.push(pinpipe::analytics::output::POINTER.to_owned());
+    files.sort();
+    assert_eq!(listed(pinpipe::analytics::output::date_prefix(today)).await, files, "{pointer:?}");
     let markdown = lake.get(&format!("{}report.md", report.output_prefix)).await.unwrap().expect("report.md");
     let markdown = String::from_utf8(markdown.to_vec()).unwrap();
     for answer in &report.answers {

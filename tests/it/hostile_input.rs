@@ -24,11 +24,18 @@ use serde_json::Value;
 
 const ID: &str = "fuzz";
 
-/// Streams that exist and count what is put into them.
+/// Streams that exist and count what is put into them, and what was put that the
+/// stream cleaner could not clean as the stream's kind.
 #[derive(Default)]
 struct CountingStreams {
     records: AtomicU64,
     sequence: AtomicUsize,
+    not_of_its_kind: AtomicU64,
+}
+
+/// Whether `data` is a record the cleaner takes as `name`'s kind (the kind check ingest makes).
+fn of_its_kind(name: &str, data: &[u8]) -> bool {
+    Kind::from_suffix(name).is_none_or(|kind| pinpipe::clean_record(kind, data).is_ok())
 }
 
 #[async_trait]
@@ -52,7 +59,10 @@ impl StreamService for CountingStreams {
     async fn delete_stream(&self, _: &str) -> Result<(), ServiceError> {
         Ok(())
     }
-    async fn put_record(&self, _: &str, _: StreamEntry) -> Result<Placed, ServiceError> {
+    async fn put_record(&self, name: &str, entry: StreamEntry) -> Result<Placed, ServiceError> {
+        if !of_its_kind(name, &entry.data) {
+            self.not_of_its_kind.fetch_add(1, Ordering::SeqCst);
+        }
         self.records.fetch_add(1, Ordering::SeqCst);
         let n = self.sequence.fetch_add(1, Ordering::SeqCst);
         Ok(Placed { sequence_number: n.to_string(), shard_id: "shardId-000000000000".into() })
@@ -74,6 +84,7 @@ impl StreamService for CountingStreams {
 #[derive(Default)]
 struct CountingTopics {
     records: AtomicU64,
+    not_of_its_kind: AtomicU64,
 }
 
 #[async_trait]
@@ -81,7 +92,9 @@ impl TopicService for CountingTopics {
     async fn partitions_of(&self, topic: &str) -> Result<Option<Vec<i32>>, ServiceError> {
         Ok(topic.starts_with(&format!("{ID}.")).then(|| vec![0, 1]))
     }
-    async fn produce(&self, _: &str, _: i32, records: Vec<TopicRecord>) -> Result<Vec<i64>, ServiceError> {
+    async fn produce(&self, topic: &str, _: i32, records: Vec<TopicRecord>) -> Result<Vec<i64>, ServiceError> {
+        let wrong = records.iter().filter(|r| !of_its_kind(topic, &r.value)).count() as u64;
+        self.not_of_its_kind.fetch_add(wrong, Ordering::SeqCst);
         let first = self.records.fetch_add(records.len() as u64, Ordering::SeqCst) as i64;
         Ok((first..first + records.len() as i64).collect())
     }
@@ -197,7 +210,7 @@ proptest! {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let streams = Arc::new(CountingStreams::default());
         let topics = Arc::new(CountingTopics::default());
-        let ingest = Ingest::new(ArcStreams(streams.clone())).with_kafka(topics.clone()).for_deployment(ID);
+        let ingest = Ingest::new(Shared(streams.clone())).with_kafka(topics.clone()).for_deployment(ID);
         let mut request = if rest_api { v1(method, &path, &body, true) } else { v2(method, &path, &body) };
         if let Some(content_type) = content_type {
             request.headers_mut().insert("content-type", content_type.parse().unwrap());
@@ -216,14 +229,16 @@ proptest! {
         }
         let reached = streams.records.load(Ordering::SeqCst) + topics.records.load(Ordering::SeqCst);
         prop_assert_eq!(reached, accepted(status, &path, &answer), "{} {} -> {}: {}", method, path, status, answer);
+        let wrong = streams.not_of_its_kind.load(Ordering::SeqCst) + topics.not_of_its_kind.load(Ordering::SeqCst);
+        prop_assert_eq!(wrong, 0, "a record not of its stream's or topic's kind got through: {} {}", method, path);
     }
 }
 
-/// The counting streams behind an `Arc`, so the test keeps a handle on the counts.
-struct ArcStreams(Arc<CountingStreams>);
+/// Streams behind an `Arc`, so the test keeps a handle on them (their counts).
+struct Shared<T>(Arc<T>);
 
 #[async_trait]
-impl StreamService for ArcStreams {
+impl<T: StreamService> StreamService for Shared<T> {
     async fn list_streams(&self) -> Result<Vec<String>, ServiceError> {
         self.0.list_streams().await
     }
@@ -288,4 +303,179 @@ proptest! {
         prop_assert_eq!(counts.records_written + counts.quarantined, records.len() as u64, "{:?}", counts);
         let _ = std::fs::remove_dir_all(&dir);
     }
+}
+
+/// Upstream texts as AWS and Kafka write them: an ARN, an account id, a broker host.
+const LEAKY: &str = "User arn:aws:sts::123456789012:assumed-role/ingest is not authorized on \
+    arn:aws:kinesis:us-east-1:123456789012:stream/x (account 123456789012) via \
+    b-1.pinpipe.abc123.c2.kafka.us-east-1.amazonaws.com:9098";
+
+/// Every failure a service can report, each carrying [`LEAKY`].
+fn every_failure() -> Vec<ServiceError> {
+    let text = || LEAKY.to_owned();
+    vec![
+        ServiceError::NotFound(text()),
+        ServiceError::AccessDenied(text()),
+        ServiceError::InUse(text()),
+        ServiceError::Invalid(text()),
+        ServiceError::Throttled(text()),
+        ServiceError::TooLarge(text()),
+        ServiceError::Refused { code: "KMSAccessDeniedException".into(), message: text() },
+        ServiceError::Refused { code: LEAKY.into(), message: text() },
+        ServiceError::Unreachable(text()),
+        ServiceError::Unreadable(text()),
+    ]
+}
+
+/// Kinesis, Kafka and the metrics store failing with `failure`; PutRecords failing
+/// each entry on its own when `per_entry`.
+struct Failing {
+    failure: ServiceError,
+    per_entry: bool,
+    partitions_fail: bool,
+}
+
+#[async_trait]
+impl StreamService for Failing {
+    async fn list_streams(&self) -> Result<Vec<String>, ServiceError> {
+        Err(self.failure.clone())
+    }
+    async fn describe_stream(&self, _: &str) -> Result<StreamSummary, ServiceError> {
+        Err(self.failure.clone())
+    }
+    async fn create_stream(&self, _: &str, _: i32) -> Result<(), ServiceError> {
+        Err(self.failure.clone())
+    }
+    async fn delete_stream(&self, _: &str) -> Result<(), ServiceError> {
+        Err(self.failure.clone())
+    }
+    async fn put_record(&self, _: &str, _: StreamEntry) -> Result<Placed, ServiceError> {
+        Err(self.failure.clone())
+    }
+    async fn put_records(
+        &self,
+        _: &str,
+        entries: Vec<StreamEntry>,
+    ) -> Result<Vec<Result<Placed, EntryFailure>>, ServiceError> {
+        if !self.per_entry {
+            return Err(self.failure.clone());
+        }
+        Ok(entries
+            .iter()
+            .map(|_| Err(EntryFailure { code: "ProvisionedThroughputExceededException".into(), message: LEAKY.into() }))
+            .collect())
+    }
+}
+
+#[async_trait]
+impl TopicService for Failing {
+    async fn partitions_of(&self, _: &str) -> Result<Option<Vec<i32>>, ServiceError> {
+        if self.partitions_fail { Err(self.failure.clone()) } else { Ok(Some(vec![0, 1])) }
+    }
+    async fn produce(&self, _: &str, _: i32, _: Vec<TopicRecord>) -> Result<Vec<i64>, ServiceError> {
+        Err(self.failure.clone())
+    }
+}
+
+#[async_trait]
+impl pinpipe::metrics::store::MetricsStore for Failing {
+    async fn mark(
+        &self,
+        _: &str,
+    ) -> Result<Option<pinpipe::sequence::SequenceNumber>, pinpipe::metrics::store::StoreError> {
+        Err(pinpipe::metrics::store::StoreError::Failed(LEAKY.into()))
+    }
+    async fn counted(
+        &self,
+        _: Kind,
+        _: &[i64],
+    ) -> Result<std::collections::HashSet<i64>, pinpipe::metrics::store::StoreError> {
+        Err(pinpipe::metrics::store::StoreError::Failed(LEAKY.into()))
+    }
+    async fn commit(
+        &self,
+        _: &str,
+        _: Option<&pinpipe::sequence::SequenceNumber>,
+        _: pinpipe::metrics::store::Commit,
+    ) -> Result<(), pinpipe::metrics::store::StoreError> {
+        Err(pinpipe::metrics::store::StoreError::Failed(LEAKY.into()))
+    }
+    async fn buckets(
+        &self,
+        _: &pinpipe::metrics::Series,
+        _: i64,
+        _: i64,
+    ) -> Result<Vec<pinpipe::metrics::BucketRow>, pinpipe::metrics::store::StoreError> {
+        Err(pinpipe::metrics::store::StoreError::Failed(LEAKY.into()))
+    }
+}
+
+/// What an answer must never carry: an ARN, a 12-digit number (an account id), a broker host.
+fn leaks(body: &str) -> Option<&'static str> {
+    let twelve_digits = body.as_bytes().windows(12).any(|w| w.iter().all(u8::is_ascii_digit));
+    if body.contains("arn:") {
+        Some("an ARN")
+    } else if twelve_digits {
+        Some("a 12-digit number")
+    } else if body.contains("amazonaws.com") || body.contains("b-1.") {
+        Some("a broker host")
+    } else {
+        None
+    }
+}
+
+#[tokio::test]
+async fn no_answer_names_an_account_an_arn_or_a_broker() {
+    let pin = &sample_lines("sample_pin.jsonl")[0];
+    let put = format!(r#"{{"Data": {pin}, "PartitionKey": "k"}}"#);
+    let put_many =
+        format!(r#"{{"records": [{{"data": {pin}, "partition-key": "k"}}, {{"data": {pin}, "partition-key": "j"}}]}}"#);
+    let produce = format!(r#"{{"records": [{{"value": {pin}}}, {{"value": {pin}, "partition": 1}}]}}"#);
+    let stream = format!("streaming-{ID}-pin");
+    let topic = format!("{ID}.pin");
+    let requests: Vec<(&str, String, &str)> = vec![
+        ("GET", "/streams".into(), ""),
+        ("GET", format!("/streams/{stream}"), ""),
+        ("POST", format!("/streams/{stream}"), r#"{"ShardCount": 1}"#),
+        ("DELETE", format!("/streams/{stream}"), ""),
+        ("PUT", format!("/streams/{stream}/record"), &put),
+        ("PUT", format!("/streams/{stream}/records"), &put_many),
+        ("POST", format!("/topics/{topic}"), &produce),
+        ("GET", "/metrics/profiles/top?window=7d".into(), ""),
+        ("GET", "/metrics/countries/top".into(), ""),
+        ("GET", "/metrics/profiles/Ann%20Lee".into(), ""),
+    ];
+    let mut answers = 0;
+    for failure in every_failure() {
+        for (per_entry, partitions_fail) in [(false, false), (true, true)] {
+            let failing = || Arc::new(Failing { failure: failure.clone(), per_entry, partitions_fail });
+            let ingest =
+                Ingest::new(Shared(failing())).with_kafka(failing()).with_metrics(failing()).for_deployment(ID);
+            for (method, path, body) in &requests {
+                for rest_api in [false, true] {
+                    let (path, query) = path.split_once('?').unwrap_or((path, ""));
+                    let mut request = if rest_api {
+                        v1(method, path, body, true)
+                    } else {
+                        v2(method, &format!("{path}?{query}"), body)
+                    };
+                    if path.starts_with("/topics") {
+                        request
+                            .headers_mut()
+                            .insert("content-type", "application/vnd.kafka.json.v2+json".parse().unwrap());
+                    }
+                    let response = ingest.handle(request).await;
+                    let status = response.status();
+                    let text = String::from_utf8_lossy(response.body().as_ref()).into_owned();
+                    assert!(
+                        status.is_client_error() || status.is_server_error() || text.contains("ErrorCode"),
+                        "{method} {path} with {failure:?}: {status} {text}"
+                    );
+                    assert_eq!(leaks(&text), None, "{method} {path} with {failure:?} answered {status} {text}");
+                    answers += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(answers, every_failure().len() * 2 * 10 * 2);
 }

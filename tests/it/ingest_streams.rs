@@ -161,6 +161,24 @@ async fn a_lone_surrogate_is_a_400() {
         ))
         .await;
     assert_eq!((status, answer["field"].as_str()), (StatusCode::BAD_REQUEST, Some("records[0].Data")), "{answer}");
+    // Object-form records (the usual shape): a lone surrogate in a field the cleaner
+    // keeps, and in one it ignores; either would make a record the lake cannot hold.
+    let geo: Value = serde_json::from_str(&real("sample_geo.jsonl", 0)).unwrap();
+    let with = |field: &str| {
+        let mut text = geo.to_string();
+        text.insert_str(text.len() - 1, &format!(r#","{field}":"\udc00""#));
+        text.replacen(r#""country":"#, r#""country_was":"#, usize::from(field == "country"))
+    };
+    for (field, record) in [("country", with("country")), ("ignored", with("ignored"))] {
+        let body = format!(r#"{{"Data": {record}, "PartitionKey": "k"}}"#);
+        let (status, answer) = api.call(v2("PUT", &format!("/streams/{stream}/record"), &body)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "a surrogate in {field}: {answer}");
+        assert!(answer["field"].as_str().is_some_and(|f| f.starts_with("Data")), "{field}: {answer}");
+        let body = format!(r#"{{"records": [{{"data": {record}, "partition-key": "k"}}]}}"#);
+        let (status, answer) = api.call(v2("PUT", &format!("/streams/{stream}/records"), &body)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "a surrogate in {field}: {answer}");
+        assert!(answer["field"].as_str().is_some_and(|f| f.starts_with("records[0].Data")), "{field}: {answer}");
+    }
     assert_eq!(api.read_back(&stream).await, Vec::<String>::new());
 }
 
@@ -317,7 +335,10 @@ async fn admin_routes_need_iam_and_list_and_describe_work() {
     let (status, answer) = api.call(v1("GET", &format!("/streams/{name}"), "", false)).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!((answer["StreamName"].as_str(), answer["ShardCount"].as_i64()), (Some(name.as_str()), Some(2)));
-    assert!(answer["StreamARN"].as_str().unwrap().ends_with(&format!(":stream/{name}")));
+    assert_eq!(answer.get("StreamARN"), None, "an anonymous caller is not told the account: {answer}");
+    let (status, answer) = api.call(v1("GET", &format!("/streams/{name}"), "", true)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(answer["StreamARN"].as_str().unwrap().ends_with(&format!(":stream/{name}")), "{answer}");
     let (status, answer) = api.call(v1("DELETE", &format!("/streams/{name}"), "", true)).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
 }

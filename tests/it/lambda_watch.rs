@@ -200,6 +200,7 @@ with urllib.request.urlopen(req, timeout=120) as r:
     assert_eq!(stored["ind"], 7);
 
     emulate_through_watch(&watch, &kinesis).await;
+    bypass_paths_through_watch(&watch, &kinesis).await;
     metrics_through_watch(&watch).await;
     drop(watch);
     tokio::task::block_in_place(readme_walkthrough);
@@ -366,6 +367,48 @@ async fn emulate_through_watch(watch: &Watch, kinesis: &aws_sdk_kinesis::Client)
     assert!(!ok, "{out}");
     assert!(out.contains("rejected 6"), "{out}");
     assert!(out.contains("404 stream \"streaming-nosuchid-pin\" does not exist (field stream-name)"), "{out}");
+}
+
+/// A route's auth cannot be gone round by putting the route after another path: what
+/// once reached the record routes from anywhere in the path is a JSON 404, and
+/// nothing reaches the stream or the topic.
+async fn bypass_paths_through_watch(watch: &Watch, kinesis: &aws_sdk_kinesis::Client) {
+    let id = &watch.id;
+    let stream = format!("streaming-{id}-pin");
+    let topic = format!("{id}.pin");
+    let kafka = rskafka::client::ClientBuilder::new(vec![stack::kafka_bootstrap()]).build().await.unwrap();
+    let partition = kafka
+        .partition_client(topic.clone(), 0, rskafka::client::partition::UnknownTopicHandling::Error)
+        .await
+        .unwrap();
+    let high = || async { partition.get_offset(rskafka::client::partition::OffsetAt::Latest).await.unwrap() };
+    let (records_before, offset_before) = (stack::read_stream(kinesis, &stream).await.len(), high().await);
+    let pin: serde_json::Value = serde_json::from_str(&sample_lines("sample_pin.jsonl")[0]).unwrap();
+    let record = serde_json::json!({ "StreamName": stream, "Data": pin, "PartitionKey": "p" });
+    let records = serde_json::json!({ "records": [{ "data": pin, "partition-key": "p" }] });
+    let produce = serde_json::json!({ "records": [{ "value": pin }] });
+    let api = format!("http://127.0.0.1:{}/lambda-url/ingest", watch.port);
+    let http = reqwest::Client::new();
+    for (method, path, body) in [
+        ("PUT", format!("/anything/streams/{stream}/record"), &record),
+        ("PUT", format!("/prod/x/streams/{stream}/records"), &records),
+        ("PUT", format!("/streams/{stream}/record/extra"), &record),
+        ("POST", format!("/x/topics/{topic}"), &produce),
+        ("POST", format!("/metrics/topics/{topic}"), &produce),
+    ] {
+        let answer = http
+            .request(method.parse().unwrap(), format!("{api}{path}"))
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        let status = answer.status();
+        let answer: serde_json::Value = answer.json().await.expect("a JSON answer");
+        assert_eq!((status.as_u16(), answer["error"].as_str()), (404, Some("not_found")), "{method} {path}: {answer}");
+    }
+    assert_eq!(stack::read_stream(kinesis, &stream).await.len(), records_before, "nothing reached the stream");
+    assert_eq!(high().await, offset_before, "nothing reached the topic");
 }
 
 /// stream-metrics as watch serves it, fed by `pinpipe poll-stream --invoke` as the event

@@ -65,7 +65,7 @@ fn shard_batches(posts: usize, shards: usize) -> Vec<Vec<aws_lambda_events::even
 
 /// Four shards append while maintenance runs again and again: every append succeeds,
 /// every record lands once, and the live file count drops.
-async fn compaction_races_four_appending_shards(lake: Lake, table_uri: String) {
+async fn compaction_races_four_appending_shards(lake: Lake, table_uri: String, retention: Retention) {
     let relative = names().stream_table(Kind::Pin);
     let done = AtomicBool::new(false);
     let appenders = async {
@@ -84,7 +84,7 @@ async fn compaction_races_four_appending_shards(lake: Lake, table_uri: String) {
     let maintainer = async {
         let mut runs = 0;
         while !done.load(Ordering::SeqCst) {
-            match maintenance::maintain(&lake, &relative, Kind::Pin, Retention::days(7.0, 7.0)).await {
+            match maintenance::maintain(&lake, &relative, Kind::Pin, retention).await {
                 Ok(_) => runs += 1,
                 // Maintenance may lose a race to itself or an append and try again
                 // later; what it must never do is fail an append.
@@ -95,7 +95,7 @@ async fn compaction_races_four_appending_shards(lake: Lake, table_uri: String) {
     };
     let ((), runs) = tokio::join!(appenders, maintainer);
     assert!(runs >= 2, "maintenance ran {runs} times during the appends");
-    let report = maintenance::maintain(&lake, &relative, Kind::Pin, Retention::days(7.0, 7.0)).await.unwrap().unwrap();
+    let report = maintenance::maintain(&lake, &relative, Kind::Pin, retention).await.unwrap().unwrap();
     assert!(report.files_after < report.files_before || report.files_before <= 1, "{report:?}");
     assert_eq!(report.files_after, 1, "{report:?}");
     let read = duckdb_delta(&table_uri);
@@ -107,7 +107,18 @@ async fn compaction_while_four_shards_append_on_a_local_lake() {
     let dir = temp_lake("compact-race");
     let lake = Lake::open(dir.to_str().unwrap()).unwrap();
     let table = dir.join(names().stream_table(Kind::Pin)).display().to_string();
-    compaction_races_four_appending_shards(lake, table).await;
+    compaction_races_four_appending_shards(lake, table, template_retention()).await;
+}
+
+/// The shortest retentions configuration accepts: the log cleaned up to the newest
+/// checkpoint at every run while the shards append, vacuum after an hour.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn compaction_while_four_shards_append_with_the_shortest_retentions() {
+    let dir = temp_lake("compact-race-short");
+    let lake = Lake::open(dir.to_str().unwrap()).unwrap();
+    let table = dir.join(names().stream_table(Kind::Pin)).display().to_string();
+    let shortest = Retention::checked(0.0, 1.0 / 24.0, maintenance::DEFAULT_COMPACT_TARGET_BYTES).unwrap();
+    compaction_races_four_appending_shards(lake, table, shortest).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -117,7 +128,50 @@ async fn compaction_while_four_shards_append_on_moto_s3() {
     s3.create_bucket().bucket(&bucket).send().await.unwrap_or_else(|e| panic!("{}", stack::not_running("moto S3", e)));
     let lake = Lake::open(&format!("s3://{bucket}/lake")).unwrap();
     let table = format!("s3://{bucket}/lake/{}", names().stream_table(Kind::Pin));
-    compaction_races_four_appending_shards(lake, table).await;
+    compaction_races_four_appending_shards(lake, table, template_retention()).await;
+}
+
+/// The template's default retentions (TableLogRetentionDays, TableVacuumRetentionDays),
+/// read from template.yaml, checked as the function checks them.
+fn template_retention() -> Retention {
+    let template = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml")).unwrap();
+    let default_of = |parameter: &str| -> f64 {
+        let at = template.find(&format!("\n  {parameter}:\n")).unwrap_or_else(|| panic!("no parameter {parameter}"));
+        let line = template[at..].lines().find(|l| l.trim_start().starts_with("Default:")).unwrap();
+        line.trim_start().trim_start_matches("Default:").trim().trim_matches('"').parse().unwrap()
+    };
+    let (log, vacuum) = (default_of("TableLogRetentionDays"), default_of("TableVacuumRetentionDays"));
+    Retention::checked(log, vacuum, maintenance::DEFAULT_COMPACT_TARGET_BYTES)
+        .expect("the template's defaults are accepted")
+}
+
+/// Vacuum with the template's retentions removes nothing young: not the files a
+/// compaction just replaced (a reader of an older version still needs them), not the
+/// data files of an append that has not committed yet.
+#[tokio::test]
+async fn a_vacuum_with_the_templates_retentions_keeps_young_files_and_an_append_in_flight() {
+    let dir = temp_lake("vacuum-young");
+    let lake = Lake::open(dir.to_str().unwrap()).unwrap();
+    let table = dir.join(names().stream_table(Kind::Pin));
+    let events = shard_batches(30, 1).remove(0);
+    let cleaner = StreamCleaner::new(lake.clone(), ID);
+    for event in &events[..events.len() - 1] {
+        assert!(cleaner.handle(event).await.0.batch_item_failures.is_empty());
+    }
+    // An append in flight: its data files are written, its commit is not (yet).
+    let in_flight = StreamCleaner::new(lake.clone(), ID).with_fault(Some(Fault::AfterDataFilesBeforeCommit));
+    assert_eq!(in_flight.handle(&events[events.len() - 1]).await.0.batch_item_failures.len(), 1);
+    let before = parquet_files(&table);
+    let report = maintenance::maintain(&lake, &names().stream_table(Kind::Pin), Kind::Pin, template_retention())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(report.files_compacted > 1, "{report:?}");
+    assert_eq!(report.files_vacuumed, 0, "nothing young is vacuumed: {report:?}");
+    assert_eq!(parquet_files(&table), before + report.files_written as usize, "every file is still there");
+    // The append goes on and commits; every record is there once.
+    assert!(cleaner.handle(&events[events.len() - 1]).await.0.batch_item_failures.is_empty());
+    assert_eq!(duckdb_delta(table.to_str().unwrap()).inds, (0..30).collect::<Vec<_>>());
 }
 
 fn parquet_files(dir: &std::path::Path) -> usize {

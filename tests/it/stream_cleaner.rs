@@ -9,7 +9,8 @@ use pinpipe::config::Names;
 use pinpipe::delta::Fault;
 use pinpipe::generate::{GenerateOptions, Generator};
 use pinpipe::lake::Lake;
-use pinpipe::stream::{StreamCleaner, StreamCounts};
+use pinpipe::marks::Incarnation;
+use pinpipe::stream::{CreationError, StreamCleaner, StreamCounts, StreamCreation};
 use pinpipe_tests::kinesis::{event, sequence_number};
 use pinpipe_tests::readers::duckdb_delta;
 use pinpipe_tests::{sample_lines, stack, temp_lake};
@@ -277,15 +278,27 @@ async fn marks_survive_pinpipe_maintain_with_zero_retention() {
         let (response, _) = warm.handle(&shard((i % 2) as u32, i..i + 1)).await;
         assert!(response.batch_item_failures.is_empty());
     }
+    // Configuration refuses a vacuum retention that could delete an append in flight:
+    // `pinpipe maintain` names the variable and maintains nothing.
     let out = std::process::Command::new(pinpipe_tests::pinpipe_bin())
         .args(["maintain", "--lake", lake.to_str().unwrap(), "--id", ID])
         .args(["--log-retention-days", "0", "--vacuum-retention-days", "0", "--json"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let reports: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let report = reports.as_array().unwrap().iter().find(|r| r["table"] == Names { id: ID }.stream_table(Kind::User));
-    let report = report.unwrap_or_else(|| panic!("no report for the user table: {reports}"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("PINPIPE_VACUUM_RETENTION_DAYS"), "{stderr}");
+    // With no append in flight, the library maintains with zero retention (time compressed).
+    let lake_store = Lake::open(lake.to_str().unwrap()).unwrap();
+    let all = pinpipe::maintenance::maintain_all(
+        &lake_store,
+        Names { id: ID },
+        pinpipe::maintenance::Retention::days(0.0, 0.0),
+    )
+    .await;
+    let reports = serde_json::to_value(all.into_result().unwrap()).unwrap();
+    let reports = reports.as_array().unwrap();
+    let report = reports.iter().find(|r| r["table"] == Names { id: ID }.stream_table(Kind::User));
+    let report = report.unwrap_or_else(|| panic!("no report for the user table: {reports:?}"));
     assert_eq!((report["files_before"].as_u64(), report["files_after"].as_u64()), (Some(30), Some(1)), "{report}");
     assert!(report["log_files_removed"].as_u64().unwrap() >= 30, "{report}");
     assert_eq!(report["files_vacuumed"], 30, "{report}");
@@ -308,4 +321,129 @@ async fn marks_survive_pinpipe_maintain_with_zero_retention() {
     expected.extend(sample_inds("sample_user.jsonl", "ind", 29..60));
     expected.sort();
     assert_eq!(read.inds, expected);
+}
+
+/// `DescribeStreamSummary` as the account answers it: scripted answers in turn, then
+/// `then` for ever; counts the questions.
+struct Creation {
+    script: std::sync::Mutex<std::collections::VecDeque<Result<Incarnation, CreationError>>>,
+    then: Result<Incarnation, CreationError>,
+    asked: std::sync::Arc<std::sync::atomic::AtomicU32>,
+}
+
+impl Creation {
+    fn new(
+        script: impl IntoIterator<Item = Result<Incarnation, CreationError>>,
+        then: Result<Incarnation, CreationError>,
+    ) -> (Creation, std::sync::Arc<std::sync::atomic::AtomicU32>) {
+        let asked = std::sync::Arc::default();
+        let creation = Creation {
+            script: std::sync::Mutex::new(script.into_iter().collect()),
+            then,
+            asked: std::sync::Arc::clone(&asked),
+        };
+        (creation, asked)
+    }
+}
+
+fn throttled() -> Result<Incarnation, CreationError> {
+    Err(CreationError { throttled: true, message: "LimitExceededException: Rate exceeded".into() })
+}
+
+fn unreachable() -> Result<Incarnation, CreationError> {
+    Err(CreationError { throttled: false, message: "dispatch failure: connection refused".into() })
+}
+
+#[async_trait::async_trait]
+impl StreamCreation for Creation {
+    async fn created(&self, _: &str) -> Result<Incarnation, CreationError> {
+        self.asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.script.lock().unwrap().pop_front().unwrap_or_else(|| self.then.clone())
+    }
+}
+
+fn asked(counter: &std::sync::atomic::AtomicU32) -> u32 {
+    counter.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// `cargo lambda invoke stream-cleaner` with no Kinesis beside it: fresh records land
+/// (their commits labelled with no incarnation) and a redelivery is still skipped.
+#[tokio::test]
+async fn without_kinesis_to_ask_fresh_records_land_and_redeliveries_are_skipped() {
+    let lake = temp_lake("no-kinesis");
+    let (creation, _) = Creation::new([], unreachable());
+    let cleaner = cleaner(&lake).with_stream_creation(creation);
+    let records = real_records("sample_geo.jsonl", 0, 0..30);
+    let first = event(&stream(Kind::Geo), "shardId-000000000000", &records[..20]);
+    let (response, counts) = cleaner.handle(&first).await;
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    assert_eq!((counts.rows_written, counts.duplicates_skipped), (20, 0));
+    let recut = event(&stream(Kind::Geo), "shardId-000000000000", &records[10..30]);
+    let (response, counts) = cleaner.handle(&recut).await;
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    assert_eq!((counts.rows_written, counts.duplicates_skipped), (10, 10));
+    assert_eq!(duckdb_delta(&table_dir(&lake, Kind::Geo)).inds, sample_inds("sample_geo.jsonl", "ind", 0..30));
+}
+
+/// A fresh batch asks at most once a minute (to label its commit); a batch that
+/// repeats records asks afresh, and asks again while throttled before failing its shard.
+#[tokio::test]
+async fn kinesis_is_asked_only_when_the_answer_decides_and_throttling_is_waited_out() {
+    let lake = temp_lake("throttled-describe");
+    let created = Ok(Incarnation(1_700_000_000_000));
+    let (creation, questions) = Creation::new([created.clone(), throttled(), throttled()], created.clone());
+    let cleaner = cleaner(&lake).with_stream_creation(creation);
+    let records = real_records("sample_pin.jsonl", 1, 0..40);
+    let shard = "shardId-000000000001";
+    for (range, written) in [(0..10, 10), (10..20, 10), (20..30, 10)] {
+        let (response, counts) = cleaner.handle(&event(&stream(Kind::Pin), shard, &records[range])).await;
+        assert!(response.batch_item_failures.is_empty(), "{response:?}");
+        assert_eq!(counts.rows_written, written);
+    }
+    assert_eq!(asked(&questions), 1, "three fresh batches within a minute: one question, to label the first");
+    // A redelivery decides on the answer: asked afresh, throttled twice, answered the third time.
+    let (response, counts) = cleaner.handle(&event(&stream(Kind::Pin), shard, &records[0..40])).await;
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    assert_eq!((counts.rows_written, counts.duplicates_skipped), (10, 30));
+    assert_eq!(asked(&questions), 4);
+
+    // Throttled for good: the shard fails after a few questions, and lands on a later try.
+    let (creation, questions) = Creation::new([], throttled());
+    let cleaner = self::cleaner(&lake).with_stream_creation(creation);
+    let (response, counts) = cleaner.handle(&event(&stream(Kind::Pin), shard, &records[30..40])).await;
+    assert_eq!(response.batch_item_failures.len(), 1, "{response:?}");
+    assert_eq!(counts.failed, 10);
+    assert_eq!(asked(&questions), 5, "the deciding question, asked 5 times");
+    let (creation, _) = Creation::new([], created);
+    let (response, counts) = self::cleaner(&lake)
+        .with_stream_creation(creation)
+        .handle(&event(&stream(Kind::Pin), shard, &records[30..40]))
+        .await;
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    assert_eq!(counts.duplicates_skipped, 10);
+    assert_eq!(duckdb_delta(&table_dir(&lake, Kind::Pin)).rows, 40);
+}
+
+/// A stream recreated under the same name restarts its sequence numbers below the
+/// mark: its records land after the old ones', each once.
+#[tokio::test]
+async fn a_recreated_streams_restarted_numbers_land_once() {
+    let lake = temp_lake("recreated-scripted");
+    let (old, new) = (Ok(Incarnation(1_000)), Ok(Incarnation(2_000)));
+    let records = real_records("sample_user.jsonl", 0, 0..30);
+    let shard = "shardId-000000000000";
+    let (creation, _) = Creation::new([], old);
+    let (response, _) =
+        cleaner(&lake).with_stream_creation(creation).handle(&event(&stream(Kind::User), shard, &records[0..20])).await;
+    assert!(response.batch_item_failures.is_empty());
+    // The new stream's records have the old stream's first numbers again.
+    let restarted: Vec<_> =
+        records[20..30].iter().zip(&records[0..10]).map(|((_, data), (seq, _))| (seq.clone(), data.clone())).collect();
+    let (creation, _) = Creation::new([], new);
+    let cleaner = cleaner(&lake).with_stream_creation(creation);
+    for _ in 0..2 {
+        let (response, _) = cleaner.handle(&event(&stream(Kind::User), shard, &restarted)).await;
+        assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    }
+    assert_eq!(duckdb_delta(&table_dir(&lake, Kind::User)).inds, sample_inds("sample_user.jsonl", "ind", 0..30));
 }

@@ -32,12 +32,20 @@ for kind in ("pin", "geo", "user"):
     # The Glue table of the silver table, as Athena would see it.
     con.execute(f"""CREATE VIEW "{deployment}_{kind}" AS SELECT * FROM delta_scan('{lake}/delta/batch/{deployment}_{kind}')""")
 
-# The run published for the date (the pointer names its prefix).
+# The run published for the date, as a user reads it: every date's answers globbed,
+# the date picked by its Hive-style folder. Its files must be the run the pointer names.
 with open(f"{lake}/analytics/run_date={run_date}/_latest.json") as f:
     prefix = json.load(f)["prefix"]
 out = {}
 for stem, sql in QUERIES.items():
-    ours = con.sql(f"SELECT * FROM read_parquet('{lake}/{prefix}{stem}.parquet', hive_partitioning = false)")
+    ours = con.sql(
+        f"SELECT * EXCLUDE (run_date) FROM read_parquet('{lake}/analytics/*/{stem}.parquet', hive_partitioning = true, hive_types = {{'run_date': VARCHAR}}) WHERE run_date = '{run_date}'"
+    )
+    pointed = con.sql(f"SELECT * FROM read_parquet('{lake}/{prefix}{stem}.parquet', hive_partitioning = false)").fetchall()
+    assert ours.fetchall() == pointed, f"{stem}: the date's folder is not the run the pointer names"
+    ours = con.sql(
+        f"SELECT * EXCLUDE (run_date) FROM read_parquet('{lake}/analytics/*/{stem}.parquet', hive_partitioning = true, hive_types = {{'run_date': VARCHAR}}) WHERE run_date = '{run_date}'"
+    )
     out[stem] = {
         "duckdb": [list(row) for row in con.sql(query(sql).replace("${DeploymentId}", deployment)).fetchall()],
         "ours": [list(row) for row in ours.fetchall()],

@@ -26,7 +26,24 @@ async fn handle(
         return Ok(report.summary());
     }
     let report = job.run(run_date).await.map_err(failed)?;
-    telemetry::emit_counts("daily-analytics", &report.totals());
+    let totals = report.totals();
+    telemetry::emit_counts("daily-analytics", &totals);
+    if totals.partitions_stopped > 0 {
+        // Published all the same; failing the invocation alarms and has EventBridge try
+        // again, which takes in what the stopped partitions could not.
+        let problems: Vec<&String> = report.silver.iter().flat_map(|(_, c)| &c.problems).collect();
+        tracing::error!(?problems, "published, but some bronze partitions stopped");
+        return Err(Diagnostic {
+            error_type: "PartitionsStopped".into(),
+            error_message: format!(
+                "run {} published {} with {} bronze partitions stopped: {}",
+                report.run_id,
+                run_date,
+                totals.partitions_stopped,
+                problems.iter().map(|p| p.as_str()).collect::<Vec<_>>().join("; ")
+            ),
+        });
+    }
     Ok(report.summary())
 }
 

@@ -14,6 +14,8 @@ pub const DEFAULT_ID: &str = "0a1b2c3d4e5f";
 pub const DEFAULT_LAKE: &str = "./lake";
 pub const DEFAULT_LOG_RETENTION_DAYS: f64 = 7.0;
 pub const DEFAULT_VACUUM_RETENTION_DAYS: f64 = 7.0;
+/// Table maintenance's compaction target: a file stops being rewritten once past it.
+pub const DEFAULT_COMPACT_TARGET_MB: u64 = 16;
 /// Silver rows the daily job answers at once (peak RSS ~0.45–0.6 GB at this size,
 /// BENCHMARKS.md "analytics").
 pub const DEFAULT_ANALYTICS_PART_ROWS: u64 = 1_000_000;
@@ -64,6 +66,9 @@ pub struct Config {
     /// append in flight.
     #[cfg_attr(feature = "cli", arg(long, env = "PINPIPE_VACUUM_RETENTION_DAYS", default_value_t = DEFAULT_VACUUM_RETENTION_DAYS, value_parser = parse_days))]
     pub vacuum_retention_days: f64,
+    /// Table maintenance: files under this many MB are compacted into files of up to it.
+    #[cfg_attr(feature = "cli", arg(long, env = "PINPIPE_COMPACT_TARGET_MB", default_value_t = DEFAULT_COMPACT_TARGET_MB, value_parser = parse_megabytes))]
+    pub compact_target_mb: u64,
     /// The daily job: silver rows answered at once; more are answered in parts
     /// (bounded memory, SPEC §11).
     #[cfg_attr(feature = "cli", arg(long = "part-rows", env = "PINPIPE_ANALYTICS_PART_ROWS", default_value_t = DEFAULT_ANALYTICS_PART_ROWS, value_parser = parse_part_rows))]
@@ -110,6 +115,10 @@ fn parse_days(text: &str) -> Result<f64, &'static str> {
     text.parse::<f64>().ok().filter(|d| d.is_finite() && *d >= 0.0).ok_or("expected a number of days, 0 or more")
 }
 
+fn parse_megabytes(text: &str) -> Result<u64, &'static str> {
+    text.parse::<u64>().ok().filter(|n| (1..=4096).contains(n)).ok_or("expected a whole number of MB, 1 to 4096")
+}
+
 fn parse_part_rows(text: &str) -> Result<u64, &'static str> {
     text.parse::<u64>().ok().filter(|n| *n > 0).ok_or("expected a whole number of rows, 1 or more")
 }
@@ -152,6 +161,12 @@ impl Config {
                 parse_days,
                 DEFAULT_VACUUM_RETENTION_DAYS,
             )?,
+            compact_target_mb: read(
+                get("PINPIPE_COMPACT_TARGET_MB"),
+                "PINPIPE_COMPACT_TARGET_MB",
+                parse_megabytes,
+                DEFAULT_COMPACT_TARGET_MB,
+            )?,
             analytics_part_rows: read(
                 get("PINPIPE_ANALYTICS_PART_ROWS"),
                 "PINPIPE_ANALYTICS_PART_ROWS",
@@ -177,10 +192,14 @@ impl Config {
         Names { id: &self.id }
     }
 
-    /// Table maintenance's retentions (SPEC §11).
+    /// Table maintenance's retentions and compaction target (SPEC §11), checked.
     #[cfg(feature = "maintenance")]
-    pub fn retention(&self) -> crate::maintenance::Retention {
-        crate::maintenance::Retention::days(self.log_retention_days, self.vacuum_retention_days)
+    pub fn retention(&self) -> Result<crate::maintenance::Retention, crate::maintenance::RetentionError> {
+        crate::maintenance::Retention::checked(
+            self.log_retention_days,
+            self.vacuum_retention_days,
+            self.compact_target_mb << 20,
+        )
     }
 }
 

@@ -193,11 +193,12 @@ impl CleanTable {
     }
 
     /// Loads the table as it stood at `at`: its last version committed at or before
-    /// then (by the commit files' times, as Delta time travel reads them). `None` when
-    /// the table had no version yet; an error when its log no longer reaches back that
-    /// far (log cleanup keeps one retention period). The loaded table is for reading:
-    /// writer marks are read from the latest version only.
-    pub async fn load_as_of(&mut self, at: DateTime<Utc>) -> Result<Option<u64>, LakeError> {
+    /// then (by the commit files' times, as Delta time travel reads them), or, when the
+    /// table had no version yet, when its first version was committed; an error when
+    /// its log no longer reaches back that far (log cleanup keeps one retention
+    /// period). The loaded table is for reading: writer marks are read from the latest
+    /// version only.
+    pub async fn load_as_of(&mut self, at: DateTime<Utc>) -> Result<Result<u64, DateTime<Utc>>, LakeError> {
         self.table.load_with_datetime(at).await.map_err(|e| LakeError::delta(&self.url, e))?;
         self.txns = Txns::default();
         let version = self.loaded_version()?;
@@ -214,11 +215,11 @@ impl CleanTable {
             }
         };
         if committed <= at {
-            return Ok(Some(version));
+            return Ok(Ok(version));
         }
         // deltalake falls back to the earliest version it finds when `at` is before it.
         if version == 0 {
-            return Ok(None);
+            return Ok(Err(committed));
         }
         Err(LakeError::Inconsistent {
             table: self.url.to_string(),

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use object_store::aws::AmazonS3Builder;
 use object_store::path::Path;
 use object_store::prefix::PrefixStore;
-use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, UpdateVersion};
 use url::Url;
 
 use local_dir::LocalDir;
@@ -145,6 +145,46 @@ impl Lake {
             Err(object_store::Error::AlreadyExists { .. }) | Err(object_store::Error::Precondition { .. }) => Ok(false),
             Err(source) => Err(LakeError::Object { key: key.into(), source }),
         }
+    }
+
+    /// The object's bytes and the version they are (for [`Lake::put_if`]), or `None`
+    /// when it does not exist.
+    pub async fn get_versioned(&self, key: &str) -> Result<Option<(Bytes, UpdateVersion)>, LakeError> {
+        let error = |source| LakeError::Object { key: key.into(), source };
+        match self.store.get(&Path::from(key)).await {
+            Ok(result) => {
+                let version = UpdateVersion { e_tag: result.meta.e_tag.clone(), version: result.meta.version.clone() };
+                Ok(Some((result.bytes().await.map_err(error)?, version)))
+            }
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(source) => Err(error(source)),
+        }
+    }
+
+    /// Writes the object only if it is still the version read (`Some`), or still
+    /// absent (`None`): S3's `If-Match` / `If-None-Match: *`, a locked compare on a
+    /// local lake. `false` when it changed meanwhile (it is left as it is).
+    pub async fn put_if(
+        &self,
+        key: &str,
+        bytes: impl Into<Bytes>,
+        read: Option<UpdateVersion>,
+    ) -> Result<bool, LakeError> {
+        let payload = PutPayload::from_bytes(bytes.into());
+        let mode = read.map_or(PutMode::Create, PutMode::Update);
+        match self.store.put_opts(&Path::from(key), payload, PutOptions { mode, ..Default::default() }).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::AlreadyExists { .. }) | Err(object_store::Error::Precondition { .. }) => Ok(false),
+            Err(source) => Err(LakeError::Object { key: key.into(), source }),
+        }
+    }
+
+    /// Copies an object within the lake (S3: server-side).
+    pub async fn copy(&self, from: &str, to: &str) -> Result<(), LakeError> {
+        self.store
+            .copy(&Path::from(from), &Path::from(to))
+            .await
+            .map_err(|source| LakeError::Object { key: from.into(), source })
     }
 
     /// The object's bytes, or `None` when it does not exist.

@@ -2,9 +2,12 @@
 //! three stream tables and the three silver tables — as cheap to write and read on
 //! day 365 as on day 1. Per table, in this order:
 //!
-//! 1. compact small files with deltalake's optimize: its commit is `dataChange:
-//!    false` and carries no writer's txn, so a concurrent blind append never conflicts
-//!    with it (deltalake's conflict checker re-checks and retries it instead);
+//! 1. compact the files under the compaction target (`PINPIPE_COMPACT_TARGET_MB`)
+//!    into files of up to that size with deltalake's optimize (bin-packing; files at
+//!    or over the target are left alone, so a file stops being rewritten once it has
+//!    grown past it): its commit is `dataChange: false` and carries no writer's txn, so
+//!    a concurrent blind append never conflicts with it (deltalake's conflict checker
+//!    re-checks and retries it instead);
 //! 2. write a checkpoint of the result, so opening the table reads one file plus the
 //!    commits after it;
 //! 3. remove log files (commits and older checkpoints) older than the log retention
@@ -13,9 +16,14 @@
 //! 4. vacuum in full mode: data files no longer in the table (replaced by compaction,
 //!    or orphans of crashed and lost commits) once older than the vacuum retention.
 //!
-//! Invariant: the vacuum retention must exceed the longest append (a Lambda runs at
-//! most 15 minutes): vacuum deletes unreferenced files older than it, and an append's
-//! files are unreferenced until its commit.
+//! Invariant: the vacuum retention is at least the log retention and at least an hour
+//! ([`Retention::checked`], which every configuration goes through): vacuum deletes
+//! unreferenced files older than it, an append's files are unreferenced until its
+//! commit (a Lambda runs at most 15 minutes), and a version still in the log must keep
+//! its files for time travel (the daily job reads past dates that way).
+//!
+//! Every table is maintained on its own: one that fails does not stop the others
+//! ([`maintain_all`] reports each failure, by table, after trying them all).
 
 use std::time::Duration;
 
@@ -31,16 +39,57 @@ use crate::delta::CleanTable;
 use crate::kind::Kind;
 use crate::lake::{Lake, LakeError};
 
-/// How long log files and unreferenced data files are kept (SPEC §10).
+/// How long log files and unreferenced data files are kept, and the compaction
+/// target (SPEC §10). Built from configuration through [`Retention::checked`]; benches
+/// and tests that compress time (no append in flight, no time travel) build it as they need.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Retention {
     pub log: Duration,
     pub vacuum: Duration,
+    /// Files under this size are compacted into files of up to it.
+    pub compact_target_bytes: u64,
+}
+
+/// The least vacuum retention configuration may set: longer than any append (a Lambda
+/// runs at most 15 minutes).
+pub const MIN_VACUUM_RETENTION: Duration = Duration::from_secs(3_600);
+/// The default compaction target (`PINPIPE_COMPACT_TARGET_MB`).
+pub const DEFAULT_COMPACT_TARGET_BYTES: u64 = 16 << 20;
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error(
+    "a vacuum retention of {vacuum_days} days is below {floor_days} days (the log retention, and at least an \
+     hour): vacuum would delete files an append in flight or a version still in the log needs. Help: set \
+     PINPIPE_VACUUM_RETENTION_DAYS (TableVacuumRetentionDays) to at least PINPIPE_LOG_RETENTION_DAYS"
+)]
+pub struct RetentionError {
+    pub vacuum_days: f64,
+    pub floor_days: f64,
 }
 
 impl Retention {
+    /// Retentions in days, checked: the vacuum retention at least the log retention and an hour.
+    pub fn checked(log_days: f64, vacuum_days: f64, compact_target_bytes: u64) -> Result<Retention, RetentionError> {
+        let retention = Retention {
+            log: Duration::from_secs_f64(log_days * 86_400.0),
+            vacuum: Duration::from_secs_f64(vacuum_days * 86_400.0),
+            compact_target_bytes,
+        };
+        let floor = retention.log.max(MIN_VACUUM_RETENTION);
+        if retention.vacuum < floor {
+            return Err(RetentionError { vacuum_days, floor_days: floor.as_secs_f64() / 86_400.0 });
+        }
+        Ok(retention)
+    }
+
+    /// Retentions in days with the default compaction target, unchecked: for tests
+    /// and benches that compress time.
     pub fn days(log: f64, vacuum: f64) -> Retention {
-        Retention { log: Duration::from_secs_f64(log * 86_400.0), vacuum: Duration::from_secs_f64(vacuum * 86_400.0) }
+        Retention {
+            log: Duration::from_secs_f64(log * 86_400.0),
+            vacuum: Duration::from_secs_f64(vacuum * 86_400.0),
+            compact_target_bytes: DEFAULT_COMPACT_TARGET_BYTES,
+        }
     }
 }
 
@@ -77,21 +126,43 @@ pub enum MaintenanceError {
     Step { step: &'static str, table: String, source: Box<DeltaTableError> },
 }
 
-/// Maintains every table of deployment `names` that exists, one after another.
-pub async fn maintain_all(
-    lake: &Lake,
-    names: Names<'_>,
-    retention: Retention,
-) -> Result<Vec<TableReport>, MaintenanceError> {
-    let mut reports = Vec::new();
+/// What maintaining every table did: a report per table maintained, and each
+/// table's failure (the others were maintained all the same).
+#[derive(Debug, Default)]
+pub struct AllTables {
+    pub reports: Vec<TableReport>,
+    pub failures: Vec<(String, MaintenanceError)>,
+}
+
+impl AllTables {
+    /// The reports, or an error naming every table that failed and why.
+    pub fn into_result(self) -> Result<Vec<TableReport>, TablesFailed> {
+        if self.failures.is_empty() { Ok(self.reports) } else { Err(TablesFailed(self)) }
+    }
+}
+
+/// Some tables could not be maintained (the rest were).
+#[derive(Debug, thiserror::Error)]
+#[error("{} of the tables could not be maintained: {}", .0.failures.len(), .0.failures.iter().map(|(t, e)| format!("{t}: {e}")).collect::<Vec<_>>().join("; "))]
+pub struct TablesFailed(pub AllTables);
+
+/// Maintains every table of deployment `names` that exists, one after another, each
+/// on its own: a failing table is reported and the next one maintained.
+pub async fn maintain_all(lake: &Lake, names: Names<'_>, retention: Retention) -> AllTables {
+    let mut all = AllTables::default();
     for kind in Kind::ALL {
         for relative in [names.stream_table(kind), names.batch_table(kind)] {
-            if let Some(report) = maintain(lake, &relative, kind, retention).await? {
-                reports.push(report);
+            match maintain(lake, &relative, kind, retention).await {
+                Ok(Some(report)) => all.reports.push(report),
+                Ok(None) => {}
+                Err(error) => {
+                    tracing::error!(table = %relative, %error, "table maintenance failed; going on with the next table");
+                    all.failures.push((relative, error));
+                }
             }
         }
     }
-    Ok(reports)
+    all
 }
 
 /// Maintains the table at `relative`; `None` when there is no table there.
@@ -118,6 +189,7 @@ pub async fn maintain(
     let (table, compacted) = table
         .optimize()
         .with_type(OptimizeType::Compact)
+        .with_target_size(std::num::NonZeroU64::new(retention.compact_target_bytes.max(1)).expect("at least 1"))
         .with_writer_properties(crate::delta::writer_properties())
         .with_commit_properties(no_cleanup())
         .await
@@ -144,8 +216,9 @@ pub async fn maintain(
         .vacuum()
         .with_mode(VacuumMode::Full)
         .with_retention_period(vacuum_retention)
-        // The table's own minimum (delta.deletedFileRetentionDuration) is checked by
-        // whoever sets PINPIPE_VACUUM_RETENTION_DAYS below it: tests do, on purpose.
+        // Our floor is `Retention::checked`'s (the log retention, at least an hour), not
+        // the table's `delta.deletedFileRetentionDuration` (7 days), which would refuse
+        // a shorter setting that is safe.
         .with_enforce_retention_duration(false)
         .with_commit_properties(no_cleanup())
         .await

@@ -306,12 +306,16 @@ pub trait Writer: Send + Sync {
 
 /// When a stream was created (ms since the epoch): a stream deleted and created again
 /// under the same name is a new incarnation whose sequence numbers start afresh.
-/// `Incarnation::UNKNOWN` when the writer was not told (no Kinesis API to ask).
+/// `Incarnation::UNKNOWN` when the writer was not told (no Kinesis API to ask, or it
+/// did not answer): a mark or a writer in an unknown incarnation compares by sequence
+/// number alone, as if in the other side's incarnation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Incarnation(pub i64);
 
 impl Incarnation {
     pub const UNKNOWN: Incarnation = Incarnation(0);
+    /// A reader's: [`KinesisShard::reader`] reports a mark's incarnation as stored.
+    const AS_STORED: Incarnation = Incarnation(i64::MIN);
 }
 
 /// Where a record sits in a Kinesis shard: the stream's incarnation, then its
@@ -346,6 +350,12 @@ impl KinesisShard {
         KinesisShard { app_id, limb_ids, created_id, incarnation }
     }
 
+    /// Reads the shard's mark as stored (its incarnation unknown when it names none);
+    /// never commits.
+    pub fn reader(stream: &str, shard: &str) -> Self {
+        KinesisShard::new(stream, shard, Incarnation::AS_STORED)
+    }
+
     /// The incarnation its records are in.
     pub fn incarnation(&self) -> Incarnation {
         self.incarnation
@@ -374,9 +384,16 @@ impl Writer for KinesisShard {
         }
         let sequence_number = SequenceNumber::from_limbs(limbs)
             .map_err(|e| MarkError::Unreadable(format!("writer {}: {e}", self.app_id)))?;
-        // A mark that names no incarnation was written without one to compare: it is
-        // taken as the current one's (as before incarnations were kept).
-        let incarnation = txns.get(&self.created_id).map_or(self.incarnation, Incarnation);
+        // A mark that names no incarnation was written without one to compare (before
+        // incarnations were kept, or when Kinesis did not answer), and a writer that
+        // knows none compares by sequence number alone: either way the mark is taken
+        // as in the writer's incarnation.
+        let stored = txns.get(&self.created_id).map_or(Incarnation::UNKNOWN, Incarnation);
+        let incarnation = match self.incarnation {
+            Incarnation::AS_STORED => stored,
+            mine if mine == Incarnation::UNKNOWN || stored == Incarnation::UNKNOWN => mine,
+            _ => stored,
+        };
         Ok(Some(Mark { position: ShardPosition { incarnation, sequence_number }, version }))
     }
 
@@ -385,6 +402,7 @@ impl Writer for KinesisShard {
         previous: Option<&Mark<ShardPosition>>,
         last: &ShardPosition,
     ) -> (Mark<ShardPosition>, Vec<Transaction>) {
+        debug_assert_ne!(self.incarnation, Incarnation::AS_STORED, "a reader does not commit");
         let version = previous.map_or(1, |m| m.version + 1);
         let mut txns = vec![Transaction::new(&self.app_id, version)];
         txns.extend(
@@ -471,6 +489,26 @@ mod tests {
         // A mark written before incarnations were kept belongs to the current one.
         txns.latest.remove("kinesis/streaming-x-pin/shardId-000000000000#created");
         assert_eq!(new.mark(&txns).unwrap().unwrap().position.incarnation, Incarnation(2_000));
+    }
+
+    #[test]
+    fn an_unknown_incarnation_compares_by_sequence_number_alone() {
+        let known = KinesisShard::new("streaming-x-pin", "shardId-000000000000", Incarnation(1_000));
+        let unknown = KinesisShard::new("streaming-x-pin", "shardId-000000000000", Incarnation::UNKNOWN);
+        let reader = KinesisShard::reader("streaming-x-pin", "shardId-000000000000");
+        let seq = |n: &str| SequenceNumber::parse(n).unwrap();
+        let mut txns = Txns { version: Some(0), latest: HashMap::new() };
+        // Landed up to 500 in a known incarnation; a writer that knows none (Kinesis did
+        // not answer) skips 500 and below and lands 501, as the known writer would.
+        txns.committed(1, &known.next(None, &known.position(seq("500"))).1);
+        let mark = unknown.mark(&txns).unwrap().unwrap();
+        assert!(unknown.position(seq("500")) <= mark.position && unknown.position(seq("501")) > mark.position);
+        assert_eq!(reader.mark(&txns).unwrap().unwrap().position.incarnation, Incarnation(1_000));
+        // Its commit is labelled unknown; the next writer that knows takes it as its own.
+        txns.committed(2, &unknown.next(Some(&mark), &unknown.position(seq("600"))).1);
+        assert_eq!(reader.mark(&txns).unwrap().unwrap().position.incarnation, Incarnation::UNKNOWN);
+        let mark = known.mark(&txns).unwrap().unwrap();
+        assert!(known.position(seq("600")) <= mark.position && known.position(seq("601")) > mark.position);
     }
 
     #[test]

@@ -46,7 +46,8 @@ impl Quarantined {
 
     /// `quarantine/stream/<stream>/<shard>/<sequence>.json`,
     /// `quarantine/topic/<topic>/partition=<p>/<offset>.json`,
-    /// `quarantine/object/<object key>/line-<n>.json`.
+    /// `quarantine/object/<object key>/line-<n>.json` (a line alone; the daily job
+    /// writes a bronze object's lines together under [`Quarantined::object_key`]).
     pub fn key(&self) -> String {
         match &self.origin {
             Origin::Stream { stream, shard, sequence_number } => {
@@ -57,6 +58,12 @@ impl Quarantined {
             }
             Origin::Object { key, line } => format!("quarantine/object/{key}/line-{line:010}.json"),
         }
+    }
+
+    /// `quarantine/object/<bronze object key>.jsonl`: every quarantined line of one
+    /// bronze object (one JSON line each, see [`Origin::Object`]), written at once.
+    pub fn object_key(bronze_key: &str) -> String {
+        format!("quarantine/object/{bronze_key}.jsonl")
     }
 
     pub fn to_json(&self) -> Vec<u8> {

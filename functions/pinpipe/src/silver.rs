@@ -9,6 +9,14 @@
 //! (S3 `start-after`), so a day's work does not grow with bronze's history; two
 //! overlapping passes race on the same mark through [`crate::exactly_once`], and the
 //! loser takes in only what is left.
+//!
+//! Bad days: an object's lines that cannot be cleaned go to one quarantine object per
+//! bronze object (`quarantine/object/<key>.jsonl`, a line each with its reason and line
+//! number), written once per commit, not once per line. An object listed but gone
+//! when read is quarantined as vanished and passed. A partition that cannot go on (an
+//! object that cannot be read, a commit that fails) stops where it is — its mark is
+//! before what it could not take in, so the next run tries again — and is reported;
+//! the other partitions and kinds go on.
 
 use std::collections::HashMap;
 
@@ -45,7 +53,7 @@ struct Listed {
 }
 
 /// What one bronze → silver pass did for one kind.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct SilverCounts {
     /// Bronze objects listed: only those after each partition's mark.
     pub objects_listed: u64,
@@ -56,6 +64,12 @@ pub struct SilverCounts {
     pub lines_read: u64,
     pub rows_cleaned: u64,
     pub quarantined: u64,
+    /// Objects listed but gone when read: quarantined as vanished and passed.
+    pub objects_vanished: u64,
+    /// Partitions that stopped (what they could not take in waits for the next run).
+    pub partitions_stopped: u64,
+    /// Why, one sentence each.
+    pub problems: Vec<String>,
 }
 
 impl std::ops::AddAssign for SilverCounts {
@@ -66,6 +80,9 @@ impl std::ops::AddAssign for SilverCounts {
         self.lines_read += o.lines_read;
         self.rows_cleaned += o.rows_cleaned;
         self.quarantined += o.quarantined;
+        self.objects_vanished += o.objects_vanished;
+        self.partitions_stopped += o.partitions_stopped;
+        self.problems.extend(o.problems);
     }
 }
 
@@ -83,7 +100,8 @@ pub enum SilverError {
 
 /// Takes every bronze object of `kind` not yet in its silver table into it.
 /// Partitions are taken in concurrently (each its own writer), so cleaning and
-/// Parquet encoding use every core.
+/// Parquet encoding use every core; a partition that fails stops alone (counted and
+/// said in `problems`).
 pub async fn catch_up(lake: &Lake, names: Names<'_>, kind: Kind) -> Result<SilverCounts, SilverError> {
     let relative = names.batch_table(kind);
     // Create the table once, before the partitions' writers race to append.
@@ -95,16 +113,36 @@ pub async fn catch_up(lake: &Lake, names: Names<'_>, kind: Kind) -> Result<Silve
         .map(|partition| {
             let (lake, relative, topic) = (lake.clone(), relative.clone(), topic.clone());
             tokio::spawn(async move {
-                let mut table = CleanTable::create_or_open(&lake, &relative, kind).await?;
-                catch_up_partition(&lake, &mut table, kind, &topic, partition).await
+                catch_up_opened(lake, relative, kind, topic, partition).await.map_err(|e| (partition, e))
             })
         })
         .collect();
     let mut counts = SilverCounts::default();
     for writer in writers {
-        counts += writer.await.map_err(|e| SilverError::Task(e.to_string()))??;
+        match writer.await.map_err(|e| SilverError::Task(e.to_string()))? {
+            Ok(partition) => counts += partition,
+            Err((partition, error)) => {
+                tracing::error!(%topic, partition, %error, "a partition stopped; the others go on");
+                counts.partitions_stopped += 1;
+                counts
+                    .problems
+                    .push(format!("partition {partition} of {topic} stopped and waits for the next run: {error}"));
+            }
+        }
     }
     Ok(counts)
+}
+
+/// Opens the table (a writer of its own) and takes in one partition.
+async fn catch_up_opened(
+    lake: Lake,
+    relative: String,
+    kind: Kind,
+    topic: String,
+    partition: i32,
+) -> Result<SilverCounts, SilverError> {
+    let mut table = CleanTable::create_or_open(&lake, &relative, kind).await?;
+    catch_up_partition(&lake, &mut table, kind, &topic, partition).await
 }
 
 /// The partitions under a topic's prefix (one delimited listing: `partition=<p>/`).
@@ -168,17 +206,19 @@ async fn catch_up_partition(
         }
         let (chunk, rest) = pending.split_at(take);
         pending = rest;
-        let lines_read = std::sync::atomic::AtomicU64::new(0);
-        let lines_read_ref = &lines_read;
+        let read = std::sync::Mutex::new((0u64, 0u64));
+        let read_ref = &read;
         let stage = |fresh: Vec<_>| async move {
-            let (staged, lines) = stage_objects(lake, kind, &fresh).await?;
-            lines_read_ref.store(lines, std::sync::atomic::Ordering::Relaxed);
+            let (staged, lines, vanished) = stage_objects(lake, kind, &fresh).await?;
+            *read_ref.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = (lines, vanished);
             Ok(staged)
         };
         let written = exactly_once::append(table, &writer, chunk, |o| &o.offset, stage, None).await?;
         if written.committed.is_some() {
-            counts.objects_read += chunk.len() as u64 - written.duplicates;
-            counts.lines_read += lines_read.into_inner();
+            let (lines, vanished) = read.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+            counts.objects_read += chunk.len() as u64 - written.duplicates - vanished;
+            counts.objects_vanished += vanished;
+            counts.lines_read += lines;
         }
         counts.objects_skipped += written.duplicates;
         counts.rows_cleaned += written.rows;
@@ -187,13 +227,15 @@ async fn catch_up_partition(
     Ok(counts)
 }
 
-/// Fetches and cleans objects, quarantining the lines that cannot be cleaned; also
-/// returns how many lines were read.
-async fn stage_objects(lake: &Lake, kind: Kind, objects: &[&Listed]) -> Result<(Staged, u64), LakeError> {
+/// Fetches and cleans objects, quarantining the lines that cannot be cleaned (one
+/// quarantine object per bronze object) and the objects that vanished; also returns
+/// how many lines were read and how many objects had vanished.
+async fn stage_objects(lake: &Lake, kind: Kind, objects: &[&Listed]) -> Result<(Staged, u64, u64), LakeError> {
     let fetched = fetch(lake, objects).await?;
     let mut lines: Vec<&[u8]> = Vec::new();
     let mut origins: Vec<(usize, u64)> = Vec::new();
     for (index, (_, body)) in fetched.iter().enumerate() {
+        let Some(body) = body else { continue };
         let mut start = 0;
         for (number, end) in memchr::memchr_iter(b'\n', body).chain([body.len()]).enumerate() {
             let line = &body[start..end];
@@ -207,19 +249,45 @@ async fn stage_objects(lake: &Lake, kind: Kind, objects: &[&Listed]) -> Result<(
         }
     }
     let cleaned = clean_on_every_core(kind, &lines);
+    // Each bronze object's quarantined lines, in one object.
+    let mut by_object: std::collections::BTreeMap<usize, Vec<u8>> = std::collections::BTreeMap::new();
     for (position, reason) in &cleaned.quarantined {
         let (index, line) = origins[*position];
         let origin = Origin::Object { key: fetched[index].0.key.clone(), line };
-        let q = Quarantined::new(reason, lines[*position], origin);
-        lake.put(&q.key(), q.to_json()).await?;
+        let text = by_object.entry(index).or_default();
+        text.extend(Quarantined::new(reason, lines[*position], origin).to_json());
+        text.push(b'\n');
     }
-    let keys: Vec<serde_json::Value> = fetched.iter().map(|(o, _)| o.key.clone().into()).collect();
+    let mut vanished = 0;
+    for (index, (object, body)) in fetched.iter().enumerate() {
+        if body.is_none() {
+            vanished += 1;
+            tracing::warn!(key = %object.key, "a bronze object listed but gone when read: quarantined as vanished");
+            let q = Quarantined::with_reason(
+                "vanished",
+                "the bronze object was listed but was gone when read (deleted?); nothing of it was taken in".into(),
+                None,
+                b"",
+                Origin::Object { key: object.key.clone(), line: 0 },
+            );
+            let mut text = q.to_json();
+            text.push(b'\n');
+            by_object.insert(index, text);
+        }
+    }
+    let writes: Vec<(String, Vec<u8>)> =
+        by_object.into_iter().map(|(index, text)| (Quarantined::object_key(&fetched[index].0.key), text)).collect();
+    for group in writes.chunks(FETCH_CONCURRENCY) {
+        futures::future::try_join_all(group.iter().map(|(key, text)| lake.put(key, text.clone()))).await?;
+    }
+    let keys: Vec<serde_json::Value> =
+        fetched.iter().filter(|(_, body)| body.is_some()).map(|(o, _)| o.key.clone().into()).collect();
     let staged = Staged {
         batches: cleaned.batches,
         notes: HashMap::from([(OBJECTS_KEY.to_owned(), serde_json::Value::Array(keys))]),
         quarantined: cleaned.quarantined.len() as u64,
     };
-    Ok((staged, lines.len() as u64))
+    Ok((staged, lines.len() as u64, vanished))
 }
 
 /// Cleaned lines: Arrow batches in input order, and what could not be cleaned by
@@ -250,8 +318,8 @@ fn clean_on_every_core(kind: Kind, lines: &[&[u8]]) -> CleanedLines {
     cleaned
 }
 
-/// The objects' bodies, in the given order, a few at a time.
-async fn fetch(lake: &Lake, objects: &[&Listed]) -> Result<Vec<(BronzeObject, bytes::Bytes)>, LakeError> {
+/// The objects' bodies (`None`: listed but gone), in the given order, a few at a time.
+async fn fetch(lake: &Lake, objects: &[&Listed]) -> Result<Vec<(BronzeObject, Option<bytes::Bytes>)>, LakeError> {
     let mut fetched = Vec::with_capacity(objects.len());
     for group in objects.chunks(FETCH_CONCURRENCY) {
         let bodies = group.iter().map(|listed| fetch_one(lake.clone(), listed.object.clone()));
@@ -260,11 +328,9 @@ async fn fetch(lake: &Lake, objects: &[&Listed]) -> Result<Vec<(BronzeObject, by
     Ok(fetched)
 }
 
-async fn fetch_one(lake: Lake, object: BronzeObject) -> Result<(BronzeObject, bytes::Bytes), LakeError> {
-    match lake.get(&object.key).await? {
-        Some(body) => Ok((object, body)),
-        None => Err(LakeError::Vanished { key: object.key }),
-    }
+async fn fetch_one(lake: Lake, object: BronzeObject) -> Result<(BronzeObject, Option<bytes::Bytes>), LakeError> {
+    let body = lake.get(&object.key).await?;
+    Ok((object, body))
 }
 
 #[cfg(test)]

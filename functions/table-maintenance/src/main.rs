@@ -5,20 +5,22 @@
 use lambda_runtime::{Diagnostic, Error, LambdaEvent, service_fn};
 use pinpipe::config::Config;
 use pinpipe::lake::Lake;
-use pinpipe::maintenance::{self, MaintenanceError};
+use pinpipe::maintenance::{self, Retention};
 use pinpipe::telemetry;
 
 async fn handle(
     lake: &Lake,
     config: &Config,
+    retention: Retention,
     _event: LambdaEvent<serde_json::Value>,
 ) -> Result<serde_json::Value, Diagnostic> {
-    let reports =
-        maintenance::maintain_all(lake, config.names(), config.retention()).await.map_err(|e: MaintenanceError| {
-            tracing::error!(error = %e, "table maintenance failed");
-            Diagnostic { error_type: "MaintenanceFailed".into(), error_message: e.to_string() }
-        })?;
-    telemetry::emit_counts("table-maintenance", &maintenance::Totals::of(&reports));
+    // Every table is tried; the invocation fails at the end, naming each that failed.
+    let all = maintenance::maintain_all(lake, config.names(), retention).await;
+    telemetry::emit_counts("table-maintenance", &maintenance::Totals::of(&all.reports));
+    let reports = all.into_result().map_err(|e| {
+        tracing::error!(error = %e, "table maintenance failed");
+        Diagnostic { error_type: "MaintenanceFailed".into(), error_message: e.to_string() }
+    })?;
     Ok(serde_json::json!({ "tables": reports }))
 }
 
@@ -26,6 +28,7 @@ async fn handle(
 async fn main() -> Result<(), Error> {
     telemetry::init();
     let config = Config::from_env()?;
+    let retention = config.retention()?;
     let lake = Lake::open(&config.lake)?;
-    lambda_runtime::run(service_fn(|event| handle(&lake, &config, event))).await
+    lambda_runtime::run(service_fn(|event| handle(&lake, &config, retention, event))).await
 }

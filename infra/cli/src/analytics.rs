@@ -42,6 +42,13 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         "run {date}: {} new bronze objects read, {} rows cleaned, {} quarantined, {} repeated posts dropped, in {:.2?}",
         totals.objects_read, totals.rows_cleaned, totals.quarantined, totals.duplicates_dropped, report.elapsed
     );
+    for notice in &report.notices {
+        eprintln!("note: {notice}");
+    }
+    match &report.superseded_by {
+        None => eprintln!("published: {}", lake.url(&pinpipe::analytics::output::date_prefix(date))),
+        Some(by) => eprintln!("not published: run {by}, which started later, published {date} first"),
+    }
     eprintln!("answers: {}", lake.url(&report.output_prefix));
     eprintln!("report:  {}report.md", lake.url(&report.output_prefix));
     Ok(())

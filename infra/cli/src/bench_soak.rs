@@ -68,6 +68,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let lake = Lake::open(args.lake.to_str().ok_or_else(|| anyhow::anyhow!("a UTF-8 lake path"))?)?;
     let names = Names { id: ID };
     let retention = Retention {
+        compact_target_bytes: pinpipe::maintenance::DEFAULT_COMPACT_TARGET_BYTES,
         log: Duration::from_secs_f64(args.retention_secs),
         vacuum: Duration::from_secs_f64(args.retention_secs),
     };

@@ -118,7 +118,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     // 1. Posts through the ingest handler, as the original emulator sends them, on both paths.
     let tallies = send_posts(&args, &services).await;
     // 2. The stream cleaner over each stream, the batch sink over each topic.
-    let retention = args.config.retention();
+    let retention = args.config.retention()?;
     let streamed = clean_streams(&args, &services, &lake, retention).await?;
     let metrics = InProcessMetrics::new();
     count_metrics(&args, &services, &metrics).await?;
@@ -156,7 +156,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     // 4. Table maintenance, as the scheduled table-maintenance function runs it.
     let spinner = ProgressBar::new_spinner().with_message("table maintenance");
     spinner.enable_steady_tick(Duration::from_millis(120));
-    let reports = maintenance::maintain_all(&lake, names, retention).await.context("maintaining the tables")?;
+    let reports =
+        maintenance::maintain_all(&lake, names, retention).await.into_result().context("maintaining the tables")?;
     spinner.finish_and_clear();
     eprintln!(
         "table maintenance (log retention {} days, vacuum retention {} days):\n{}",

@@ -18,14 +18,17 @@ pub struct Args {
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let config = &args.config;
     let lake = Lake::open(&config.lake)?;
-    let reports =
-        maintenance::maintain_all(&lake, config.names(), config.retention()).await.context("maintaining the tables")?;
+    let retention = config.retention()?;
+    let all = maintenance::maintain_all(&lake, config.names(), retention).await;
+    let reports = &all.reports;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&reports)?);
-    } else if reports.is_empty() {
+        println!("{}", serde_json::to_string_pretty(reports)?);
+    } else if reports.is_empty() && all.failures.is_empty() {
         println!("no tables of deployment {} in {}", config.id, lake.root());
     } else {
-        print!("{}", maintenance::render(&reports));
+        print!("{}", maintenance::render(reports));
     }
+    // Every table was tried; those that failed are named, each with its error.
+    all.into_result().context("maintaining the tables")?;
     Ok(())
 }

@@ -50,6 +50,8 @@ pub struct AthenaReport {
     pub output_prefix: String,
     /// The run's objects under `output_prefix` (Athena's Parquet files, then `report.md`).
     pub files: Vec<String>,
+    /// A later-started run had published this date first: this one is not published.
+    pub superseded_by: Option<String>,
     pub elapsed: Duration,
 }
 
@@ -243,7 +245,7 @@ impl super::DailyJob {
             self.silver_version(Kind::User)
         )?;
         let run_id = output::run_id(started_at);
-        let output_prefix = format!("{}run={run_id}/", output::date_prefix(run_date));
+        let output_prefix = output::run_prefix(run_date, &run_id);
         let prefix_url = self.lake().url(&output_prefix).to_string();
         let answers = athena.answer(&self.id, &run_id, &prefix_url, &output_prefix).await?;
         let mut report = AthenaReport {
@@ -255,6 +257,7 @@ impl super::DailyJob {
             files: objects_under(self.lake(), &output_prefix).await?,
             run_id,
             output_prefix,
+            superseded_by: None,
             elapsed: Duration::ZERO,
         };
         report.elapsed = started.elapsed();
@@ -268,7 +271,9 @@ impl super::DailyJob {
             silver_as_of: None,
             silver_versions: super::versions_by_kind(&report.silver_versions),
         };
-        output::publish(self.lake(), run_date, &published).await?;
+        if let output::Publication::Superseded { by } = output::publish(self.lake(), run_date, &published).await? {
+            report.superseded_by = Some(by);
+        }
         Ok(report)
     }
 }
@@ -288,6 +293,7 @@ impl AthenaReport {
             "silver_versions": super::versions_by_kind(&self.silver_versions),
             "output_prefix": self.output_prefix,
             "published": output::pointer_key(self.run_date),
+            "superseded_by": self.superseded_by,
             "report": format!("{}report.md", self.output_prefix),
             "counts": self.totals(),
             "queries": self.answers,

@@ -78,12 +78,18 @@ pub struct RunReport {
     pub silver_as_of: Option<DateTime<Utc>>,
     /// The silver version read per kind (`None`: the table had none by then).
     pub silver_versions: [(Kind, Option<u64>); 3],
+    /// What the answers could not cover: a kind with no silver as of the run's time
+    /// (none landed yet, or the date is before its first commit), a bronze object that
+    /// could not be read. Said in the report, the summary and the CLI.
+    pub notices: Vec<String>,
     /// The parts silver was answered in (1: read whole; see [`parts`]).
     pub parts: usize,
     pub answers: Vec<(Question, DataFrame)>,
-    /// This run's id and `analytics/run_date=YYYY-MM-DD/run=<id>/`, where its files are.
+    /// This run's id and `analytics/_runs/run_date=YYYY-MM-DD/run=<id>/`, where its files are.
     pub run_id: String,
     pub output_prefix: String,
+    /// A later-started run had published this date first: this one is not published.
+    pub superseded_by: Option<String>,
     pub elapsed: Duration,
 }
 
@@ -116,7 +122,9 @@ impl RunReport {
             "parts": self.parts,
             "output_prefix": self.output_prefix,
             "published": output::pointer_key(self.run_date),
+            "superseded_by": self.superseded_by,
             "report": format!("{}report.md", self.output_prefix),
+            "notices": self.notices,
             "counts": self.totals(),
             "per_kind": per_kind,
             "answer_rows": answers,
@@ -139,6 +147,10 @@ pub struct RunTotals {
     pub rows_cleaned: u64,
     pub quarantined: u64,
     pub duplicates_dropped: u64,
+    /// Bronze objects listed but gone when read (quarantined as vanished).
+    pub objects_vanished: u64,
+    /// Partitions that stopped this run (their rest waits for the next).
+    pub partitions_stopped: u64,
 }
 
 impl RunTotals {
@@ -146,7 +158,7 @@ impl RunTotals {
     pub fn of(silver: &[(Kind, SilverCounts); 3], duplicates_dropped: u64) -> Self {
         let mut sum = SilverCounts::default();
         for (_, counts) in silver {
-            sum += *counts;
+            sum += counts.clone();
         }
         RunTotals {
             objects_listed: sum.objects_listed,
@@ -155,6 +167,8 @@ impl RunTotals {
             rows_cleaned: sum.rows_cleaned,
             quarantined: sum.quarantined,
             duplicates_dropped,
+            objects_vanished: sum.objects_vanished,
+            partitions_stopped: sum.partitions_stopped,
         }
     }
 }
@@ -191,18 +205,28 @@ impl DailyJob {
         let silver = self.catch_up().await?;
         tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "bronze → silver done");
         let silver_as_of = end_of(run_date).filter(|end| *end <= started_at);
-        let ((pin_files, pin_version), (geo_files, geo_version), (user_files, user_version)) = futures::try_join!(
+        let (pin, geo, user) = futures::try_join!(
             self.silver_files(Kind::Pin, silver_as_of),
             self.silver_files(Kind::Geo, silver_as_of),
             self.silver_files(Kind::User, silver_as_of)
         )?;
+        let (
+            (pin_files, pin_version, pin_note),
+            (geo_files, geo_version, geo_note),
+            (user_files, user_version, user_note),
+        ) = (pin, geo, user);
+        let mut notices: Vec<String> = silver.iter().flat_map(|(_, counts)| counts.problems.clone()).collect();
+        notices.extend([pin_note, geo_note, user_note].into_iter().flatten());
+        for notice in &notices {
+            tracing::warn!(%run_date, %notice, "the answers do not cover everything");
+        }
         let silver_files = [pin_files, geo_files, user_files];
         let largest = silver_files.iter().map(parts::SilverFiles::rows).max().unwrap_or(0);
         let answered = parts::answer(&self.lake, &silver_files, parts::parts_for(largest, self.part_rows)).await?;
         tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, parts = answered.parts, "answered");
         let [pin_rows, geo_rows, user_rows] = answered.rows;
         let run_id = output::run_id(started_at);
-        let output_prefix = format!("{}run={run_id}/", output::date_prefix(run_date));
+        let output_prefix = output::run_prefix(run_date, &run_id);
         let mut report = RunReport {
             run_date,
             silver,
@@ -213,10 +237,12 @@ impl DailyJob {
             ],
             silver_as_of,
             silver_versions: [(Kind::Pin, pin_version), (Kind::Geo, geo_version), (Kind::User, user_version)],
+            notices,
             parts: answered.parts,
             answers: answered.answers,
             run_id,
             output_prefix,
+            superseded_by: None,
             elapsed: Duration::ZERO,
         };
         self.write(&mut report, started).await?;
@@ -246,26 +272,32 @@ impl DailyJob {
     }
 
     /// The data files of the silver table of `kind` (as of `as_of`, or the latest),
-    /// and the version read.
+    /// the version read, and what to say when there is none.
     async fn silver_files(
         &self,
         kind: Kind,
         as_of: Option<DateTime<Utc>>,
-    ) -> Result<(parts::SilverFiles, Option<u64>), AnalyticsError> {
+    ) -> Result<(parts::SilverFiles, Option<u64>, Option<String>), AnalyticsError> {
         let relative = Names { id: &self.id }.batch_table(kind);
-        let none = || (parts::SilverFiles { kind, files: Vec::new() }, None);
+        let none = |notice: String| (parts::SilverFiles { kind, files: Vec::new() }, None, Some(notice));
         // Reading never creates a table: no table yet is no rows yet.
         let Some(mut table) = CleanTable::open(&self.lake, &relative, kind).await? else {
-            return Ok(none());
+            return Ok(none(format!("no {kind} silver yet: no {kind} bronze has been taken in")));
         };
         let version = match as_of {
             None => table.version(),
             Some(at) => match table.load_as_of(at).await? {
-                Some(version) => Some(version),
-                None => return Ok(none()),
+                Ok(version) => Some(version),
+                Err(first) => {
+                    return Ok(none(format!(
+                        "no {kind} silver as of {}: its first commit was on {} (answer that date or later)",
+                        at.format("%Y-%m-%d %H:%M:%S UTC"),
+                        first.format("%Y-%m-%d")
+                    )));
+                }
             },
         };
-        Ok((parts::SilverFiles { kind, files: table.data_files(&relative)? }, version))
+        Ok((parts::SilverFiles { kind, files: table.data_files(&relative)? }, version, None))
     }
 
     /// Writes the answers and `report.md` under the run's own prefix, then publishes
@@ -294,7 +326,10 @@ impl DailyJob {
             silver_as_of: report.silver_as_of,
             silver_versions: versions_by_kind(&report.silver_versions),
         };
-        output::publish(&self.lake, report.run_date, &published).await?;
+        if let output::Publication::Superseded { by } = output::publish(&self.lake, report.run_date, &published).await?
+        {
+            report.superseded_by = Some(by);
+        }
         Ok(())
     }
 }

@@ -11,6 +11,13 @@ pub fn markdown(report: &RunReport) -> String {
     let mut out = String::new();
     let date = report.run_date.format("%Y-%m-%d");
     let _ = writeln!(out, "# pinpipe daily analytics — {date}\n");
+    if !report.notices.is_empty() {
+        let _ = writeln!(out, "**What these answers do not cover:**\n");
+        for notice in &report.notices {
+            let _ = writeln!(out, "- {notice}");
+        }
+        out.push('\n');
+    }
     let _ = writeln!(out, "## This run\n");
     let _ = writeln!(
         out,

@@ -23,6 +23,14 @@ pub(super) fn object_bytes(raw: Option<&RawValue>, field: &str) -> Result<Vec<u8
     };
     let text = raw.get();
     let data: Vec<u8> = if text.starts_with('{') {
+        // RawValue checks the syntax, not what `\u` escapes spell: a lone surrogate,
+        // even in a field the cleaner ignores, makes a record no JSON reader can decode.
+        if let Some(at) = lone_surrogate(text) {
+            return Err(ApiError::bad_field(
+                field,
+                format!("{field} holds a \\u escape of a lone UTF-16 surrogate at byte {at}: not Unicode text"),
+            ));
+        }
         single_line(text).into_owned().into_bytes()
     } else if text.starts_with('"') {
         // serde_json's RawValue lets a lone surrogate (`"\udc00"`) through; a String does not.
@@ -48,6 +56,47 @@ pub(super) fn object_bytes(raw: Option<&RawValue>, field: &str) -> Result<Vec<u8
         )));
     }
     Ok(data)
+}
+
+/// Where a JSON text's strings hold a `\u` escape of a lone UTF-16 surrogate (a high
+/// one not followed by a low one, or a low one alone), if anywhere.
+fn lone_surrogate(json: &str) -> Option<usize> {
+    let bytes = json.as_bytes();
+    let escape_at = |i: usize| -> Option<u16> {
+        let hex = bytes.get(i..i + 6)?;
+        if hex[0] != b'\\' || hex[1] != b'u' {
+            return None;
+        }
+        u16::from_str_radix(std::str::from_utf8(&hex[2..]).ok()?, 16).ok()
+    };
+    let (mut i, mut in_string) = (0, false);
+    while i < bytes.len() {
+        match (in_string, bytes[i]) {
+            (false, b'"') => in_string = true,
+            (true, b'"') => in_string = false,
+            (true, b'\\') => {
+                match escape_at(i) {
+                    Some(0xD800..=0xDBFF) => {
+                        if !matches!(escape_at(i + 6), Some(0xDC00..=0xDFFF)) {
+                            return Some(i);
+                        }
+                        i += 12;
+                        continue;
+                    }
+                    Some(0xDC00..=0xDFFF) => return Some(i),
+                    Some(_) => {
+                        i += 6;
+                        continue;
+                    }
+                    // Another escape (`\"`, `\\`, …): skip the escaped character.
+                    None => i += 1,
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
 }
 
 /// A JSON text on one line: unchanged when it has no line break outside its strings
@@ -100,6 +149,16 @@ pub(super) fn check_kind(name: &str, data: Vec<u8>, field: &str) -> Result<Vec<u
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lone_surrogates_are_found_in_any_string_and_pairs_are_not() {
+        assert_eq!(lone_surrogate(r#"{"a":"\udc00"}"#), Some(6));
+        assert_eq!(lone_surrogate(r#"{"a":"x\ud800y"}"#), Some(7));
+        assert_eq!(lone_surrogate(r#"{"\ud800":1}"#), Some(2));
+        assert_eq!(lone_surrogate(r#"{"a":"\ud83d\ude00 \u00e9 \\udc00 \""}"#), None);
+        assert_eq!(lone_surrogate(r#"{"a":"\\\udc00"}"#), Some(8));
+        assert_eq!(lone_surrogate(r#"{"a":1}"#), None);
+    }
 
     #[test]
     fn values_are_stored_on_one_line_and_strings_are_untouched() {

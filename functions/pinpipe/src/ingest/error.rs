@@ -207,49 +207,61 @@ impl ApiError {
         response
     }
 
-    /// A Kinesis failure: a missing stream — or one this function may not touch
-    /// (another deployment's), whose upstream text (account id, role) is not the
-    /// caller's business — is a 404; throttling and an unreachable service are
-    /// retryable 503s; other upstream failures 502s.
+    /// A Kinesis failure, in our words: the upstream text (which may name the account,
+    /// a role or an ARN) goes to the logs only. A missing stream — or one this function
+    /// may not touch (another deployment's) — is a 404; throttling and an unreachable
+    /// service are retryable 503s; other upstream failures 502s.
     pub fn from_kinesis(error: ServiceError, stream: Option<&str>) -> Self {
         let name = stream.unwrap_or_default().to_owned();
+        tracing::warn!(stream = %name, %error, "Kinesis failure");
         match error {
-            ServiceError::NotFound(_) => ApiError::StreamNotFound { name },
-            ServiceError::AccessDenied(message) => {
-                tracing::warn!(%message, "Kinesis denied access");
-                ApiError::StreamNotFound { name }
-            }
-            ServiceError::InUse(message) => ApiError::StreamInUse(message),
-            ServiceError::Invalid(message) => ApiError::Invalid(message),
-            ServiceError::Throttled(message) => upstream(true, format!("Kinesis is throttling: {message}")),
+            ServiceError::NotFound(_) | ServiceError::AccessDenied(_) => ApiError::StreamNotFound { name },
+            ServiceError::InUse(_) => ApiError::StreamInUse(format!(
+                "stream {name:?} exists already, or is being created or deleted; try again later"
+            )),
+            ServiceError::Invalid(_) => ApiError::Invalid(format!("Kinesis found the request for {name:?} invalid")),
+            ServiceError::Throttled(_) => upstream(true, "Kinesis is throttling this API's requests; try again".into()),
             ServiceError::Unreachable(_) => upstream(true, "Kinesis could not be reached; try again".into()),
             ServiceError::Unreadable(_) => unreadable("Kinesis answered with something unreadable; try again".into()),
-            error @ (ServiceError::TooLarge(_) | ServiceError::Refused { .. }) => {
-                upstream(false, format!("Kinesis refused: {error}"))
+            ServiceError::TooLarge(_) => upstream(false, "Kinesis refused the records as too large".into()),
+            ServiceError::Refused { code, .. } => {
+                upstream(false, format!("Kinesis refused the request ({})", safe_code(&code)))
             }
         }
     }
 
-    /// A Kafka failure: only what may pass on retry (the broker unreachable, a leader
-    /// moving, throttling) is a retryable 503; a record over the broker's limit is a
-    /// 413 and an unknown topic a 404, neither worth retrying.
+    /// A Kafka failure, in our words (broker hosts, the cluster's ARN and Kafka's own
+    /// texts go to the logs only): what may pass on retry (the broker unreachable, a
+    /// leader moving, throttling) is a retryable 503; a record over the broker's limit
+    /// is a 413 and an unknown topic a 404, neither worth retrying.
     pub fn from_kafka(error: ServiceError) -> Self {
+        tracing::warn!(%error, "Kafka failure");
         match &error {
             ServiceError::Unreachable(_) | ServiceError::Throttled(_) => {
-                upstream(true, format!("Kafka could not be reached: {error}; try again"))
+                upstream(true, "Kafka could not be reached; try again".into())
             }
             ServiceError::TooLarge(_) => ApiError::KafkaRefused {
                 status: StatusCode::PAYLOAD_TOO_LARGE,
-                message: format!("Kafka refused the records as too large: {error}"),
+                message: "Kafka refused the records as too large".into(),
             },
             ServiceError::NotFound(_) => ApiError::KafkaRefused {
                 status: StatusCode::NOT_FOUND,
-                message: format!("Kafka does not know the topic or partition: {error}"),
+                message: "Kafka does not know the topic or partition".into(),
             },
-            ServiceError::Unreadable(_) => unreadable(format!("Kafka answered with something unreadable: {error}")),
-            _ => upstream(false, format!("Kafka refused: {error}")),
+            ServiceError::Unreadable(_) => unreadable("Kafka answered with something unreadable; try again".into()),
+            ServiceError::Refused { code, .. } => {
+                upstream(false, format!("Kafka refused the request ({})", safe_code(code)))
+            }
+            _ => upstream(false, "Kafka refused the request".into()),
         }
     }
+}
+
+/// An upstream error name (`ProvisionedThroughputExceededException`,
+/// `InvalidRecord`), passed on only when it is one: a name, never a text.
+pub(super) fn safe_code(code: &str) -> &str {
+    let is_name = (1..=64).contains(&code.len()) && code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if is_name { code } else { "an upstream error" }
 }
 
 /// 503 when the service is unreachable or throttling (retry), 502 when it answered badly.

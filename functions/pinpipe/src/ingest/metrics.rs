@@ -35,11 +35,23 @@ fn limit(request: &Request) -> Result<usize, ApiError> {
     }
 }
 
+/// How long a leaderboard is reused: a week's board reads every key of the week, so
+/// it is read at most once a minute per instance; a 5-minute board every 5 s.
+fn board_ttl(window: Window) -> std::time::Duration {
+    std::time::Duration::from_secs(match window {
+        Window::FiveMinutes => 5,
+        Window::Hour => 15,
+        Window::Day | Window::Week => 60,
+    })
+}
+
 fn unavailable(error: StoreError) -> ApiError {
+    // The store's own text (a table ARN, the account) goes to the logs only.
+    tracing::warn!(%error, "the metrics store could not answer");
     ApiError::Upstream {
         status: StatusCode::SERVICE_UNAVAILABLE,
         retryable: true,
-        message: format!("the metrics store could not answer: {error}; try again"),
+        message: "the metrics store could not answer; try again".into(),
     }
 }
 
@@ -59,11 +71,15 @@ impl Ingest {
     ) -> Result<Response<Body>, ApiError> {
         let (window, limit) = (window(request)?, limit(request)?);
         let store = self.metrics_store()?;
-        let now = chrono::Utc::now().timestamp_millis();
-        let (first, last) = window.buckets_at(now);
-        let rows =
-            store.buckets(&Series::Board(dimension, window.resolution()), first, last).await.map_err(unavailable)?;
-        let items = totals(rows, dimension == Dimension::Profile, limit);
+        let load = || async {
+            let (first, last) = window.buckets_at(chrono::Utc::now().timestamp_millis());
+            let rows = store.buckets(&Series::Board(dimension, window.resolution()), first, last).await?;
+            Ok::<_, StoreError>((first, last, totals(rows, dimension == Dimension::Profile, MAX_LIMIT)))
+        };
+        let boards = &self.read.boards;
+        let (first, last, mut items) =
+            boards.get_or_load((dimension, window.as_str()), board_ttl(window), load).await.map_err(unavailable)?;
+        items.truncate(limit);
         Ok(json_response(
             StatusCode::OK,
             &json!({

@@ -7,6 +7,7 @@
 //! real-time metrics routes `GET /metrics/…` (SPEC §12) in [`metrics`].
 
 mod body;
+mod cache;
 mod error;
 mod metrics;
 mod routes;
@@ -21,7 +22,7 @@ use lambda_http::{Body, Request, Response};
 
 pub use body::single_line;
 pub use error::{ApiError, Envelope};
-use routes::{Route, request_path, require_iam, route};
+use routes::{Route, request_path, require_iam, route_of};
 
 use crate::kind::Kind;
 use crate::metrics::store::MetricsStore;
@@ -52,11 +53,29 @@ pub struct Ingest {
     deployment: Option<String>,
     /// The real-time metrics (SPEC §12); `None`: the metrics routes say so.
     metrics: Option<Arc<dyn MetricsStore>>,
+    /// The reading routes' recent answers ([`cache`]).
+    read: Arc<ReadAnswers>,
+}
+
+/// What the reading routes keep for a few seconds.
+#[derive(Default)]
+struct ReadAnswers {
+    streams: cache::Answers<(), Vec<String>>,
+    summaries: cache::Answers<String, crate::services::StreamSummary>,
+    /// A leaderboard's first and last bucket and its top keys, by dimension and window.
+    boards: cache::Answers<(crate::metrics::Dimension, &'static str), (i64, i64, Vec<crate::metrics::Total>)>,
 }
 
 impl Ingest {
     pub fn new(streams: impl StreamService + 'static) -> Self {
-        Ingest { streams: Arc::new(streams), kafka: None, round_robin: Arc::default(), deployment: None, metrics: None }
+        Ingest {
+            streams: Arc::new(streams),
+            kafka: None,
+            round_robin: Arc::default(),
+            deployment: None,
+            metrics: None,
+            read: Arc::default(),
+        }
     }
 
     /// Serves only deployment `id`'s streams and topics (the Lambda: other
@@ -94,7 +113,7 @@ impl Ingest {
                     tracing::warn!(status = %error.status(), message = %error.message(), "upstream failure");
                 }
                 // The Kafka REST routes answer every error in Confluent's envelope.
-                let envelope = match route(request_path(&request)) {
+                let envelope = match route_of(&request) {
                     Some(Route::Topic(_)) => Envelope::Confluent,
                     _ => Envelope::Plain,
                 };
@@ -105,7 +124,7 @@ impl Ingest {
 
     async fn dispatch(&self, request: &Request) -> Result<Response<Body>, ApiError> {
         let path = request_path(request);
-        let Some(route) = route(path) else { return Err(ApiError::NoRoute { path: path.to_owned() }) };
+        let Some(route) = route_of(request) else { return Err(ApiError::NoRoute { path: path.to_owned() }) };
         let method = request.method();
         if !route.allowed().contains(method) {
             return Err(ApiError::MethodNotAllowed {
@@ -128,7 +147,7 @@ impl Ingest {
         }
         match (route, method) {
             (Route::Streams, _) => self.list_streams().await,
-            (Route::Stream(name), &Method::GET) => self.describe_stream(name).await,
+            (Route::Stream(name), &Method::GET) => self.describe_stream(name, require_iam(request).is_ok()).await,
             (Route::Stream(name), &Method::POST) => {
                 require_iam(request)?;
                 self.create_stream(name, body).await

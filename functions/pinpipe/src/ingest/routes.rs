@@ -31,6 +31,21 @@ impl Route<'_> {
         }
     }
 
+    /// The API Gateway resource (and OpenAPI path) of the route.
+    pub(super) fn resource(&self) -> &'static str {
+        match self {
+            Route::Streams => "/streams",
+            Route::Stream(_) => "/streams/{stream-name}",
+            Route::Record(_) => "/streams/{stream-name}/record",
+            Route::Records(_) => "/streams/{stream-name}/records",
+            Route::Topic(_) => "/topics/{topic}",
+            Route::MetricsTop(Dimension::Profile) => "/metrics/profiles/top",
+            Route::MetricsTop(Dimension::Category) => "/metrics/categories/top",
+            Route::MetricsTop(Dimension::Country) => "/metrics/countries/top",
+            Route::ProfileMetrics(_) => "/metrics/profiles/{poster_name}",
+        }
+    }
+
     /// The stream or topic the route names.
     pub(super) fn name(&self) -> Option<&str> {
         match self {
@@ -40,13 +55,47 @@ impl Route<'_> {
     }
 }
 
-/// Finds the route in a path: `/streams/…`, `/topics/…` or `/metrics/…`, wherever it starts —
-/// a REST API (v1) puts its stage first (`/Prod/streams/…`), `cargo lambda watch`
-/// its function URL prefix.
+/// The route a request takes, or `None` (a JSON 404). Exact: the path, after the
+/// stage (a REST API's `/prod`, when the path carries it), must *be* one of SPEC §5's
+/// routes — `cargo lambda watch` has already removed its `/lambda-url/<function>`
+/// prefix. A REST API (v1) request must also have come through that route's own API
+/// Gateway resource (`requestContext.resourcePath`), whose method carries the
+/// route's auth (`ApiAuth`): a request that reached the function through any other
+/// resource (a `/{proxy+}`, say) never takes a route, whatever its path says.
+pub(super) fn route_of(request: &Request) -> Option<Route<'_>> {
+    let (stage, resource) = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV1(ctx)) => (ctx.stage.as_deref(), Some(ctx.resource_path.as_deref())),
+        Some(RequestContext::ApiGatewayV2(ctx)) => (ctx.stage.as_deref(), None),
+        _ => (None, None),
+    };
+    let route = route(without_stage(request_path(request), stage))?;
+    match resource {
+        // A v1 event names the resource API Gateway matched; hand-made events may not.
+        Some(Some(resource)) if !resource.is_empty() && resource != route.resource() => None,
+        _ => Some(route),
+    }
+}
+
+/// `path` without a leading `/<stage>` (`$default` is no prefix).
+fn without_stage<'p>(path: &'p str, stage: Option<&str>) -> &'p str {
+    match stage {
+        Some(stage) if !stage.is_empty() && stage != "$default" => path
+            .strip_prefix('/')
+            .and_then(|p| p.strip_prefix(stage))
+            .filter(|rest| rest.is_empty() || rest.starts_with('/'))
+            .unwrap_or(path),
+        _ => path,
+    }
+}
+
+/// The route a path (without stage or prefix) is, exactly.
 pub(super) fn route(path: &str) -> Option<Route<'_>> {
-    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-    let start = segments.iter().position(|s| ["streams", "topics", "metrics"].contains(s))?;
-    match &segments[start..] {
+    let path = path.strip_suffix('/').filter(|p| !p.is_empty()).unwrap_or(path);
+    let segments: Vec<&str> = path.strip_prefix('/')?.split('/').collect();
+    if segments.iter().any(|s| s.is_empty()) {
+        return None;
+    }
+    match segments[..] {
         ["streams"] => Some(Route::Streams),
         ["streams", name] => Some(Route::Stream(name)),
         ["streams", name, "record"] => Some(Route::Record(name)),
@@ -60,6 +109,7 @@ pub(super) fn route(path: &str) -> Option<Route<'_>> {
     }
 }
 
+/// The request's raw path: API Gateway's `path` (v1) or `rawPath` (v2), or the URI's.
 pub(super) fn request_path(request: &Request) -> &str {
     let raw_path = request.raw_http_path();
     if raw_path.is_empty() { request.uri().path() } else { raw_path }
@@ -84,15 +134,38 @@ mod tests {
     use super::*;
 
     #[test]
-    fn routes_on_the_raw_path_with_or_without_a_stage() {
+    fn a_route_is_the_whole_path() {
         assert_eq!(route("/streams"), Some(Route::Streams));
-        assert_eq!(route("/Prod/streams/s-pin/record"), Some(Route::Record("s-pin")));
-        assert_eq!(route("/lambda-url/ingest/streams/s-pin/records"), Some(Route::Records("s-pin")));
+        assert_eq!(route("/streams/s-pin/record"), Some(Route::Record("s-pin")));
+        assert_eq!(route("/streams/s-pin/records"), Some(Route::Records("s-pin")));
         assert_eq!(route("/streams/s-pin/"), Some(Route::Stream("s-pin")));
         assert_eq!(route("/topics/0a1b.pin"), Some(Route::Topic("0a1b.pin")));
-        assert_eq!(route("/streams/a/b/c"), None);
-        assert_eq!(route("/prod/metrics/countries/top"), Some(Route::MetricsTop(Dimension::Country)));
+        assert_eq!(route("/metrics/countries/top"), Some(Route::MetricsTop(Dimension::Country)));
         assert_eq!(route("/metrics/profiles/Ann%20Lee"), Some(Route::ProfileMetrics("Ann%20Lee")));
-        assert_eq!(route("/nothing"), None);
+        // What an anonymous caller could once send past a route's auth: a route anywhere in the path.
+        for bypass in [
+            "/anything/streams/s-pin/record",
+            "/x/topics/0a1b.pin",
+            "/Prod/streams/s-pin/records",
+            "/lambda-url/ingest/streams/s-pin/record",
+            "/streams/a/b/c",
+            "//streams/s-pin/record",
+            "/streams//record",
+            "streams/s-pin/record",
+            "/nothing",
+            "",
+            "/",
+        ] {
+            assert_eq!(route(bypass), None, "{bypass}");
+        }
+    }
+
+    #[test]
+    fn only_the_requests_stage_is_taken_off() {
+        assert_eq!(without_stage("/prod/streams", Some("prod")), "/streams");
+        assert_eq!(without_stage("/prod", Some("prod")), "");
+        assert_eq!(without_stage("/production/streams", Some("prod")), "/production/streams");
+        assert_eq!(without_stage("/prod/streams", Some("$default")), "/prod/streams");
+        assert_eq!(without_stage("/prod/streams", None), "/prod/streams");
     }
 }

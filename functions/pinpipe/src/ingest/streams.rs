@@ -9,11 +9,13 @@ use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use super::body::{check_kind, object_bytes, parse_json};
-use super::error::{ApiError, json_response};
+use super::error::{ApiError, json_response, safe_code};
 use super::{Ingest, MAX_PUT_RECORDS, MAX_PUT_RECORDS_BYTES};
 use crate::services::{Placed, StreamEntry};
 
 const MAX_SHARDS: i32 = 500;
+/// How long a list or describe answer is reused ([`super::cache`]).
+const READ_TTL: std::time::Duration = std::time::Duration::from_secs(10);
 
 #[derive(Deserialize)]
 struct PutRecordBody<'a> {
@@ -39,25 +41,30 @@ fn placed(placed: &Placed) -> Value {
 
 impl Ingest {
     pub(super) async fn list_streams(&self) -> Result<Response<Body>, ApiError> {
-        let mut names = self.streams.list_streams().await.map_err(|e| ApiError::from_kinesis(e, None))?;
+        let listed = self.read.streams.get_or_load((), READ_TTL, || self.streams.list_streams()).await;
+        let mut names = listed.map_err(|e| ApiError::from_kinesis(e, None))?;
         names.retain(|name| self.serves(name));
         Ok(json_response(StatusCode::OK, &json!({ "StreamNames": names })))
     }
 
-    pub(super) async fn describe_stream(&self, name: &str) -> Result<Response<Body>, ApiError> {
+    /// The stream's summary; its ARN (which names the AWS account) only to callers
+    /// API Gateway authorised with IAM.
+    pub(super) async fn describe_stream(&self, name: &str, with_arn: bool) -> Result<Response<Body>, ApiError> {
         check_stream_name(name)?;
-        let s = self.streams.describe_stream(name).await.map_err(|e| ApiError::from_kinesis(e, Some(name)))?;
-        Ok(json_response(
-            StatusCode::OK,
-            &json!({
-                "StreamName": s.name,
-                "StreamARN": s.arn,
-                "StreamStatus": s.status,
-                "ShardCount": s.open_shards,
-                "RetentionPeriodHours": s.retention_hours,
-                "EncryptionType": s.encryption,
-            }),
-        ))
+        let described =
+            self.read.summaries.get_or_load(name.to_owned(), READ_TTL, || self.streams.describe_stream(name));
+        let s = described.await.map_err(|e| ApiError::from_kinesis(e, Some(name)))?;
+        let mut summary = json!({
+            "StreamName": s.name,
+            "StreamStatus": s.status,
+            "ShardCount": s.open_shards,
+            "RetentionPeriodHours": s.retention_hours,
+            "EncryptionType": s.encryption,
+        });
+        if with_arn {
+            summary["StreamARN"] = s.arn.into();
+        }
+        Ok(json_response(StatusCode::OK, &summary))
     }
 
     pub(super) async fn create_stream(&self, name: &str, body: &[u8]) -> Result<Response<Body>, ApiError> {
@@ -136,10 +143,24 @@ impl Ingest {
             .into_iter()
             .map(|outcome| match outcome {
                 Ok(put) => placed(&put),
-                Err(failure) => json!({ "ErrorCode": failure.code, "ErrorMessage": failure.message }),
+                Err(failure) => {
+                    // Kinesis' own text names the account ("… under account 1234…"): logs only.
+                    tracing::warn!(stream = %name, code = %failure.code, message = %failure.message, "a record was not put");
+                    let code = safe_code(&failure.code);
+                    json!({ "ErrorCode": code, "ErrorMessage": entry_failure_message(code) })
+                }
             })
             .collect();
         Ok(json_response(StatusCode::OK, &json!({ "FailedRecordCount": failed, "Records": results })))
+    }
+}
+
+/// What a PutRecords entry's failure means for the caller, in our words.
+fn entry_failure_message(code: &str) -> &'static str {
+    match code {
+        "ProvisionedThroughputExceededException" => "the stream's shard is over its write rate: retry this record",
+        "InternalFailure" => "Kinesis could not put this record: retry it",
+        _ => "Kinesis did not put this record: retry it",
     }
 }
 

@@ -196,7 +196,7 @@ async fn send(kafka: &dyn TopicService, topic: &str, assigned: Assigned, count: 
                     failed += indices.len();
                     let answer = ApiError::from_kafka(error.clone());
                     for i in &indices {
-                        offsets[*i] = json!({ "partition": partition, "offset": null, "error_code": answer.confluent_code(), "error": error.to_string() });
+                        offsets[*i] = json!({ "partition": partition, "offset": null, "error_code": answer.confluent_code(), "error": answer.message() });
                     }
                     first_error.get_or_insert(answer);
                 }

@@ -32,8 +32,8 @@ use futures::{StreamExt, TryStreamExt};
 use object_store::local::LocalFileSystem;
 use object_store::path::{Path, PathPart};
 use object_store::{
-    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore, PutMultipartOptions,
-    PutOptions, PutPayload, PutResult, RenameOptions, Result,
+    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore, PutMode,
+    PutMultipartOptions, PutOptions, PutPayload, PutResult, RenameOptions, Result, UpdateVersion,
 };
 
 /// Subdirectories listed at once after the offset.
@@ -47,6 +47,50 @@ pub(super) struct LocalDir {
 impl LocalDir {
     pub(super) fn new() -> Self {
         LocalDir { fs: Arc::new(LocalFileSystem::new()) }
+    }
+}
+
+impl LocalDir {
+    /// `PutMode::Update` on a local lake (`LocalFileSystem` has none): under an
+    /// exclusive lock on a file of the machine's temp dir named after the object (so
+    /// processes of the machine serialise, and the lake holds no lock files), the
+    /// object's e-tag is compared with the one read, then the object is replaced by a
+    /// rename into place.
+    async fn put_if_unchanged(
+        &self,
+        location: &Path,
+        payload: PutPayload,
+        expected: UpdateVersion,
+    ) -> Result<PutResult> {
+        let file = self.fs.path_to_filesystem(location)?;
+        let location = location.clone();
+        let bytes: Vec<u8> = payload.iter().flat_map(|chunk| chunk.iter().copied()).collect();
+        let generic = |e: std::io::Error| object_store::Error::Generic { store: "LocalDir", source: Box::new(e) };
+        tokio::task::spawn_blocking(move || {
+            use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+            let locks = std::env::temp_dir().join("pinpipe-lake-locks");
+            std::fs::create_dir_all(&locks).map_err(generic)?;
+            let hash = BuildHasherDefault::<DefaultHasher>::default().hash_one(&file);
+            let lock = std::fs::File::create(locks.join(format!("{hash:016x}.lock"))).map_err(generic)?;
+            lock.lock().map_err(generic)?;
+            let current = object_meta(&file, location.clone()).map_err(generic)?;
+            let matches = current.as_ref().is_some_and(|meta| meta.e_tag.is_some() && meta.e_tag == expected.e_tag);
+            if !matches {
+                return Err(object_store::Error::Precondition {
+                    path: location.to_string(),
+                    source: format!("e-tag {:?} is not {:?}", current.and_then(|m| m.e_tag), expected.e_tag).into(),
+                });
+            }
+            // `<name>#<digits>`, which listings skip, as `LocalFileSystem`'s own staging files.
+            let mut staging = file.clone().into_os_string();
+            staging.push(format!("#{}", std::process::id()));
+            std::fs::write(&staging, &bytes).map_err(generic)?;
+            std::fs::rename(&staging, &file).map_err(generic)?;
+            let written = object_meta(&file, location).map_err(generic)?;
+            Ok(PutResult { e_tag: written.and_then(|m| m.e_tag), version: None })
+        })
+        .await
+        .map_err(|e| object_store::Error::Generic { store: "LocalDir", source: Box::new(e) })?
     }
 }
 
@@ -227,7 +271,10 @@ fn key(entry: &After) -> &Path {
 #[async_trait]
 impl ObjectStore for LocalDir {
     async fn put_opts(&self, location: &Path, payload: PutPayload, opts: PutOptions) -> Result<PutResult> {
-        self.fs.put_opts(location, payload, opts).await
+        match opts.mode {
+            PutMode::Update(expected) => self.put_if_unchanged(location, payload, expected).await,
+            _ => self.fs.put_opts(location, payload, opts).await,
+        }
     }
 
     async fn put_multipart_opts(&self, location: &Path, opts: PutMultipartOptions) -> Result<Box<dyn MultipartUpload>> {

@@ -382,21 +382,23 @@ impl pinpipe::metrics::store::MetricsStore for Failing {
     async fn mark(
         &self,
         _: &str,
-    ) -> Result<Option<pinpipe::sequence::SequenceNumber>, pinpipe::metrics::store::StoreError> {
+    ) -> Result<Option<pinpipe::metrics::store::ShardMark>, pinpipe::metrics::store::StoreError> {
         Err(pinpipe::metrics::store::StoreError::Failed(LEAKY.into()))
     }
     async fn counted(
         &self,
         _: Kind,
         _: &[i64],
+        _: i64,
     ) -> Result<std::collections::HashSet<i64>, pinpipe::metrics::store::StoreError> {
         Err(pinpipe::metrics::store::StoreError::Failed(LEAKY.into()))
     }
     async fn commit(
         &self,
         _: &str,
-        _: Option<&pinpipe::sequence::SequenceNumber>,
+        _: Option<&pinpipe::metrics::store::ShardMark>,
         _: pinpipe::metrics::store::Commit,
+        _: i64,
     ) -> Result<(), pinpipe::metrics::store::StoreError> {
         Err(pinpipe::metrics::store::StoreError::Failed(LEAKY.into()))
     }

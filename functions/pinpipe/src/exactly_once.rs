@@ -4,13 +4,13 @@
 //! The loop, after kafka-delta-ingest: read the writer's mark; keep only the records
 //! after it; stage them (clean, quarantine what cannot be cleaned); commit the rows
 //! together with the writer's next mark. When another delivery of the same writer
-//! commits first, re-read the mark and go round again after a jittered backoff: what
+//! commits first, re-read the mark and go round again after a jittered backoff
+//! ([`crate::retry`]): what
 //! the other delivery landed is now behind the mark and is skipped, so every record
 //! lands once however Lambda redelivers, re-cuts or overlaps batches. Commits of other
 //! writers never conflict with this one (deltalake re-checks and retries them itself).
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use arrow_array::RecordBatch;
 
@@ -20,9 +20,6 @@ use crate::marks::{Mark, Writer};
 
 /// Attempts at one append before giving up on a writer that keeps losing races.
 const MAX_ATTEMPTS: u32 = 8;
-/// First backoff after a lost race; doubles each time, up to [`MAX_BACKOFF`].
-const FIRST_BACKOFF: Duration = Duration::from_millis(20);
-const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
 /// What staging the fresh records produced: the rows to append, and what went to
 /// quarantine instead.
@@ -87,7 +84,7 @@ where
             }
             Err(CommitError::SameWriter) => {
                 tracing::info!(app_id = writer.app_id(), attempt, "another delivery of this writer committed first");
-                tokio::time::sleep(backoff(attempt)).await;
+                tokio::time::sleep(crate::retry::backoff(attempt)).await;
                 table.refresh().await?;
             }
             Err(CommitError::Injected) => return Err(WriteError::Injected),
@@ -95,27 +92,4 @@ where
         }
     }
     Err(WriteError::Contended { app_id: writer.app_id().to_owned() })
-}
-
-/// Exponential backoff with jitter (half to all of the step), so racing deliveries
-/// spread out instead of colliding again.
-fn backoff(attempt: u32) -> Duration {
-    let step = FIRST_BACKOFF.saturating_mul(1 << attempt.min(16)).min(MAX_BACKOFF);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().subsec_nanos();
-    step / 2 + step.mul_f64(f64::from(nanos % 1_000) / 2_000.0)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_grows_and_is_capped() {
-        for attempt in 0..12 {
-            let b = backoff(attempt);
-            let step = FIRST_BACKOFF.saturating_mul(1 << attempt).min(MAX_BACKOFF);
-            assert!(b >= step / 2 && b <= step, "{attempt}: {b:?}");
-        }
-        assert!(backoff(30) <= MAX_BACKOFF);
-    }
 }

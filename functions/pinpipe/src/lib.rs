@@ -25,6 +25,8 @@ pub mod delta;
 #[cfg(feature = "delta")]
 pub mod exactly_once;
 pub mod generate;
+#[cfg(any(feature = "stream", feature = "metrics"))]
+pub mod incarnation;
 #[cfg(feature = "ingest")]
 pub mod ingest;
 #[cfg(feature = "ingest")]
@@ -43,6 +45,7 @@ pub mod metrics;
 pub mod partitioner;
 pub mod quarantine;
 pub mod raw;
+pub mod retry;
 pub mod sequence;
 #[cfg(feature = "ingest")]
 pub mod services;

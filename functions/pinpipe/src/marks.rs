@@ -304,19 +304,7 @@ pub trait Writer: Send + Sync {
     ) -> (Mark<Self::Position>, Vec<Transaction>);
 }
 
-/// When a stream was created (ms since the epoch): a stream deleted and created again
-/// under the same name is a new incarnation whose sequence numbers start afresh.
-/// `Incarnation::UNKNOWN` when the writer was not told (no Kinesis API to ask, or it
-/// did not answer): a mark or a writer in an unknown incarnation compares by sequence
-/// number alone, as if in the other side's incarnation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Incarnation(pub i64);
-
-impl Incarnation {
-    pub const UNKNOWN: Incarnation = Incarnation(0);
-    /// A reader's: [`KinesisShard::reader`] reports a mark's incarnation as stored.
-    const AS_STORED: Incarnation = Incarnation(i64::MIN);
-}
+pub use crate::sequence::Incarnation;
 
 /// Where a record sits in a Kinesis shard: the stream's incarnation, then its
 /// sequence number — so every record of a recreated stream comes after every record

@@ -4,6 +4,21 @@
 use std::cmp::Ordering;
 use std::fmt;
 
+/// When a stream was created (ms since the epoch): a stream deleted and created again
+/// under the same name is a new incarnation whose sequence numbers start afresh.
+/// `Incarnation::UNKNOWN` when the writer was not told (no Kinesis API to ask, or it
+/// did not answer): a mark or a writer in an unknown incarnation compares by sequence
+/// number alone, as if in the other side's incarnation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Incarnation(pub i64);
+
+impl Incarnation {
+    pub const UNKNOWN: Incarnation = Incarnation(0);
+    /// A reader's: a mark's incarnation is reported as stored (`marks::KinesisShard::reader`).
+    #[cfg_attr(not(feature = "delta"), allow(dead_code))]
+    pub(crate) const AS_STORED: Incarnation = Incarnation(i64::MIN);
+}
+
 /// A Kinesis sequence number, ordered numerically.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(try_from = "String", into = "String")]

@@ -3,31 +3,12 @@
 //! quarantine. Generic over where the event came from: the Lambda event source
 //! mapping, or the local poller.
 //!
-//! A stream deleted and created again under the same name keeps its ARN and restarts
-//! its sequence numbers, so its records could look as if they had landed already. The
-//! cleaner labels each shard's mark with the stream's incarnation (when it was
-//! created, from `DescribeStreamSummary`): a new incarnation's records come after
-//! every record of the old one (`marks::ShardPosition`), so they land, and the change
-//! is logged. `DescribeStreamSummary` allows 20 calls a second per account, shared
-//! with everything else in it, so the cleaner asks only
-//! - when the answer decides what is written: records would be skipped as landed, or
-//!   the mark names another incarnation than the one known. Then the answer must be
-//!   had: a throttled question is asked again within the invocation (with backoff),
-//!   and only then does the shard fail (Lambda retries the batch);
-//! - or to label a mark when no answer younger than a minute is known: best effort,
-//!   once. Without an answer the commit is labelled unknown, which compares by
-//!   sequence number alone, as if in the incarnation of whoever reads it next
-//!   (`marks::KinesisShard`); the next answered question labels it again.
-//!
-//! So a batch needs Kinesis only when it repeats records (a redelivery, or a recreated
-//! stream's restarted numbers), and a cleaner with no Kinesis to ask (in-process runs,
-//! `cargo lambda invoke` without one) still lands every fresh record. The one case an
-//! unknown label cannot tell: a stream recreated right after a commit made while
-//! Kinesis did not answer, whose restarted numbers fall below that commit's mark.
+//! A shard's mark is labelled with its stream's incarnation, so a recreated stream's
+//! restarted sequence numbers land after the old stream's records; when Kinesis is
+//! asked for it, and what happens when it does not answer: [`crate::incarnation`].
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
 
 use aws_lambda_events::event::kinesis::{KinesisEvent, KinesisEventRecord};
 use aws_lambda_events::event::streams::KinesisEventResponse;
@@ -37,10 +18,11 @@ use crate::columnar::clean_batch;
 use crate::config::Names;
 use crate::delta::{CleanTable, Fault};
 use crate::exactly_once::{self, Staged, WriteError};
+use crate::incarnation::{IncarnationError, Incarnations, StreamCreation};
 use crate::kind::Kind;
 use crate::lake::{Lake, LakeError};
 use crate::lanes::{self, Counted, ShardRecords, group_by_shard};
-use crate::marks::{Incarnation, KinesisShard, Mark, ShardPosition};
+use crate::marks::{KinesisShard, Mark, ShardPosition};
 use crate::quarantine::{Origin, Quarantined};
 use crate::sequence::SequenceNumber;
 
@@ -80,53 +62,9 @@ pub enum ShardError {
     Lake(#[from] LakeError),
     #[error(transparent)]
     Write(#[from] WriteError),
-    #[error("asking Kinesis when stream {stream} was created: {message}")]
-    Incarnation { stream: String, message: String },
-    #[error(
-        "shard {shard} of stream {stream} has landed up to an incarnation created at {marked} ms, later than the \
-         stream's own ({current} ms): refusing to write behind it"
-    )]
-    IncarnationBehind { stream: String, shard: String, marked: i64, current: i64 },
+    #[error(transparent)]
+    Incarnation(#[from] IncarnationError),
 }
-
-/// Where the cleaner learns when a stream was created.
-#[async_trait::async_trait]
-pub trait StreamCreation: Send + Sync {
-    async fn created(&self, stream: &str) -> Result<Incarnation, CreationError>;
-}
-
-/// Why a stream's creation time could not be had.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CreationError {
-    /// Over the account's request rate: passes if asked again a little later.
-    pub throttled: bool,
-    pub message: String,
-}
-
-#[async_trait::async_trait]
-impl StreamCreation for aws_sdk_kinesis::Client {
-    async fn created(&self, stream: &str) -> Result<Incarnation, CreationError> {
-        use aws_sdk_kinesis::error::ProvideErrorMetadata;
-        let answer = self.describe_stream_summary().stream_name(stream).send().await.map_err(|e| CreationError {
-            throttled: matches!(e.code(), Some("LimitExceededException" | "ThrottlingException")),
-            message: aws_sdk_kinesis::error::DisplayErrorContext(e).to_string(),
-        })?;
-        let created = answer.stream_description_summary().map(|s| s.stream_creation_timestamp());
-        let millis = created.map(|t| t.to_millis()).transpose();
-        let fail = |message: String| CreationError { throttled: false, message };
-        millis
-            .map_err(|e| fail(e.to_string()))?
-            .map(Incarnation)
-            .ok_or_else(|| fail("the answer has no StreamCreationTimestamp".into()))
-    }
-}
-
-/// How long a stream's creation time is trusted for labelling marks before it is
-/// asked again.
-const INCARNATION_TTL: Duration = Duration::from_secs(60);
-/// Asking again after throttling when the answer is needed: 0.1 s, doubling, 5 times (~3 s).
-const THROTTLED_ATTEMPTS: u32 = 5;
-const FIRST_THROTTLE_BACKOFF: Duration = Duration::from_millis(100);
 
 /// The stream cleaner's state, built once per Lambda instance.
 pub struct StreamCleaner {
@@ -137,9 +75,7 @@ pub struct StreamCleaner {
     fault: Option<Fault>,
     /// How many more appends the fault is injected into.
     faults_left: AtomicU32,
-    creation: Option<Box<dyn StreamCreation>>,
-    /// Each stream's incarnation, and when it was asked.
-    incarnations: Mutex<HashMap<String, (Incarnation, Instant)>>,
+    incarnations: Incarnations,
 }
 
 impl Counted for StreamCounts {
@@ -156,56 +92,14 @@ impl StreamCleaner {
             tables: Mutex::new(HashMap::new()),
             fault: None,
             faults_left: AtomicU32::new(0),
-            creation: None,
-            incarnations: Mutex::new(HashMap::new()),
+            incarnations: Incarnations::default(),
         }
     }
 
     /// Compares each stream's incarnation (when it was created) with its shards' marks.
     pub fn with_stream_creation(mut self, creation: impl StreamCreation + 'static) -> Self {
-        self.creation = Some(Box::new(creation));
+        self.incarnations = Incarnations::asking(creation);
         self
-    }
-
-    /// `stream`'s incarnation as last answered, if younger than the TTL.
-    async fn known_incarnation(&self, stream: &str) -> Option<Incarnation> {
-        let cache = self.incarnations.lock().await;
-        cache.get(stream).filter(|(_, asked)| asked.elapsed() < INCARNATION_TTL).map(|(incarnation, _)| *incarnation)
-    }
-
-    /// Asks Kinesis for `stream`'s incarnation, `attempts` times while it throttles.
-    async fn ask_incarnation(&self, stream: &str, attempts: u32) -> Result<Incarnation, ShardError> {
-        let Some(creation) = &self.creation else { return Ok(Incarnation::UNKNOWN) };
-        let mut backoff = FIRST_THROTTLE_BACKOFF;
-        let mut attempt = 1;
-        let incarnation = loop {
-            match creation.created(stream).await {
-                Ok(incarnation) => break incarnation,
-                Err(e) if e.throttled && attempt < attempts => {
-                    tracing::info!(%stream, attempt, "DescribeStreamSummary throttled; asking again");
-                    tokio::time::sleep(backoff).await;
-                    backoff *= 2;
-                    attempt += 1;
-                }
-                Err(e) => return Err(ShardError::Incarnation { stream: stream.to_owned(), message: e.message }),
-            }
-        };
-        self.incarnations.lock().await.insert(stream.to_owned(), (incarnation, Instant::now()));
-        Ok(incarnation)
-    }
-
-    /// A label for a mark when none is known: asked once; unknown when Kinesis does not answer.
-    async fn label(&self, stream: &str, known: Option<Incarnation>) -> Incarnation {
-        if let Some(known) = known {
-            return known;
-        }
-        match self.ask_incarnation(stream, 1).await {
-            Ok(incarnation) => incarnation,
-            Err(e) => {
-                tracing::warn!(%stream, error = %e, "commit labelled with no incarnation: Kinesis did not answer");
-                Incarnation::UNKNOWN
-            }
-        }
     }
 
     /// Injects a failure between writing data files and committing into every append (tests).
@@ -316,8 +210,7 @@ impl StreamCleaner {
         Ok(counts)
     }
 
-    /// The shard's writer, labelled with its stream's incarnation (see the module's note
-    /// for when Kinesis is asked).
+    /// The shard's writer, labelled with its stream's incarnation ([`crate::incarnation`]).
     async fn writer(
         &self,
         table: &mut CleanTable,
@@ -325,37 +218,12 @@ impl StreamCleaner {
         sequenced: &[(SequenceNumber, &KinesisEventRecord)],
     ) -> Result<KinesisShard, ShardError> {
         let (stream, id) = (&shard.stream, &shard.shard);
-        let known = self.known_incarnation(stream).await;
         // The mark as stored: its incarnation, or unknown when it names none.
-        let Some(mark) = table.mark(&KinesisShard::reader(stream, id)).await? else {
-            // Nothing can be skipped: the answer only labels the first commit.
-            return Ok(KinesisShard::new(stream, id, self.label(stream, known).await));
-        };
-        let marked = mark.position.incarnation;
-        let would_skip = sequenced.iter().any(|(seq, _)| *seq <= mark.position.sequence_number);
-        let decides = marked != Incarnation::UNKNOWN && (would_skip || known.is_some_and(|k| k != marked));
-        let current = if self.creation.is_some() && decides {
-            // Asked afresh even when known: a cached answer could hide a recreation.
-            self.ask_incarnation(stream, THROTTLED_ATTEMPTS).await?
-        } else {
-            self.label(stream, known).await
-        };
-        if marked != Incarnation::UNKNOWN && current != Incarnation::UNKNOWN {
-            if marked > current {
-                return Err(ShardError::IncarnationBehind {
-                    stream: stream.clone(),
-                    shard: id.clone(),
-                    marked: marked.0,
-                    current: current.0,
-                });
-            }
-            if marked < current {
-                tracing::warn!(
-                    stream = %stream, shard = %id, old = marked.0, new = current.0,
-                    "stream was recreated: its records land after the old stream's"
-                );
-            }
-        }
+        let mark = table.mark(&KinesisShard::reader(stream, id)).await?;
+        let would_skip =
+            mark.as_ref().is_some_and(|m| sequenced.iter().any(|(seq, _)| *seq <= m.position.sequence_number));
+        let marked = mark.map(|m| m.position.incarnation);
+        let current = self.incarnations.current(stream, id, marked, would_skip).await?;
         Ok(KinesisShard::new(stream, id, current))
     }
 }

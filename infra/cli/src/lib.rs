@@ -2,6 +2,7 @@
 //! feed the same Lambda event types to the same handlers.
 
 pub mod bronze;
+pub mod dynamo_rules;
 pub mod embedded;
 pub mod emulator;
 pub mod kafka_poller;

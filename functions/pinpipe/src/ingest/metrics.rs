@@ -103,7 +103,13 @@ impl Ingest {
         let (first, last) = window.buckets_at(now);
         let rows = store.buckets(&Series::Profile(name.clone(), window.resolution()), first, last).await;
         let rows = rows.map_err(unavailable)?;
-        let buckets: Vec<_> = rows.iter().map(|r| json!({ "start": r.start, "posts": r.posts })).collect();
+        // One row per shard's part of a bucket: summed per bucket.
+        let mut by_start: std::collections::BTreeMap<i64, u64> = std::collections::BTreeMap::new();
+        for row in &rows {
+            *by_start.entry(row.start).or_default() += row.posts;
+        }
+        let buckets: Vec<_> =
+            by_start.into_iter().map(|(start, posts)| json!({ "start": start, "posts": posts })).collect();
         let total = totals(rows, true, 1).into_iter().next();
         Ok(json_response(
             StatusCode::OK,

@@ -9,12 +9,27 @@
 //! buckets ending today (UTC). A post re-sent (same `ind`, same kind) within the
 //! store's memory of posts (7 days) is counted once, at its first arrival.
 //!
-//! Exactly once ([`writer`]): a shard's records after its mark are planned into
-//! chunks of at most [`MAX_ITEMS_PER_COMMIT`] item updates, and each chunk commits
-//! atomically with the shard's mark moved to its last record, on the condition that
-//! the mark is still where this delivery read it (DynamoDB `TransactWriteItems`;
-//! the in-process store under one lock). A redelivered, re-cut or concurrent batch
-//! therefore adds nothing twice, and a failure between chunks leaves whole chunks.
+//! Exactly once ([`writer`]): a shard's records after its mark are counted into the
+//! batch's increments, summed per bucket and key (one item update per bucket and key
+//! per commit, not per record), planned into chunks of at most
+//! [`MAX_ITEMS_PER_COMMIT`] items, and each chunk commits atomically with the shard's
+//! mark moved to its last record, on the condition that the mark is still where this
+//! delivery read it (DynamoDB `TransactWriteItems`; the in-process store under one
+//! lock). A redelivered, re-cut or concurrent batch therefore adds nothing twice, and a
+//! failure between chunks leaves whole chunks.
+//!
+//! Many shards at once, under DynamoDB's rules: every shard writes its own partial
+//! items of each bucket (`…#<shard>` in the sort key), summed when read, so two shards
+//! never write the same bucket item and never cancel each other's transactions. A post
+//! is counted once across shards by its marker, put in the same transaction on the
+//! condition that none exists or the one there has expired (its expiry is compared
+//! when read, not left to the TTL sweeper, which can be days late): a re-sent post
+//! counted by another shard first cancels the transaction (`ConditionalCheckFailed`
+//! on that marker), and the chunk is planned again without it. The rare cancellation
+//! because another transaction was writing the same marker at that moment
+//! (`TransactionConflict`) and throttling are retried with jittered, capped backoff.
+//! The mark carries the stream's incarnation ([`crate::incarnation`]), so a recreated
+//! stream's restarted sequence numbers are counted, not taken for the old stream's.
 
 pub mod dynamo;
 pub mod store;
@@ -24,6 +39,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::clean::CleanRow;
+use crate::sequence::SequenceNumber;
 
 /// Buckets are kept 7 days.
 pub const RETENTION_MS: i64 = 7 * 24 * 3_600_000;
@@ -182,32 +198,60 @@ impl BucketKey {
     }
 }
 
-/// What a commit adds to a bucket: posts, and the follower count of its latest record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Increment {
-    pub posts: u64,
-    /// (arrival ms, follower_count) of the latest record with a follower count.
-    pub followers: Option<(i64, i64)>,
+/// A follower count and the record it came from: the latest is the one that arrived
+/// last, ties (the same millisecond, on different shards) to the higher sequence number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Followers {
+    /// Kinesis arrival time, ms.
+    pub at: i64,
+    pub sequence: SequenceNumber,
+    pub count: i64,
 }
 
-impl Increment {
-    fn add(&mut self, arrival: i64, followers: Option<i64>) {
-        self.posts += 1;
-        if let Some(count) = followers
-            && self.followers.is_none_or(|(at, _)| at <= arrival)
+impl Followers {
+    /// Whether `self` is a later record's than `other`.
+    pub fn later_than(&self, other: &Followers) -> bool {
+        (self.at, &self.sequence) > (other.at, &other.sequence)
+    }
+
+    /// Keeps the later of `current` and `candidate`.
+    pub fn keep_latest(current: &mut Option<Followers>, candidate: Option<Followers>) {
+        if let Some(candidate) = candidate
+            && current.as_ref().is_none_or(|c| candidate.later_than(c))
         {
-            self.followers = Some((arrival, count));
+            *current = Some(candidate);
         }
     }
 }
 
-/// One bucket as read back.
+/// What a commit adds to a bucket: posts, and the follower count of its latest record.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Increment {
+    pub posts: u64,
+    pub followers: Option<Followers>,
+}
+
+impl Increment {
+    fn add(&mut self, arrival: i64, sequence: &SequenceNumber, followers: Option<i64>) {
+        self.posts += 1;
+        let candidate = followers.map(|count| Followers { at: arrival, sequence: sequence.clone(), count });
+        Followers::keep_latest(&mut self.followers, candidate);
+    }
+
+    /// Adds `other` (a later record's increment of the same bucket) to this one.
+    pub fn merge(&mut self, other: Increment) {
+        self.posts += other.posts;
+        Followers::keep_latest(&mut self.followers, other.followers);
+    }
+}
+
+/// One bucket as read back (one shard's part of it: a key's rows are summed).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BucketRow {
     pub start: i64,
     pub key: String,
     pub posts: u64,
-    pub followers: Option<(i64, i64)>,
+    pub followers: Option<Followers>,
 }
 
 /// The buckets a cleaned record counts in (none for a user record, or a pin without
@@ -235,11 +279,16 @@ pub fn buckets_of(row: &CleanRow) -> Vec<(Series, String, Option<i64>)> {
     out
 }
 
-/// Adds one record, arrived at `arrival` (ms), to `increments`.
-pub fn add_record(increments: &mut BTreeMap<BucketKey, Increment>, row: &CleanRow, arrival: i64) {
+/// Adds one record, arrived at `arrival` (ms) as `sequence`, to `increments`.
+pub fn add_record(
+    increments: &mut BTreeMap<BucketKey, Increment>,
+    row: &CleanRow,
+    arrival: i64,
+    sequence: &SequenceNumber,
+) {
     for (series, key, followers) in buckets_of(row) {
         let bucket = BucketKey { start: series.resolution().bucket(arrival), series, key };
-        increments.entry(bucket).or_default().add(arrival, followers);
+        increments.entry(bucket).or_default().add(arrival, sequence, followers);
     }
 }
 
@@ -268,20 +317,16 @@ pub fn popularity(posts: u64, followers: Option<i64>) -> f64 {
 /// Sums a window's buckets per key, ranked: profiles by popularity, the rest by posts
 /// (ties to the key ascending); at most `limit`.
 pub fn totals(rows: Vec<BucketRow>, profiles: bool, limit: usize) -> Vec<Total> {
-    let mut by_key: BTreeMap<String, (u64, Option<(i64, i64)>)> = BTreeMap::new();
+    let mut by_key: BTreeMap<String, (u64, Option<Followers>)> = BTreeMap::new();
     for row in rows {
         let entry = by_key.entry(row.key).or_default();
         entry.0 += row.posts;
-        if let Some((at, count)) = row.followers
-            && entry.1.is_none_or(|(seen, _)| seen <= at)
-        {
-            entry.1 = Some((at, count));
-        }
+        Followers::keep_latest(&mut entry.1, row.followers);
     }
     let mut totals: Vec<Total> = by_key
         .into_iter()
         .map(|(key, (posts, followers))| {
-            let follower_count = followers.map(|(_, count)| count);
+            let follower_count = followers.map(|f| f.count);
             Total {
                 key,
                 posts,
@@ -305,6 +350,10 @@ mod tests {
     use crate::clean::clean_record;
 
     const MINUTE: i64 = 60_000;
+
+    fn seq(text: &str) -> SequenceNumber {
+        SequenceNumber::parse(text).unwrap()
+    }
 
     #[test]
     fn windows_are_whole_buckets_ending_with_the_current_one() {
@@ -331,8 +380,8 @@ mod tests {
                 .unwrap();
         let row = clean_record(Kind::Pin, pin.pin.as_bytes()).unwrap();
         let mut increments = BTreeMap::new();
-        add_record(&mut increments, &row, 10 * MINUTE + 5);
-        add_record(&mut increments, &row, 10 * MINUTE + 59_999);
+        add_record(&mut increments, &row, 10 * MINUTE + 5, &seq("1"));
+        add_record(&mut increments, &row, 10 * MINUTE + 59_999, &seq("2"));
         let CleanRow::Pin(p) = &row else { unreachable!() };
         // Boards only: a profile's own series is read from its board items.
         assert!(increments.keys().all(|k| matches!(k.series, Series::Board(..))), "{increments:?}");
@@ -341,7 +390,7 @@ mod tests {
         assert!(increments.values().all(|i| i.posts == 2), "same minute, hour and day: {increments:?}");
         let geo = clean_record(Kind::Geo, pin.geo.as_bytes()).unwrap();
         let mut increments = BTreeMap::new();
-        add_record(&mut increments, &geo, 0);
+        add_record(&mut increments, &geo, 0, &seq("3"));
         let CleanRow::Geo(g) = &geo else { unreachable!() };
         assert_eq!(increments.len(), 3 * usize::from(g.country.is_some()));
     }
@@ -360,7 +409,7 @@ mod tests {
         let bytes = pin.to_string();
         let row = clean_record(Kind::Pin, bytes.as_bytes()).unwrap();
         let mut increments = BTreeMap::new();
-        add_record(&mut increments, &row, 0);
+        add_record(&mut increments, &row, 0, &seq("1"));
         assert!(increments.is_empty(), "{increments:?}");
     }
 
@@ -370,13 +419,36 @@ mod tests {
         assert_eq!(popularity(3, Some(9)), 6.0);
         assert_eq!(popularity(2, None), 2.0);
         assert!(popularity(2, Some(999)) > popularity(3, Some(0)));
+        let followers = |at, sequence: &str, count| Some(Followers { at, sequence: seq(sequence), count });
         let rows = vec![
-            BucketRow { start: 0, key: "a".into(), posts: 1, followers: Some((5, 99)) },
-            BucketRow { start: MINUTE, key: "a".into(), posts: 2, followers: Some((MINUTE + 1, 9)) },
-            BucketRow { start: 0, key: "b".into(), posts: 2, followers: Some((3, 999_999)) },
+            BucketRow { start: 0, key: "a".into(), posts: 1, followers: followers(5, "7", 99) },
+            BucketRow { start: MINUTE, key: "a".into(), posts: 2, followers: followers(MINUTE + 1, "3", 9) },
+            BucketRow { start: 0, key: "b".into(), posts: 2, followers: followers(3, "1", 999_999) },
         ];
         let top = totals(rows, true, 10);
         assert_eq!(top[0].key, "b");
         assert_eq!((top[1].posts, top[1].follower_count, top[1].popularity), (3, Some(9), Some(6.0)));
+        // Two shards' parts of one bucket, the same millisecond: the higher sequence number's count.
+        let rows = vec![
+            BucketRow {
+                start: 0,
+                key: "c".into(),
+                posts: 1,
+                followers: followers(MINUTE, "49500000000000000000000000000000000000000000000000000099", 5),
+            },
+            BucketRow {
+                start: 0,
+                key: "c".into(),
+                posts: 1,
+                followers: followers(MINUTE, "49500000000000000000000000000000000000000000000000000100", 7),
+            },
+            BucketRow {
+                start: 0,
+                key: "c".into(),
+                posts: 1,
+                followers: followers(MINUTE - 1, "49600000000000000000000000000000000000000000000000000000", 9),
+            },
+        ];
+        assert_eq!(totals(rows, true, 1)[0].follower_count, Some(7));
     }
 }

@@ -1,23 +1,25 @@
 //! The metrics writer: a Kinesis event → each shard's records after its mark,
-//! cleaned with the one cleaner, counted into buckets, committed exactly once in
-//! chunks that each move the mark (see the module above for why chunks).
+//! cleaned with the one cleaner, counted into the batch's buckets, committed exactly
+//! once in chunks that each move the mark (see the module above for why chunks, and
+//! how shards never collide).
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
-use std::time::Duration;
 
 use aws_lambda_events::event::kinesis::{KinesisEvent, KinesisEventRecord};
 use aws_lambda_events::event::streams::KinesisEventResponse;
 
-use super::store::{Commit, MetricsStore, StoreError};
+use super::store::{Commit, MetricsStore, ShardMark, StoreError};
 use super::{MAX_ITEMS_PER_COMMIT, add_record};
 use crate::clean::clean_record;
+use crate::incarnation::{Incarnation, IncarnationError, Incarnations, StreamCreation};
 use crate::kind::Kind;
 use crate::lanes::{self, Counted, ShardRecords, group_by_shard};
 use crate::sequence::SequenceNumber;
 
-/// Deliveries of one shard racing for its mark before the batch is reported failed.
-const MAX_ATTEMPTS: u32 = 8;
+/// Attempts at a shard's batch (lost races for its mark, cancelled transactions,
+/// throttling) before it is reported failed.
+const MAX_ATTEMPTS: u32 = 10;
 
 /// Counts of one invocation (also emitted as CloudWatch embedded metrics).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
@@ -31,6 +33,9 @@ pub struct MetricsCounts {
     /// Records at or below the shard's mark: counted by an earlier delivery.
     pub duplicates_skipped: u64,
     pub commits: u64,
+    /// Commits tried again: the mark moved, a transaction was cancelled (a conflict,
+    /// a post another shard counted first) or throttled.
+    pub retries: u64,
     pub failed: u64,
 }
 
@@ -41,6 +46,7 @@ impl std::ops::AddAssign for MetricsCounts {
         self.records_not_counted += o.records_not_counted;
         self.duplicates_skipped += o.duplicates_skipped;
         self.commits += o.commits;
+        self.retries += o.retries;
         self.failed += o.failed;
     }
 }
@@ -49,12 +55,13 @@ impl fmt::Display for MetricsCounts {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} records in, {} counted, {} not counted (re-sent or no metric), {} duplicates skipped, {} commits, {} failed (redelivered)",
+            "{} records in, {} counted, {} not counted (re-sent or no metric), {} duplicates skipped, {} commits ({} retried), {} failed (redelivered)",
             self.records_in,
             self.records_counted,
             self.records_not_counted,
             self.duplicates_skipped,
             self.commits,
+            self.retries,
             self.failed
         )
     }
@@ -70,6 +77,8 @@ impl Counted for MetricsCounts {
 pub enum MetricsError {
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Incarnation(#[from] IncarnationError),
     #[error("shard {0}: other deliveries kept moving its mark; retry the batch")]
     Contended(String),
     #[error("injected failure after {0} commits")]
@@ -83,13 +92,21 @@ fn shard_id(shard: &ShardRecords<'_>) -> String {
 /// The metrics writer's state, built once per Lambda instance.
 pub struct MetricsWriter<S> {
     store: S,
+    incarnations: Incarnations,
     /// Tests: fail after this many commits of each delivery (a crash between chunks).
     crash_after: Option<u64>,
 }
 
 impl<S: MetricsStore> MetricsWriter<S> {
     pub fn new(store: S) -> Self {
-        MetricsWriter { store, crash_after: None }
+        MetricsWriter { store, incarnations: Incarnations::default(), crash_after: None }
+    }
+
+    /// Asks `creation` (Kinesis) when a stream was created, to tell a recreated one
+    /// ([`crate::incarnation`]).
+    pub fn with_stream_creation(mut self, creation: impl StreamCreation + 'static) -> Self {
+        self.incarnations = Incarnations::asking(creation);
+        self
     }
 
     /// Injects a failure after `commits` commits of every shard's delivery (tests).
@@ -123,41 +140,66 @@ impl<S: MetricsStore> MetricsWriter<S> {
             .iter()
             .filter_map(|r| SequenceNumber::parse(&r.kinesis.sequence_number).ok().map(|s| (s, *r)))
             .collect();
+        let mut retries = 0;
+        // Posts other shards counted while this batch was being committed.
+        let mut taken: HashSet<i64> = HashSet::new();
         for attempt in 0..MAX_ATTEMPTS {
-            let mut counts = MetricsCounts { records_in: shard.records.len() as u64, ..Default::default() };
+            let mut counts = MetricsCounts { records_in: shard.records.len() as u64, retries, ..Default::default() };
             counts.records_not_counted = (shard.records.len() - sequenced.len()) as u64;
             let mark = self.store.mark(&id).await?;
-            let fresh: Vec<&(SequenceNumber, &KinesisEventRecord)> =
-                sequenced.iter().filter(|(seq, _)| mark.as_ref().is_none_or(|m| seq > m)).collect();
+            let would_skip = mark.as_ref().is_some_and(|m| sequenced.iter().any(|(seq, _)| *seq <= m.sequence));
+            let incarnation = self
+                .incarnations
+                .current(&shard.stream, &shard.shard, mark.as_ref().map(|m| m.incarnation), would_skip)
+                .await?;
+            let fresh: Vec<&(SequenceNumber, &KinesisEventRecord)> = sequenced
+                .iter()
+                .filter(|(seq, _)| mark.as_ref().is_none_or(|m| m.is_before(incarnation, seq)))
+                .collect();
             counts.duplicates_skipped = (sequenced.len() - fresh.len()) as u64;
             let Some(kind) = kind else {
                 counts.records_not_counted += fresh.len() as u64;
                 return Ok(counts);
             };
-            let commits = self.plan(kind, &fresh, &mut counts).await?;
-            match self.apply(&id, mark, commits, &mut counts).await {
+            let now = chrono::Utc::now().timestamp_millis();
+            let commits = self.plan(kind, incarnation, &fresh, &taken, now, &mut counts).await?;
+            let outcome = self.apply(&id, mark, commits, now, &mut counts).await;
+            match outcome {
                 Ok(()) => return Ok(counts),
-                Err(MetricsError::Store(StoreError::MarkMoved)) => {
-                    tracing::info!(shard = %id, attempt, "another delivery of this shard committed first");
-                    tokio::time::sleep(Duration::from_millis(20 << attempt.min(6))).await;
+                Err(MetricsError::Store(StoreError::AlreadyCounted(posts))) => {
+                    // Planned again without them, at once: nothing of the commit was applied.
+                    tracing::info!(shard = %id, posts = posts.len(), "posts counted by another shard meanwhile");
+                    taken.extend(posts.into_iter().map(|(_, ind)| ind));
+                }
+                Err(MetricsError::Store(
+                    e @ (StoreError::MarkMoved | StoreError::Conflict(_) | StoreError::Throttled(_)),
+                )) => {
+                    tracing::info!(shard = %id, attempt, reason = %e, "commit cancelled; trying again");
+                    tokio::time::sleep(crate::retry::backoff(attempt)).await;
                 }
                 Err(e) => return Err(e),
             }
+            retries += 1;
         }
         Err(MetricsError::Contended(id))
     }
 
     /// The fresh records as commits of at most [`MAX_ITEMS_PER_COMMIT`] items, in
-    /// order, each ending with the mark of its last record.
+    /// order, each ending with the mark of its last record. A post counted before (by
+    /// any shard, within the memory) or `taken` meanwhile counts nothing.
     async fn plan(
         &self,
         kind: Kind,
+        incarnation: Incarnation,
         fresh: &[&(SequenceNumber, &KinesisEventRecord)],
+        taken: &HashSet<i64>,
+        now: i64,
         counts: &mut MetricsCounts,
     ) -> Result<Vec<Commit>, MetricsError> {
         let cleaned: Vec<_> = fresh.iter().map(|(_, r)| clean_record(kind, &r.kinesis.data.0).ok()).collect();
         let inds: Vec<i64> = cleaned.iter().flatten().map(|row| row.ind()).collect();
-        let mut counted: HashSet<i64> = self.store.counted(kind, &inds).await?;
+        let mut counted: HashSet<i64> = self.store.counted(kind, &inds, now).await?;
+        counted.extend(taken);
         let mut commits: Vec<Commit> = Vec::new();
         let mut current = Commit::default();
         for ((seq, record), row) in fresh.iter().zip(cleaned) {
@@ -165,7 +207,7 @@ impl<S: MetricsStore> MetricsWriter<S> {
             let counts_now = row.as_ref().filter(|row| !counted.contains(&row.ind()));
             if let Some(row) = counts_now {
                 let arrival = record.kinesis.approximate_arrival_timestamp.0.timestamp_millis();
-                add_record(&mut increments, row, arrival);
+                add_record(&mut increments, row, arrival, seq);
             }
             let new_items = increments.keys().filter(|k| !current.increments.contains_key(*k)).count()
                 + usize::from(counts_now.is_some());
@@ -177,17 +219,13 @@ impl<S: MetricsStore> MetricsWriter<S> {
                     counted.insert(row.ind());
                     current.counted.push((kind, row.ind()));
                     for (bucket, increment) in increments {
-                        let total = current.increments.entry(bucket).or_default();
-                        total.posts += increment.posts;
-                        if increment.followers.is_some() {
-                            total.followers = increment.followers;
-                        }
+                        current.increments.entry(bucket).or_default().merge(increment);
                     }
                     counts.records_counted += 1;
                 }
                 None => counts.records_not_counted += 1,
             }
-            current.mark = Some(seq.clone());
+            current.mark = Some(ShardMark { incarnation, sequence: seq.clone() });
         }
         if current.mark.is_some() {
             commits.push(current);
@@ -198,8 +236,9 @@ impl<S: MetricsStore> MetricsWriter<S> {
     async fn apply(
         &self,
         id: &str,
-        mut mark: Option<SequenceNumber>,
+        mut mark: Option<ShardMark>,
         commits: Vec<Commit>,
+        now: i64,
         counts: &mut MetricsCounts,
     ) -> Result<(), MetricsError> {
         for (n, commit) in commits.into_iter().enumerate() {
@@ -207,7 +246,7 @@ impl<S: MetricsStore> MetricsWriter<S> {
                 return Err(MetricsError::Injected(n as u64));
             }
             let next = commit.mark.clone();
-            self.store.commit(id, mark.as_ref(), commit).await?;
+            self.store.commit(id, mark.as_ref(), commit, now).await?;
             counts.commits += 1;
             mark = next;
         }

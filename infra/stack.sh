@@ -3,7 +3,8 @@
 #   moto server (S3 + Kinesis)  on $PINPIPE_MOTO_PORT  (5001)
 #   tansu Kafka broker          on $PINPIPE_KAFKA_PORT (9092)
 #   MariaDB (Debian's), the real samples in the original three tables, on $PINPIPE_MYSQL_PORT (3306)
-#   a Python venv with the independent readers (deltalake, duckdb + delta, pyarrow) and cargo-lambda.
+#   a Python venv with the independent readers (deltalake, duckdb + delta, pyarrow) and cargo-lambda;
+#   Debian's Chromium, headless, for the pages' browser tests.
 #
 #   infra/stack.sh install   install whatever is missing (idempotent; cached under $PINPIPE_CACHE)
 #   infra/stack.sh up        install, start what is not running, wait until healthy
@@ -67,11 +68,19 @@ install_mariadb() {
   return 0
 }
 
+# Debian's Chromium, for the browser tests of report.html and the dashboard (headless).
+install_chromium() {
+  command -v chromium >/dev/null && return
+  log "installing chromium (apt)"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+}
+
 install() {
   mkdir -p "$CACHE"
   install_python
   install_tansu
   install_mariadb
+  install_chromium
 }
 
 mariadb_start() {
@@ -191,6 +200,7 @@ export PINPIPE_PYTHON=$VENV/bin/python
 export PINPIPE_CARGO_LAMBDA=$VENV/bin/cargo-lambda
 export PINPIPE_TANSU=$TANSU
 export PINPIPE_MYSQL_URL=mysql://$MYSQL_USER:$MYSQL_PASSWORD@127.0.0.1:$MYSQL_PORT/$MYSQL_DATABASE
+export PINPIPE_CHROMIUM=$(command -v chromium || echo /usr/bin/chromium)
 ENV
 }
 

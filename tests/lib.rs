@@ -568,3 +568,115 @@ pub mod counting {
         }
     }
 }
+
+/// Pages in a real browser: Debian's Chromium, headless (`infra/stack.sh` installs it),
+/// driven through its command line — the rendered DOM after the page's scripts ran,
+/// what the page logged to its console, every request the page made (Chromium's own net
+/// log), and screenshots at a desktop's and a phone's width.
+pub mod browser {
+    use std::path::{Path, PathBuf};
+    use std::process::Command;
+
+    pub struct Rendered {
+        /// The DOM after the page's scripts ran.
+        pub dom: String,
+        /// Console messages (errors, uncaught exceptions, logs), one per line.
+        pub console: Vec<String>,
+        /// The URLs of the requests the page made (not the browser's own).
+        pub requests: Vec<String>,
+        /// The screenshots: 1280×800 and 600×900.
+        pub screenshots: Vec<PathBuf>,
+    }
+
+    fn chromium() -> String {
+        std::env::var("PINPIPE_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_owned())
+    }
+
+    /// Chromium headless as the machine allows it (root, no GPU, no network of its own).
+    fn headless(profile: &Path) -> Command {
+        let mut command = Command::new(chromium());
+        command.args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+        ]);
+        command.arg(format!("--user-data-dir={}", profile.display()));
+        command
+    }
+
+    /// Opens `url`, lets its scripts run for `settle_ms` of virtual time, and saves its
+    /// screenshots as `<artifacts>/<name>-<width>x<height>.png` (paths printed).
+    pub fn open(url: &str, artifacts: &Path, name: &str, settle_ms: u32) -> Rendered {
+        std::fs::create_dir_all(artifacts).unwrap();
+        let net_log = artifacts.join(format!("{name}-netlog.json"));
+        let out = headless(&artifacts.join(format!("{name}-profile")))
+            .args(["--enable-logging=stderr", "--v=0", "--window-size=1280,800", "--dump-dom"])
+            .arg(format!("--virtual-time-budget={settle_ms}"))
+            .arg(format!("--log-net-log={}", net_log.display()))
+            .arg(url)
+            .output()
+            .unwrap_or_else(|e| panic!("{} (Chromium: infra/stack.sh installs it): {e}", chromium()));
+        assert!(out.status.success(), "chromium: {}", String::from_utf8_lossy(&out.stderr));
+        let console = String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .filter(|line| line.contains(":CONSOLE"))
+            .map(str::to_owned)
+            .collect();
+        let mut screenshots = Vec::new();
+        for (width, height) in [(1280, 800), (600, 900)] {
+            let path = artifacts.join(format!("{name}-{width}x{height}.png"));
+            let out = headless(&artifacts.join(format!("{name}-profile-{width}")))
+                .arg(format!("--window-size={width},{height}"))
+                .arg(format!("--virtual-time-budget={settle_ms}"))
+                .arg(format!("--screenshot={}", path.display()))
+                .arg(url)
+                .output()
+                .unwrap();
+            assert!(out.status.success() && path.exists(), "screenshot: {}", String::from_utf8_lossy(&out.stderr));
+            eprintln!("screenshot: {}", path.display());
+            screenshots.push(path);
+        }
+        Rendered {
+            dom: String::from_utf8_lossy(&out.stdout).into_owned(),
+            console,
+            requests: requests(&net_log),
+            screenshots,
+        }
+    }
+
+    /// The URLs the page asked for: requests started with a page as their initiator
+    /// (the browser's own carry none).
+    fn requests(net_log: &Path) -> Vec<String> {
+        let log: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(net_log).expect("Chromium's net log")).expect("a JSON net log");
+        let start_job = log["constants"]["logEventTypes"]["URL_REQUEST_START_JOB"].as_i64();
+        log["events"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|e| e["type"].as_i64() == start_job)
+            .filter(|e| e["params"]["initiator"].as_str().is_some_and(|i| i != "not an origin"))
+            .filter_map(|e| e["params"]["url"].as_str().map(str::to_owned))
+            .collect()
+    }
+
+    /// The values of attribute `name` of every element whose opening tag contains
+    /// `marker`, in document order.
+    pub fn attributes<'a>(dom: &'a str, marker: &str, name: &str) -> Vec<&'a str> {
+        let needle = format!("{name}=\"");
+        dom.split('<')
+            .filter(|tag| tag.split('>').next().is_some_and(|open| open.contains(marker)))
+            .filter_map(|tag| {
+                let open = tag.split('>').next()?;
+                let start = open.find(&needle)? + needle.len();
+                Some(&open[start..start + open[start..].find('"')?])
+            })
+            .collect()
+    }
+}

@@ -402,7 +402,7 @@ async fn a_reader_during_reruns_never_sees_two_runs_mixed() {
                 let (pointer, run_dir) = published_run(&dir, &today());
                 let files: Vec<&str> =
                     pointer["files"].as_array().unwrap().iter().map(|f| f.as_str().unwrap()).collect();
-                assert_eq!(files.len(), 10, "{pointer}");
+                assert_eq!(files.len(), 11, "{pointer}");
                 for file in &files {
                     let bytes =
                         std::fs::read(run_dir.join(file)).unwrap_or_else(|e| panic!("{file} of {pointer}: {e}"));

@@ -66,7 +66,13 @@ fn demo_on_the_embedded_default_lands_every_record_once_despite_redeliveries() {
         assert_eq!(bronze.inds, sorted(expected[i].clone()), "{kind} bronze");
     }
     assert_eq!(number_before(&stderr, "rows cleaned"), 900, "{stderr}");
-    assert!(published_run(&lake, &today()).1.join("report.md").exists());
+    let (_, run_dir) = published_run(&lake, &today());
+    assert!(run_dir.join("report.md").exists() && run_dir.join("report.html").exists());
+    // A summary, not the whole report: each answer's first rows, and where the rest is.
+    assert!(stdout.contains("more rows (--full prints them; report.html charts them)"), "{stdout}");
+    let q1 = stdout.split("## 1. Most popular category per country").nth(1).unwrap().split("## ").next().unwrap();
+    assert_eq!(q1.lines().filter(|l| l.starts_with("| ") && !l.starts_with("| country")).count(), 5, "{q1}");
+    assert!(stderr.contains("report.html (and report.md beside it)"), "{stderr}");
 
     // Maintenance ran at the end and says what it did: every table compacted to one file.
     assert!(stderr.contains("table maintenance (log retention 7 days, vacuum retention 7 days)"), "{stderr}");

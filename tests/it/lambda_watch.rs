@@ -449,4 +449,30 @@ async fn metrics_through_watch(watch: &Watch) {
         assert_eq!(answer["posts"], 2, "delivery {delivery}: {answer}");
         assert_eq!(answer["poster_name"], poster.as_str(), "{answer}");
     }
+    dashboard_through_watch(&api).await;
+}
+
+/// The live metrics page as a browser opens it through watch: its bars are what the
+/// `/metrics/…` routes beside it answer, it asks nothing of any other origin, and logs
+/// nothing to its console.
+async fn dashboard_through_watch(api: &str) {
+    let http = reqwest::Client::new();
+    let top: serde_json::Value =
+        http.get(format!("{api}/metrics/profiles/top?window=1h&limit=10")).send().await.unwrap().json().await.unwrap();
+    let first = top["items"][0]["key"].as_str().unwrap_or_else(|| panic!("no profile counted: {top}")).to_owned();
+    let artifacts = temp_lake("dashboard");
+    let rendered = tokio::task::block_in_place(|| {
+        pinpipe_tests::browser::open(&format!("{api}/dashboard"), &artifacts, "dashboard", 4_000)
+    });
+    crate::browser::keep_for_the_docs(&rendered.screenshots, "dashboard");
+    assert_eq!(rendered.console, Vec::<String>::new(), "nothing logged to the console");
+    let origin = api.split("/lambda-url").next().unwrap();
+    assert!(!rendered.requests.is_empty(), "the page read the metrics");
+    assert!(rendered.requests.iter().all(|url| url.starts_with(&format!("{origin}/"))), "{:?}", rendered.requests);
+    assert!(rendered.dom.contains("data-loaded=\"true\""), "the page loaded its data: {}", rendered.dom);
+    let profiles = &rendered.dom[rendered.dom.find("id=\"profiles\"").unwrap()..];
+    let labels = pinpipe_tests::browser::attributes(profiles, "bar-row", "data-label");
+    assert_eq!(labels.first().copied(), Some(first.as_str()), "the page's first profile is the API's");
+    let values = pinpipe_tests::browser::attributes(profiles, "bar-row", "data-value");
+    assert_eq!(values.first().and_then(|v| v.parse::<u64>().ok()), top["items"][0]["posts"].as_u64());
 }

@@ -3,6 +3,7 @@
 mod analytics;
 mod athena;
 mod batch_sink;
+mod browser;
 mod demo;
 mod emulate;
 mod hostile_input;

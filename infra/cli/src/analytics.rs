@@ -50,7 +50,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         Some(by) => eprintln!("not published: run {by}, which started later, published {date} first"),
     }
     eprintln!("answers: {}", lake.url(&report.output_prefix));
-    eprintln!("report:  {}report.md", lake.url(&report.output_prefix));
+    eprintln!("report:  {}report.html (and report.md)", lake.url(&report.output_prefix));
     Ok(())
 }
 

@@ -74,7 +74,13 @@ pub struct Args {
     /// commit costs more with every small file added since the last compaction.
     #[arg(long, default_value_t = 360)]
     maintain_every: u64,
+    /// Print every row of the eight answers (by default: the counts and each answer's first rows).
+    #[arg(long)]
+    full: bool,
 }
+
+/// Rows of each answer the summary prints.
+const SUMMARY_ROWS: usize = 5;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum Backend {
@@ -145,7 +151,15 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     spinner.finish_and_clear();
     for (question, frame) in &run.answers {
         println!("## {}\n", question.title());
-        println!("{}", report::table(frame));
+        if args.full || frame.height() <= SUMMARY_ROWS {
+            println!("{}", report::table(frame));
+        } else {
+            println!(
+                "{}… {} more rows (--full prints them; report.html charts them)\n",
+                report::table(&frame.head(Some(SUMMARY_ROWS))),
+                frame.height() - SUMMARY_ROWS
+            );
+        }
     }
     let totals = run.totals();
     eprintln!(
@@ -169,8 +183,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         eprintln!("stream table: {}", lake.url(&names.stream_table(kind)));
     }
     eprintln!("bronze:       {}", lake.url("topics/"));
-    eprintln!("answers:      {}", lake.url(&run.output_prefix));
-    eprintln!("report:       {}report.md", lake.url(&run.output_prefix));
+    let shown = pinpipe::analytics::output::date_prefix(date);
+    eprintln!("answers:      {} (this run: {})", lake.url(&shown), lake.url(&run.output_prefix));
+    eprintln!("report:       {}report.html (and report.md beside it)", lake.url(&shown));
     eprintln!("demo finished in {:.1?}", started.elapsed());
     let rejected: u64 = tallies.iter().map(Tally::rejected_total).sum();
     anyhow::ensure!(rejected == 0, "ingest rejected {rejected} generated records (see above)");

@@ -15,7 +15,9 @@ use std::time::{Duration, Instant};
 use aws_sdk_athena::types::{QueryExecutionContext, QueryExecutionState};
 use chrono::{NaiveDate, Utc};
 
-use super::{AnalyticsError, Question, RunTotals, output};
+use polars::prelude::{DataFrame, ParquetReader, SerReader};
+
+use super::{AnalyticsError, Question, RunTotals, html, output};
 use crate::kind::Kind;
 use crate::lake::{Lake, LakeError};
 use crate::silver::SilverCounts;
@@ -262,7 +264,9 @@ impl super::DailyJob {
         };
         report.elapsed = started.elapsed();
         self.lake().put(&format!("{}report.md", report.output_prefix), report.markdown()).await?;
-        report.files.push("report.md".to_owned());
+        let answers = report.read_back(self.lake()).await?;
+        self.lake().put(&format!("{}report.html", report.output_prefix), html::render(&report.page(&answers))).await?;
+        report.files.extend(["report.md".to_owned(), "report.html".to_owned()]);
         let published = output::Published {
             run_date: run_date.format("%Y-%m-%d").to_string(),
             run: report.run_id.clone(),
@@ -279,6 +283,55 @@ impl super::DailyJob {
 }
 
 impl AthenaReport {
+    /// Each question's answer as Athena unloaded it (its Parquet files, read back;
+    /// empty when it wrote none), for `report.html`.
+    async fn read_back(&self, lake: &Lake) -> Result<Vec<(Question, DataFrame)>, AnalyticsError> {
+        let mut answers = Vec::with_capacity(self.answers.len());
+        for (question, answer) in Question::ALL.into_iter().zip(&self.answers) {
+            let mut frame: Option<DataFrame> = None;
+            for name in objects_under(lake, &answer.output).await? {
+                let key = format!("{}{name}", answer.output);
+                let Some(bytes) = lake.get(&key).await? else { continue };
+                let part = ParquetReader::new(std::io::Cursor::new(bytes))
+                    .finish()
+                    .map_err(|source| AnalyticsError::SilverFile { key, source })?;
+                frame = Some(match frame {
+                    Some(mut whole) => {
+                        whole.vstack_mut(&part)?;
+                        whole
+                    }
+                    None => part,
+                });
+            }
+            answers.push((question, frame.unwrap_or_default()));
+        }
+        Ok(answers)
+    }
+
+    /// What `report.html` shows of the run.
+    fn page<'a>(&'a self, answers: &'a [(Question, DataFrame)]) -> html::Page<'a> {
+        let totals = self.totals();
+        let versions: Vec<String> = self
+            .silver_versions
+            .iter()
+            .map(|(kind, v)| format!("{kind} {}", v.map_or("none".to_owned(), |v| format!("v{v}"))))
+            .collect();
+        html::Page {
+            title: format!("pinpipe daily analytics — {} (Athena)", self.run_date.format("%Y-%m-%d")),
+            summary: vec![
+                ("run", self.run_id.clone()),
+                ("workgroup", self.workgroup.clone()),
+                ("bronze objects read", html::count(totals.objects_read as f64)),
+                ("rows cleaned", html::count(totals.rows_cleaned as f64)),
+                ("quarantined", html::count(totals.quarantined as f64)),
+                ("silver read", versions.join(", ")),
+                ("run time", format!("{:.1} s", self.elapsed.as_secs_f64())),
+            ],
+            notices: &[],
+            answers,
+        }
+    }
+
     pub fn totals(&self) -> RunTotals {
         RunTotals::of(&self.silver, 0)
     }

@@ -9,6 +9,7 @@
 
 #[cfg(feature = "athena")]
 pub mod athena;
+pub mod html;
 pub mod output;
 pub mod parts;
 pub mod queries;
@@ -130,6 +131,34 @@ impl RunReport {
             "answer_rows": answers,
             "elapsed_ms": self.elapsed.as_millis() as u64,
         })
+    }
+
+    /// What `report.html` shows of the run.
+    pub fn page(&self) -> html::Page<'_> {
+        let totals = self.totals();
+        let versions: Vec<String> = self
+            .silver_versions
+            .iter()
+            .map(|(kind, v)| format!("{kind} {}", v.map_or("none".to_owned(), |v| format!("v{v}"))))
+            .collect();
+        let mut summary = vec![
+            ("run", self.run_id.clone()),
+            ("bronze objects read", html::count(totals.objects_read as f64)),
+            ("rows cleaned", html::count(totals.rows_cleaned as f64)),
+            ("quarantined", html::count(totals.quarantined as f64)),
+            ("repeated posts dropped", html::count(totals.duplicates_dropped as f64)),
+            ("silver read", versions.join(", ")),
+            ("run time", format!("{:.1} s", self.elapsed.as_secs_f64())),
+        ];
+        if let Some(at) = self.silver_as_of {
+            summary.push(("silver as of", at.format("%Y-%m-%d %H:%M UTC").to_string()));
+        }
+        html::Page {
+            title: format!("pinpipe daily analytics — {}", self.run_date.format("%Y-%m-%d")),
+            summary,
+            notices: &self.notices,
+            answers: &self.answers,
+        }
     }
 
     pub fn answer(&self, question: Question) -> &DataFrame {
@@ -317,7 +346,8 @@ impl DailyJob {
         }
         report.elapsed = started.elapsed();
         self.lake.put(&format!("{}report.md", report.output_prefix), report::markdown(report)).await?;
-        names.push("report.md".to_owned());
+        self.lake.put(&format!("{}report.html", report.output_prefix), html::render(&report.page())).await?;
+        names.extend(["report.md".to_owned(), "report.html".to_owned()]);
         let published = output::Published {
             run_date: report.run_date.format("%Y-%m-%d").to_string(),
             run: report.run_id.clone(),

@@ -36,6 +36,26 @@ pub const MAX_PUT_RECORDS_BYTES: usize = 5 * 1024 * 1024;
 /// may hold: under MSK's default `message.max.bytes` (1 MiB + 12) with room for the
 /// record batch's own overhead. Larger requests are split; a larger record is a 413.
 pub const KAFKA_MAX_RECORD_BYTES: usize = 1_000_000;
+/// The live metrics page (`GET /dashboard`): one self-contained file whose script reads
+/// the `/metrics/…` routes beside it (relative URLs, so the stage prefix and `cargo
+/// lambda watch`'s function URL work alike) every few seconds.
+const DASHBOARD: &str = include_str!("dashboard.html");
+
+fn dashboard() -> Response<Body> {
+    let mut response = Response::new(Body::from(DASHBOARD));
+    let headers = response.headers_mut();
+    headers.insert("content-type", "text/html; charset=utf-8".parse().expect("static"));
+    // Nothing but this page and its own origin: no script, font or image from elsewhere.
+    headers.insert(
+        "content-security-policy",
+        "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:"
+            .parse()
+            .expect("static"),
+    );
+    headers.insert("cache-control", "no-cache".parse().expect("static"));
+    response
+}
+
 /// Lambda's synchronous payload limit.
 pub const MAX_BODY_BYTES: usize = 6_000_000;
 
@@ -164,6 +184,7 @@ impl Ingest {
             }
             (Route::MetricsTop(dimension), _) => self.metrics_top(dimension, request).await,
             (Route::ProfileMetrics(name), _) => self.profile_metrics(name, request).await,
+            (Route::Dashboard, _) => Ok(dashboard()),
         }
     }
 }

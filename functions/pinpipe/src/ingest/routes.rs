@@ -18,6 +18,8 @@ pub(super) enum Route<'p> {
     MetricsTop(Dimension),
     /// `GET /metrics/profiles/{poster_name}`.
     ProfileMetrics(&'p str),
+    /// `GET /dashboard`: the live metrics page.
+    Dashboard,
 }
 
 impl Route<'_> {
@@ -27,7 +29,7 @@ impl Route<'_> {
             Route::Stream(_) => &[Method::GET, Method::POST, Method::DELETE],
             Route::Record(_) | Route::Records(_) => &[Method::PUT],
             Route::Topic(_) => &[Method::POST],
-            Route::MetricsTop(_) | Route::ProfileMetrics(_) => &[Method::GET],
+            Route::MetricsTop(_) | Route::ProfileMetrics(_) | Route::Dashboard => &[Method::GET],
         }
     }
 
@@ -43,6 +45,7 @@ impl Route<'_> {
             Route::MetricsTop(Dimension::Category) => "/metrics/categories/top",
             Route::MetricsTop(Dimension::Country) => "/metrics/countries/top",
             Route::ProfileMetrics(_) => "/metrics/profiles/{poster_name}",
+            Route::Dashboard => "/dashboard",
         }
     }
 
@@ -50,7 +53,7 @@ impl Route<'_> {
     pub(super) fn name(&self) -> Option<&str> {
         match self {
             Route::Stream(name) | Route::Record(name) | Route::Records(name) | Route::Topic(name) => Some(name),
-            Route::Streams | Route::MetricsTop(_) | Route::ProfileMetrics(_) => None,
+            Route::Streams | Route::MetricsTop(_) | Route::ProfileMetrics(_) | Route::Dashboard => None,
         }
     }
 }
@@ -105,6 +108,7 @@ pub(super) fn route(path: &str) -> Option<Route<'_>> {
         ["metrics", "categories", "top"] => Some(Route::MetricsTop(Dimension::Category)),
         ["metrics", "countries", "top"] => Some(Route::MetricsTop(Dimension::Country)),
         ["metrics", "profiles", name] => Some(Route::ProfileMetrics(name)),
+        ["dashboard"] => Some(Route::Dashboard),
         _ => None,
     }
 }
@@ -142,6 +146,7 @@ mod tests {
         assert_eq!(route("/topics/0a1b.pin"), Some(Route::Topic("0a1b.pin")));
         assert_eq!(route("/metrics/countries/top"), Some(Route::MetricsTop(Dimension::Country)));
         assert_eq!(route("/metrics/profiles/Ann%20Lee"), Some(Route::ProfileMetrics("Ann%20Lee")));
+        assert_eq!(route("/dashboard"), Some(Route::Dashboard));
         // What an anonymous caller could once send past a route's auth: a route anywhere in the path.
         for bypass in [
             "/anything/streams/s-pin/record",

@@ -77,6 +77,51 @@ pub struct Args {
     /// Print every row of the eight answers (by default: the counts and each answer's first rows).
     #[arg(long)]
     full: bool,
+    /// Write what each step used — lake requests by kind, invocations, time — as JSON
+    /// to this file (infra/bench/cost.sh prices it).
+    #[arg(long)]
+    usage: Option<std::path::PathBuf>,
+}
+
+/// What one step of the run used (the cost bench's input).
+#[derive(Debug, Default, serde::Serialize)]
+struct StepUsage {
+    step: &'static str,
+    /// Lambda invocations (ingest: one per request, as the original emulator sends).
+    invocations: u64,
+    records: u64,
+    gets: u64,
+    puts: u64,
+    lists: u64,
+    /// Deletes and copies.
+    others: u64,
+    seconds: f64,
+}
+
+/// Lake requests and time per step.
+struct Meter {
+    counts: std::sync::Arc<pinpipe_local::counting::Counts>,
+    since: Instant,
+    steps: Vec<StepUsage>,
+}
+
+impl Meter {
+    fn step(&mut self, step: &'static str, invocations: u64, records: u64) {
+        use std::sync::atomic::Ordering::SeqCst;
+        let c = &self.counts;
+        self.steps.push(StepUsage {
+            step,
+            invocations,
+            records,
+            gets: c.gets.load(SeqCst),
+            puts: c.puts.load(SeqCst),
+            lists: c.lists.load(SeqCst),
+            others: c.others.load(SeqCst),
+            seconds: self.since.elapsed().as_secs_f64(),
+        });
+        c.reset();
+        self.since = Instant::now();
+    }
 }
 
 /// Rows of each answer the summary prints.
@@ -101,7 +146,10 @@ fn bar(len: u64, what: &str) -> ProgressBar {
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let started = Instant::now();
     let names = args.config.names();
-    let lake = Lake::open(&args.config.lake)?;
+    let counts = std::sync::Arc::new(pinpipe_local::counting::Counts::default());
+    let lake = Lake::open(&args.config.lake)?
+        .with_store_layer(|inner| pinpipe_local::counting::CountingStore::wrap(inner, counts.clone()));
+    let mut meter = Meter { counts, since: Instant::now(), steps: Vec::new() };
     let services = Services::open(&args).await?;
     eprintln!(
         "streams: {}; topics: {}; lake: {}",
@@ -122,13 +170,19 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     }
 
     // 1. Posts through the ingest handler, as the original emulator sends them, on both paths.
+    meter.since = Instant::now();
     let tallies = send_posts(&args, &services).await;
+    let requests: u64 = tallies.iter().map(|t| t.accepted_total() + t.rejected_total()).sum();
+    meter.step("ingest", requests, requests);
     // 2. The stream cleaner over each stream, the batch sink over each topic.
     let retention = args.config.retention()?;
     let streamed = clean_streams(&args, &services, &lake, retention).await?;
+    meter.step("stream-cleaner", streamed.deliveries.invocations as u64, streamed.deliveries.records as u64);
     let metrics = InProcessMetrics::new();
-    count_metrics(&args, &services, &metrics).await?;
+    let counted = count_metrics(&args, &services, &metrics).await?;
+    meter.step("stream-metrics", counted.invocations as u64, counted.records as u64);
     let sunk = sink_topics(&args, &services, &lake).await?;
+    meter.step("batch-sink", sunk.deliveries.invocations as u64, sunk.deliveries.records as u64);
     eprintln!(
         "deliveries: {} invocations, {} failed, {} batches delivered again after they succeeded",
         streamed.deliveries.invocations + sunk.deliveries.invocations,
@@ -162,6 +216,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         }
     }
     let totals = run.totals();
+    meter.step("daily-analytics", 1, totals.rows_cleaned);
     eprintln!(
         "daily job: {} bronze objects, {} rows cleaned, {} quarantined, {} repeated posts dropped",
         totals.objects_read, totals.rows_cleaned, totals.quarantined, totals.duplicates_dropped
@@ -173,6 +228,12 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let reports =
         maintenance::maintain_all(&lake, names, retention).await.into_result().context("maintaining the tables")?;
     spinner.finish_and_clear();
+    meter.step("table-maintenance", 1, reports.len() as u64);
+    if let Some(path) = &args.usage {
+        let usage = serde_json::json!({ "posts": args.posts, "batch_size": args.batch_size, "steps": meter.steps });
+        std::fs::write(path, serde_json::to_vec_pretty(&usage)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
     eprintln!(
         "table maintenance (log retention {} days, vacuum retention {} days):\n{}",
         args.config.log_retention_days,
@@ -381,10 +442,11 @@ async fn clean_streams(
 /// The metrics writer over the pin and geo streams (its own mappings, as in the
 /// template), into an in-process store; then the last hour's top profiles and
 /// categories, as `GET /metrics/…/top?window=1h` answers them.
-async fn count_metrics(args: &Args, services: &Services, store: &InProcessMetrics) -> anyhow::Result<()> {
+async fn count_metrics(args: &Args, services: &Services, store: &InProcessMetrics) -> anyhow::Result<Round> {
     let names = args.config.names();
     let writer = MetricsWriter::new(store.clone());
     let mut counts = MetricsCounts::default();
+    let mut deliveries = Round::default();
     let progress = bar(args.posts * 2, "metrics writer → buckets");
     for kind in [Kind::Pin, Kind::Geo] {
         let stream = names.stream(kind);
@@ -394,6 +456,7 @@ async fn count_metrics(args: &Args, services: &Services, store: &InProcessMetric
         };
         let drained = drain_stream(args, services, &stream, handle, &progress).await?;
         counts += drained.counts;
+        deliveries += drained.deliveries;
     }
     progress.finish_and_clear();
     eprintln!("metrics writer: {counts}");
@@ -413,7 +476,7 @@ async fn count_metrics(args: &Args, services: &Services, store: &InProcessMetric
             .collect();
         eprintln!("last hour's top {what}: {}", listed.join("; "));
     }
-    Ok(())
+    Ok(deliveries)
 }
 
 /// The batch sink over each topic.

@@ -2,6 +2,7 @@
 //! feed the same Lambda event types to the same handlers.
 
 pub mod bronze;
+pub mod counting;
 pub mod dynamo_rules;
 pub mod embedded;
 pub mod emulator;

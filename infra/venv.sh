@@ -23,7 +23,8 @@ ensure_venv() {
   local venv=$1 requirements=$2 lock stamp want
   lock=$(venv_lock_of "$requirements")
   stamp=$venv/.requirements.sha256
-  want=$(cat "$requirements" "$lock" 2>/dev/null | sha256sum | cut -d' ' -f1)
+  # (A missing lock is hashed as nothing, not an error.)
+  want=$({ cat "$requirements"; cat "$lock" 2>/dev/null || true; } | sha256sum | cut -d' ' -f1)
   [[ -x $venv/bin/python && -f $stamp && $(cat "$stamp") == "$want" ]] && return 0
   if ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
     venv_log "installing python3-venv (apt)"

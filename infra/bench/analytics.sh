@@ -159,6 +159,8 @@ template's glibc malloc settings: \`$malloc_env\`.
 \`PINPIPE_ANALYTICS_PART_ROWS\`, default 1M rows). Reproduce:
 \`infra/bench/analytics.sh\` (sizes via \`PINPIPE_BENCH_SIZES\`).
 
-$rows"
+$rows
+
+$(cat infra/bench/analytics_history.md)"
 echo "$section" | python3 infra/bench/write_section.py analytics
 echo "$section"

@@ -37,16 +37,30 @@ struct Watch {
 impl Watch {
     fn start(lake: &Path, id: &str) -> Watch {
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        // cargo-lambda builds with its own compiler environment, which invalidates
-        // the `cc` build scripts (ring, …) of the ordinary build: give it its own
-        // target directory so neither keeps rebuilding the other's.
+        // The tests' own target directory: watch runs `cargo run --bin <function>` at the
+        // workspace root, whose features unify over the default members exactly as
+        // `cargo test --workspace` does, so every dependency is already built and only the
+        // six function crates are (one build of the workspace, not two).
         let target =
             std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| workspace().join("target"));
         let log = lake.join("cargo-lambda-watch.log");
-        let mut child = Command::new(cargo_lambda())
+        let mut command = Command::new(cargo_lambda());
+        // What cargo set for this test process (its package, its OUT_DIR): build scripts
+        // such as ring's rerun when these differ from the shell the workspace was built
+        // in, and everything above them would be built again.
+        for (name, _) in std::env::vars() {
+            let set_by_cargo_for_this_test = name == "OUT_DIR"
+                || ["CARGO_PKG_", "CARGO_MANIFEST_", "CARGO_CRATE_", "CARGO_BIN_", "CARGO_PRIMARY_", "CARGO_TARGET_TMPDIR"]
+                    .iter()
+                    .any(|prefix| name.starts_with(prefix));
+            if set_by_cargo_for_this_test {
+                command.env_remove(name);
+            }
+        }
+        let mut child = command
             .args(["lambda", "watch", "-A", "127.0.0.1", "-P", &port.to_string()])
             // (an env var: cargo-lambda 1.9 passes `--target-dir` on to `cargo metadata`, which refuses it)
-            .env("CARGO_TARGET_DIR", target.join("lambda-watch"))
+            .env("CARGO_TARGET_DIR", &target)
             .current_dir(workspace())
             .env("PINPIPE_LAKE", lake)
             .env("PINPIPE_ID", id)

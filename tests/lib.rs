@@ -412,7 +412,7 @@ pub fn pinpipe_bin() -> std::path::PathBuf {
 /// Each generated post's `index`/`ind` per kind, in the order sent.
 pub fn generated_inds(posts: u64, seed: u64) -> [Vec<i64>; 3] {
     use pinpipe::Kind;
-    use pinpipe::generate::{GenerateOptions, Generator};
+    use pinpipe::record::generate::{GenerateOptions, Generator};
     let generator = Generator::new(GenerateOptions { posts, seed, resend: true });
     let mut inds: [Vec<i64>; 3] = Default::default();
     for post in generator.posts() {

@@ -1,5 +1,5 @@
 """SPEC §2's placeholder values, for the bench peers' own cleaning (pinpipe's
-catalogue is functions/pinpipe/src/catalogue.rs; the peers stand apart from it,
+catalogue is functions/pinpipe/src/record/catalogue.rs; the peers stand apart from it,
 as the original notebooks did)."""
 
 PLACEHOLDERS = [

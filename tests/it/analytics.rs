@@ -10,8 +10,8 @@ use chrono::NaiveDate;
 use pinpipe::Kind;
 use pinpipe::analytics::{DailyJob, Question, run_date_of};
 use pinpipe::config::Names;
-use pinpipe::generate::{GenerateOptions, Generator};
 use pinpipe::lake::Lake;
+use pinpipe::record::generate::{GenerateOptions, Generator};
 use pinpipe_tests::readers::{duckdb_delta, python};
 use pinpipe_tests::{published_run, sample_lines, stack, temp_lake, today};
 

@@ -6,9 +6,9 @@
 use std::path::Path;
 
 use pinpipe::Kind;
-use pinpipe::bronze::object_key as bronze_object_key;
 use pinpipe::config::Names;
 use pinpipe::lake::Lake;
+use pinpipe::lake::bronze::object_key as bronze_object_key;
 use pinpipe::sink::{BatchSink, SinkCounts};
 use pinpipe_tests::json_reader::duckdb_read_json;
 use pinpipe_tests::kafka::event;

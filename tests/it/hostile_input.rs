@@ -11,10 +11,10 @@ use async_trait::async_trait;
 use lambda_http::http::StatusCode;
 use pinpipe::Kind;
 use pinpipe::ingest::Ingest;
-use pinpipe::lake::Lake;
-use pinpipe::services::{
+use pinpipe::ingest::services::{
     EntryFailure, Placed, ServiceError, StreamEntry, StreamService, StreamSummary, TopicRecord, TopicService,
 };
+use pinpipe::lake::Lake;
 use pinpipe::sink::BatchSink;
 use pinpipe::stream::StreamCleaner;
 use pinpipe_tests::apigw::{v1, v2};

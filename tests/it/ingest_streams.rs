@@ -4,8 +4,8 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};
+use pinpipe::ingest::services::{EntryFailure, Placed, ServiceError, StreamEntry, StreamService, StreamSummary};
 use pinpipe::ingest::{Ingest, MAX_PUT_RECORDS, MAX_RECORD_BYTES};
-use pinpipe::services::{EntryFailure, Placed, ServiceError, StreamEntry, StreamService, StreamSummary};
 use pinpipe_tests::apigw::{v1, v2};
 use pinpipe_tests::{openapi, sample_lines, stack};
 use serde_json::{Value, json};

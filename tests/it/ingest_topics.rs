@@ -9,7 +9,7 @@ use std::sync::Arc;
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};
 use pinpipe::ingest::Ingest;
-use pinpipe::kafka::KafkaProducer;
+use pinpipe::ingest::kafka::KafkaProducer;
 use pinpipe_tests::apigw::{v1, v2};
 use pinpipe_tests::readers::python;
 use pinpipe_tests::{openapi, sample_lines, stack};
@@ -292,14 +292,14 @@ impl Drop for Broker {
 async fn kafka_down_at_cold_start_then_up_recovers_without_a_restart() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let bootstrap = format!("127.0.0.1:{port}");
-    let connect: pinpipe::kafka::Connect = {
+    let connect: pinpipe::ingest::kafka::Connect = {
         let bootstrap = bootstrap.clone();
         Arc::new(move || {
             let bootstrap = bootstrap.clone();
             Box::pin(async move { KafkaProducer::connect(&bootstrap).await.map_err(|e| e.to_string()) })
         })
     };
-    let producer = Arc::new(pinpipe::kafka::ReconnectingProducer::new(connect));
+    let producer = Arc::new(pinpipe::ingest::kafka::ReconnectingProducer::new(connect));
     let api = Api { ingest: Ingest::new(stack::kinesis().await).with_kafka(producer), doc: openapi::document() };
     let geo = sample_lines("sample_geo.jsonl")[0].clone();
     let body = format!(r#"{{"records":[{{"value":{geo}}}]}}"#);

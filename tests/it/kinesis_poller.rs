@@ -6,9 +6,9 @@
 use aws_sdk_kinesis::primitives::Blob;
 use pinpipe::Kind;
 use pinpipe::config::Names;
-use pinpipe::delta::Fault;
-use pinpipe::generate::{GenerateOptions, Generator};
 use pinpipe::lake::Lake;
+use pinpipe::lake::delta::Fault;
+use pinpipe::record::generate::{GenerateOptions, Generator};
 use pinpipe::stream::StreamCleaner;
 use pinpipe_local::kinesis_poller::KinesisPoller;
 use pinpipe_local::polling::Poller;

@@ -50,9 +50,16 @@ impl Watch {
         // in, and everything above them would be built again.
         for (name, _) in std::env::vars() {
             let set_by_cargo_for_this_test = name == "OUT_DIR"
-                || ["CARGO_PKG_", "CARGO_MANIFEST_", "CARGO_CRATE_", "CARGO_BIN_", "CARGO_PRIMARY_", "CARGO_TARGET_TMPDIR"]
-                    .iter()
-                    .any(|prefix| name.starts_with(prefix));
+                || [
+                    "CARGO_PKG_",
+                    "CARGO_MANIFEST_",
+                    "CARGO_CRATE_",
+                    "CARGO_BIN_",
+                    "CARGO_PRIMARY_",
+                    "CARGO_TARGET_TMPDIR",
+                ]
+                .iter()
+                .any(|prefix| name.starts_with(prefix));
             if set_by_cargo_for_this_test {
                 command.env_remove(name);
             }

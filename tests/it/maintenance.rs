@@ -9,10 +9,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use pinpipe::Kind;
 use pinpipe::config::Names;
-use pinpipe::delta::Fault;
-use pinpipe::generate::{GenerateOptions, Generator};
 use pinpipe::lake::Lake;
+use pinpipe::lake::delta::Fault;
 use pinpipe::maintenance::{self, Retention};
+use pinpipe::record::generate::{GenerateOptions, Generator};
 use pinpipe::stream::StreamCleaner;
 use pinpipe_tests::counting::{CountingStore, Counts};
 use pinpipe_tests::kinesis::{event, sequence_number};
@@ -299,7 +299,7 @@ async fn a_warm_cleaner_stays_exact_across_fresh_loads_of_its_table() {
     let lake = Lake::open(dir.to_str().unwrap()).unwrap();
     let relative = names().stream_table(Kind::Pin);
     let stream = names().stream(Kind::Pin);
-    let posts = 2 * pinpipe::delta::RELOAD_INTERVAL as usize + 30;
+    let posts = 2 * pinpipe::lake::delta::RELOAD_INTERVAL as usize + 30;
     let records: Vec<_> = Generator::new(GenerateOptions { posts: posts as u64, seed: 5, resend: false })
         .posts()
         .enumerate()

@@ -1,7 +1,7 @@
 //! Cleaning is total: any JSON value (or any bytes) gives a row or a reason, never
 //! a panic, always the same answer; the generator's output always cleans.
 
-use pinpipe::generate::{GenerateOptions, Generator};
+use pinpipe::record::generate::{GenerateOptions, Generator};
 use pinpipe::{Kind, clean_batch, clean_record};
 use proptest::prelude::*;
 use serde_json::Value;

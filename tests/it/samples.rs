@@ -4,8 +4,8 @@
 
 use std::collections::HashMap;
 
-use pinpipe::catalogue::PLACEHOLDERS;
-use pinpipe::clean::{clean_geo, clean_pin, clean_user};
+use pinpipe::record::catalogue::PLACEHOLDERS;
+use pinpipe::record::clean::{clean_geo, clean_pin, clean_user};
 use pinpipe::{GeoRow, Kind, PinRow, UserRow, clean_batch};
 use pinpipe_tests::sample_lines;
 use serde_json::Value;

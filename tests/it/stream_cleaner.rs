@@ -6,11 +6,11 @@ use std::path::Path;
 
 use pinpipe::Kind;
 use pinpipe::config::Names;
-use pinpipe::delta::Fault;
-use pinpipe::generate::{GenerateOptions, Generator};
-use pinpipe::incarnation::{CreationError, StreamCreation};
+use pinpipe::delivery::incarnation::{CreationError, StreamCreation};
 use pinpipe::lake::Lake;
-use pinpipe::marks::Incarnation;
+use pinpipe::lake::delta::Fault;
+use pinpipe::lake::marks::Incarnation;
+use pinpipe::record::generate::{GenerateOptions, Generator};
 use pinpipe::stream::{StreamCleaner, StreamCounts};
 use pinpipe_tests::kinesis::{event, sequence_number};
 use pinpipe_tests::readers::duckdb_delta;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use lambda_http::{Body, Error, Request, Response, service_fn};
 use pinpipe::config::{Config, KafkaAuth};
 use pinpipe::ingest::Ingest;
-use pinpipe::kafka::{Connect, KafkaProducer, ReconnectingProducer, discover_bootstrap};
+use pinpipe::ingest::kafka::{Connect, KafkaProducer, ReconnectingProducer, discover_bootstrap};
 use pinpipe::metrics::dynamo::DynamoMetrics;
 use pinpipe::telemetry;
 

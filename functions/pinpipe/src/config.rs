@@ -191,16 +191,6 @@ impl Config {
     pub fn names(&self) -> Names<'_> {
         Names { id: &self.id }
     }
-
-    /// Table maintenance's retentions and compaction target (SPEC §11), checked.
-    #[cfg(feature = "maintenance")]
-    pub fn retention(&self) -> Result<crate::maintenance::Retention, crate::maintenance::RetentionError> {
-        crate::maintenance::Retention::checked(
-            self.log_retention_days,
-            self.vacuum_retention_days,
-            self.compact_target_mb << 20,
-        )
-    }
 }
 
 /// The AWS SDKs' endpoint override for `service` (`S3`, `KINESIS`), as they read it:
@@ -243,10 +233,6 @@ impl Names<'_> {
     /// Silver Delta table, relative to the lake root: `delta/batch/<id>_pin`.
     pub fn batch_table(&self, kind: Kind) -> String {
         format!("delta/batch/{}_{kind}", self.id)
-    }
-    /// Bronze prefix of a topic: `topics/<id>.pin/`.
-    pub fn bronze_prefix(&self, kind: Kind) -> String {
-        crate::bronze::topic_prefix(&self.topic(kind))
     }
 }
 
@@ -355,6 +341,5 @@ mod tests {
         assert_eq!(n.topic(Kind::Geo), "0a1b2c3d4e5f.geo");
         assert_eq!(n.stream_table(Kind::User), "delta/stream/0a1b2c3d4e5f_user_table");
         assert_eq!(n.batch_table(Kind::Pin), "delta/batch/0a1b2c3d4e5f_pin");
-        assert_eq!(n.bronze_prefix(Kind::Pin), "topics/0a1b2c3d4e5f.pin/");
     }
 }

@@ -1,54 +1,34 @@
-//! pinpipe's domain, testable without Lambda or AWS.
+//! pinpipe's domain, testable without Lambda or AWS. Its folders are its floors: a
+//! module imports only from its own floor or the ones below (checked by
+//! `the_library_has_floors_and_no_cycles` in `floors.rs`).
 //!
-//! - [`raw`]: the three raw record shapes of SPEC §2, tolerant of every real variant;
-//! - [`catalogue`]: the dirty-value catalogue (SPEC §2, `shared/data/DIRTY_VALUES.md`) as data;
-//! - [`clean`]: the one cleaning implementation (SPEC §3) with typed quarantine reasons;
-//! - [`columnar`]: cleaned rows as Arrow `RecordBatch`es with SPEC §3's exact schema,
-//!   the one representation both the Delta writer and the Polars analytics consume;
-//! - [`generate`]: realistic raw posts with the measured dirty-value distributions;
-//! - [`ingest`]: the HTTP API of SPEC §5 over [`services`], Kinesis and Kafka as traits;
-//! - [`bronze`]: the bronze layout (Kafka Connect's S3 sink): keys, bodies, where data ends;
-//! - [`sink`]: the batch sink: MSK batches → bronze objects, exactly once;
-//! - [`silver`]: bronze objects into the silver Delta tables, each once;
-//! - [`analytics`]: the daily job and SPEC §4's eight questions with Polars;
-//! - [`config`]: SPEC §10's environment contract and the names it derives (SPEC §1, §6).
+//! 4. [`analytics`] (the daily job: silver, then SPEC §4's eight answers) and [`ingest`]
+//!    (the HTTP API of SPEC §5, owning its Kinesis and Kafka adapters; it reads the
+//!    metrics);
+//! 3. the engines: [`stream`] (Kinesis → Delta stream tables), [`sink`] (MSK → bronze),
+//!    [`silver`] (bronze → silver Delta tables), [`maintenance`], [`metrics`] (SPEC §12);
+//! 2. [`lake`]: storage — the object store, the bronze layout, the Delta tables, the
+//!    writers' marks and the one exactly-once commit;
+//! 1. [`record`] (raw → clean → columnar, the catalogue, quarantine, the generator) and
+//!    [`delivery`] (sequence numbers, incarnations, partitioning, an event's lanes);
+//! 0. the foundation: [`kind`] (pin, geo, user), [`config`] (SPEC §10's environment contract and the names it
+//!    derives), [`telemetry`], [`retry`] (the one backoff rule).
 
 #[cfg(feature = "analytics")]
 pub mod analytics;
-pub mod bronze;
-pub mod catalogue;
-pub mod clean;
-pub mod columnar;
 pub mod config;
-#[cfg(feature = "delta")]
-pub mod delta;
-#[cfg(feature = "delta")]
-pub mod exactly_once;
-pub mod generate;
-#[cfg(any(feature = "stream", feature = "metrics"))]
-pub mod incarnation;
+pub mod delivery;
 #[cfg(feature = "ingest")]
 pub mod ingest;
-#[cfg(feature = "ingest")]
-pub mod kafka;
 pub mod kind;
 #[cfg(feature = "delta")]
 pub mod lake;
-#[cfg(any(feature = "stream", feature = "sink", feature = "metrics"))]
-pub mod lanes;
 #[cfg(feature = "maintenance")]
 pub mod maintenance;
-#[cfg(feature = "delta")]
-pub mod marks;
 #[cfg(feature = "metrics")]
 pub mod metrics;
-pub mod partitioner;
-pub mod quarantine;
-pub mod raw;
+pub mod record;
 pub mod retry;
-pub mod sequence;
-#[cfg(feature = "ingest")]
-pub mod services;
 #[cfg(feature = "delta")]
 pub mod silver;
 #[cfg(feature = "sink")]
@@ -56,8 +36,10 @@ pub mod sink;
 #[cfg(feature = "stream")]
 pub mod stream;
 pub mod telemetry;
-pub mod timestamp;
 
-pub use clean::{CleanRow, GeoRow, PinRow, QuarantineReason, UserRow, clean_record};
-pub use columnar::{CleanedBatch, clean_batch, schema};
+#[cfg(test)]
+mod floors;
+
 pub use kind::Kind;
+pub use record::clean::{CleanRow, GeoRow, PinRow, QuarantineReason, UserRow, clean_record};
+pub use record::columnar::{CleanedBatch, clean_batch, schema};

@@ -12,7 +12,7 @@
 //!    commits after it;
 //! 3. remove log files (commits and older checkpoints) older than the log retention
 //!    and older than that checkpoint: writer marks live in `txn` actions, which the
-//!    checkpoint carries (see [`crate::marks`]), so nothing of them is lost;
+//!    checkpoint carries (see [`crate::lake::marks`]), so nothing of them is lost;
 //! 4. vacuum in full mode: data files no longer in the table (replaced by compaction,
 //!    or orphans of crashed and lost commits) once older than the vacuum retention.
 //!
@@ -35,8 +35,8 @@ use deltalake::operations::vacuum::VacuumMode;
 use futures::TryStreamExt;
 
 use crate::config::Names;
-use crate::delta::CleanTable;
 use crate::kind::Kind;
+use crate::lake::delta::CleanTable;
 use crate::lake::{Lake, LakeError};
 
 /// How long log files and unreferenced data files are kept, and the compaction
@@ -80,6 +80,11 @@ impl Retention {
             return Err(RetentionError { vacuum_days, floor_days: floor.as_secs_f64() / 86_400.0 });
         }
         Ok(retention)
+    }
+
+    /// The configured retentions and compaction target (SPEC §11), checked.
+    pub fn from_config(config: &crate::config::Config) -> Result<Retention, RetentionError> {
+        Retention::checked(config.log_retention_days, config.vacuum_retention_days, config.compact_target_mb << 20)
     }
 
     /// Retentions in days with the default compaction target, unchecked: for tests
@@ -190,7 +195,7 @@ pub async fn maintain(
         .optimize()
         .with_type(OptimizeType::Compact)
         .with_target_size(std::num::NonZeroU64::new(retention.compact_target_bytes.max(1)).expect("at least 1"))
-        .with_writer_properties(crate::delta::writer_properties())
+        .with_writer_properties(crate::lake::delta::writer_properties())
         .with_commit_properties(no_cleanup())
         .await
         .map_err(step("compaction"))?;

@@ -5,9 +5,9 @@
 //! The sink writes a partition's objects in offset order, named by their first
 //! offset, so a partition's progress is one number: the first offset of the last
 //! object taken in, kept as that partition's writer mark (a `txn` whose version is
-//! the offset, see [`crate::marks`]). Each pass lists a partition only after its mark
+//! the offset, see [`crate::lake::marks`]). Each pass lists a partition only after its mark
 //! (S3 `start-after`), so a day's work does not grow with bronze's history; two
-//! overlapping passes race on the same mark through [`crate::exactly_once`], and the
+//! overlapping passes race on the same mark through [`crate::lake::exactly_once`], and the
 //! loser takes in only what is left.
 //!
 //! Bad days: an object's lines that cannot be cleaned go to one quarantine object per
@@ -25,16 +25,16 @@ use object_store::path::Path;
 
 use arrow_array::RecordBatch;
 
-use crate::bronze::{self, BronzeObject};
-use crate::clean::QuarantineReason;
-use crate::columnar::{CleanedBatch, clean_batch};
 use crate::config::Names;
-use crate::delta::CleanTable;
-use crate::exactly_once::{self, Staged, WriteError};
 use crate::kind::Kind;
+use crate::lake::bronze::{self, BronzeObject};
+use crate::lake::delta::CleanTable;
+use crate::lake::exactly_once::{self, Staged, WriteError};
+use crate::lake::marks::{KafkaPartition, Offset};
 use crate::lake::{Lake, LakeError};
-use crate::marks::{KafkaPartition, Offset};
-use crate::quarantine::{Origin, Quarantined};
+use crate::record::clean::QuarantineReason;
+use crate::record::columnar::{CleanedBatch, clean_batch};
+use crate::record::quarantine::{Origin, Quarantined};
 
 /// At most this many raw bytes go into one commit, so a long backlog is taken in
 /// several commits instead of all in memory at once.
@@ -107,7 +107,7 @@ pub async fn catch_up(lake: &Lake, names: Names<'_>, kind: Kind) -> Result<Silve
     // Create the table once, before the partitions' writers race to append.
     CleanTable::create_or_open(lake, &relative, kind).await?;
     let topic = names.topic(kind);
-    let writers: Vec<_> = list_partitions(lake, &names.bronze_prefix(kind))
+    let writers: Vec<_> = list_partitions(lake, &bronze::kind_prefix(names, kind))
         .await?
         .into_iter()
         .map(|partition| {

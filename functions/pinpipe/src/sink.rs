@@ -24,10 +24,10 @@ use base64::Engine;
 use futures::TryStreamExt;
 use object_store::path::Path;
 
-use crate::bronze::{self, BronzeObject, line_count, object_body};
+use crate::delivery::lanes::{self, Counted, Lane};
+use crate::lake::bronze::{self, BronzeObject, line_count, object_body};
 use crate::lake::{Lake, LakeError};
-use crate::lanes::{self, Counted, Lane};
-use crate::quarantine::{Origin, Quarantined};
+use crate::record::quarantine::{Origin, Quarantined};
 
 /// The most records Lambda puts in one MSK batch (the event source mapping's
 /// largest `BatchSize`), so the most one object holds.

@@ -5,7 +5,7 @@
 //!
 //! A shard's mark is labelled with its stream's incarnation, so a recreated stream's
 //! restarted sequence numbers land after the old stream's records; when Kinesis is
-//! asked for it, and what happens when it does not answer: [`crate::incarnation`].
+//! asked for it, and what happens when it does not answer: [`crate::delivery::incarnation`].
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -14,17 +14,17 @@ use aws_lambda_events::event::kinesis::{KinesisEvent, KinesisEventRecord};
 use aws_lambda_events::event::streams::KinesisEventResponse;
 use tokio::sync::Mutex;
 
-use crate::columnar::clean_batch;
 use crate::config::Names;
-use crate::delta::{CleanTable, Fault};
-use crate::exactly_once::{self, Staged, WriteError};
-use crate::incarnation::{IncarnationError, Incarnations, StreamCreation};
+use crate::delivery::incarnation::{IncarnationError, Incarnations, StreamCreation};
+use crate::delivery::lanes::{self, Counted, ShardRecords, group_by_shard};
+use crate::delivery::sequence::SequenceNumber;
 use crate::kind::Kind;
+use crate::lake::delta::{CleanTable, Fault};
+use crate::lake::exactly_once::{self, Staged, WriteError};
+use crate::lake::marks::{KinesisShard, Mark, ShardPosition};
 use crate::lake::{Lake, LakeError};
-use crate::lanes::{self, Counted, ShardRecords, group_by_shard};
-use crate::marks::{KinesisShard, Mark, ShardPosition};
-use crate::quarantine::{Origin, Quarantined};
-use crate::sequence::SequenceNumber;
+use crate::record::columnar::clean_batch;
+use crate::record::quarantine::{Origin, Quarantined};
 
 /// Counts of one invocation (also emitted as CloudWatch embedded metrics).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
@@ -210,7 +210,7 @@ impl StreamCleaner {
         Ok(counts)
     }
 
-    /// The shard's writer, labelled with its stream's incarnation ([`crate::incarnation`]).
+    /// The shard's writer, labelled with its stream's incarnation ([`crate::delivery::incarnation`]).
     async fn writer(
         &self,
         table: &mut CleanTable,

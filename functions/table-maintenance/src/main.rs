@@ -28,7 +28,7 @@ async fn handle(
 async fn main() -> Result<(), Error> {
     telemetry::init();
     let config = Config::from_env()?;
-    let retention = config.retention()?;
+    let retention = Retention::from_config(&config)?;
     let lake = Lake::open(&config.lake)?;
     lambda_runtime::run(service_fn(|event| handle(&lake, &config, retention, event))).await
 }

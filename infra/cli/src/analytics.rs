@@ -79,7 +79,7 @@ pub async fn land(args: LandArgs) -> anyhow::Result<()> {
         let text = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
         let lines: Vec<&[u8]> = text.split(|&b| b == b'\n').filter(|l| !l.is_empty()).collect();
         // Continue after what an earlier landing of this topic wrote.
-        let first_offset = pinpipe::bronze::topic_end(&lake, &names.topic(kind)).await?;
+        let first_offset = pinpipe::lake::bronze::topic_end(&lake, &names.topic(kind)).await?;
         let keys = pinpipe_local::bronze::land(
             &lake,
             &names.topic(kind),
@@ -93,7 +93,7 @@ pub async fn land(args: LandArgs) -> anyhow::Result<()> {
             "{kind}: {} records in {} objects under {}",
             lines.len(),
             keys.len(),
-            lake.url(&names.bronze_prefix(kind))
+            lake.url(&pinpipe::lake::bronze::kind_prefix(names, kind))
         );
     }
     Ok(())

@@ -8,11 +8,12 @@ use std::time::{Duration, Instant};
 
 use aws_lambda_events::event::kinesis::KinesisEvent;
 use pinpipe::Kind;
-use pinpipe::generate::{GenerateOptions, Generator};
 use pinpipe::lake::Lake;
 use pinpipe::metrics::dynamo::DynamoMetrics;
-use pinpipe::metrics::store::{InProcessMetrics, MetricsStore};
+use pinpipe::metrics::in_process::InProcessMetrics;
+use pinpipe::metrics::store::MetricsStore;
 use pinpipe::metrics::writer::MetricsWriter;
+use pinpipe::record::generate::{GenerateOptions, Generator};
 use pinpipe::stream::StreamCleaner;
 use pinpipe_local::kinesis_poller::{ShardRecord, kinesis_event};
 

@@ -11,10 +11,10 @@ use std::time::{Duration, Instant};
 
 use pinpipe::Kind;
 use pinpipe::config::Names;
-use pinpipe::delta::CleanTable;
-use pinpipe::generate::{GenerateOptions, Generator};
 use pinpipe::lake::Lake;
+use pinpipe::lake::delta::CleanTable;
 use pinpipe::maintenance::{self, Retention};
+use pinpipe::record::generate::{GenerateOptions, Generator};
 use pinpipe::stream::StreamCleaner;
 use pinpipe_local::kinesis_poller::{ShardRecord, kinesis_event};
 use rand::{Rng, SeedableRng};

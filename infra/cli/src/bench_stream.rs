@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use aws_lambda_events::event::kinesis::KinesisEvent;
 use base64::Engine;
-use pinpipe::generate::{GenerateOptions, Generator};
 use pinpipe::lake::Lake;
+use pinpipe::record::generate::{GenerateOptions, Generator};
 use pinpipe::stream::StreamCleaner;
 use pinpipe::{Kind, clean_batch};
 

@@ -2,7 +2,7 @@
 //! (SPEC §6) — what the batch sink does with records read from MSK, for running
 //! the daily job locally on files (`pinpipe land-bronze`) and in tests.
 
-use pinpipe::bronze::{object_body, object_key};
+use pinpipe::lake::bronze::{object_body, object_key};
 use pinpipe::lake::{Lake, LakeError};
 
 /// Writes `lines` of `topic` as objects of at most `per_object` lines, spread over

@@ -18,15 +18,16 @@ use indicatif::{ProgressBar, ProgressStyle};
 use pinpipe::Kind;
 use pinpipe::analytics::{DailyJob, report};
 use pinpipe::config::{self, Config, Names};
-use pinpipe::generate::{GenerateOptions, Generator, Post};
 use pinpipe::ingest::Ingest;
-use pinpipe::kafka::KafkaProducer;
+use pinpipe::ingest::kafka::KafkaProducer;
+use pinpipe::ingest::services::{ServiceError, StreamService};
 use pinpipe::lake::Lake;
 use pinpipe::maintenance::{self, Retention};
-use pinpipe::metrics::store::{InProcessMetrics, MetricsStore};
+use pinpipe::metrics::in_process::InProcessMetrics;
+use pinpipe::metrics::store::MetricsStore;
 use pinpipe::metrics::writer::{MetricsCounts, MetricsWriter};
 use pinpipe::metrics::{Dimension, Series, Window, totals};
-use pinpipe::services::{ServiceError, StreamService};
+use pinpipe::record::generate::{GenerateOptions, Generator, Post};
 use pinpipe::sink::{BatchSink, SinkCounts};
 use pinpipe::stream::{StreamCleaner, StreamCounts};
 use pinpipe_local::embedded::{InProcessStreams, InProcessTopics};
@@ -175,7 +176,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let requests: u64 = tallies.iter().map(|t| t.accepted_total() + t.rejected_total()).sum();
     meter.step("ingest", requests, requests);
     // 2. The stream cleaner over each stream, the batch sink over each topic.
-    let retention = args.config.retention()?;
+    let retention = Retention::from_config(&args.config)?;
     let streamed = clean_streams(&args, &services, &lake, retention).await?;
     meter.step("stream-cleaner", streamed.deliveries.invocations as u64, streamed.deliveries.records as u64);
     let metrics = InProcessMetrics::new();
@@ -526,7 +527,8 @@ async fn send_post(api: &InProcessApi, mode: Mode, names: Names<'_>, post: &Post
 /// Whether an earlier run left stream tables or bronze objects for this id in the lake.
 async fn holds_earlier_run(lake: &Lake, names: Names<'_>) -> anyhow::Result<bool> {
     use futures::StreamExt;
-    for prefix in [format!("{}/", names.stream_table(Kind::Pin)), names.bronze_prefix(Kind::Pin)] {
+    for prefix in [format!("{}/", names.stream_table(Kind::Pin)), pinpipe::lake::bronze::kind_prefix(names, Kind::Pin)]
+    {
         if lake.store().list(Some(&prefix.as_str().into())).next().await.transpose()?.is_some() {
             return Ok(true);
         }

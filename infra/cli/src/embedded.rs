@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use aws_lambda_events::event::kafka::KafkaEvent;
 use aws_lambda_events::event::kinesis::KinesisEvent;
 use aws_lambda_events::event::streams::KinesisEventResponse;
-use pinpipe::services::{
+use pinpipe::ingest::services::{
     EntryFailure, Placed, ServiceError, StreamEntry, StreamService, StreamSummary, TopicRecord, TopicService,
 };
 use pinpipe::sink::KafkaBatchResponse;
@@ -67,7 +67,7 @@ fn shard_id(index: usize) -> String {
 
 /// Kinesis hashes the partition key onto the shards' key ranges; any stable hash does here.
 fn shard_of(partition_key: &str, shards: usize) -> usize {
-    pinpipe::partitioner::bucket(partition_key.as_bytes(), shards)
+    pinpipe::delivery::partitioner::bucket(partition_key.as_bytes(), shards)
 }
 
 fn not_found(name: &str) -> ServiceError {

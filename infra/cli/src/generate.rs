@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
-use pinpipe::generate::{GenerateOptions, Generator};
+use pinpipe::record::generate::{GenerateOptions, Generator};
 
 #[derive(clap::Args)]
 pub struct Args {

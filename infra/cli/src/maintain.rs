@@ -18,7 +18,7 @@ pub struct Args {
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let config = &args.config;
     let lake = Lake::open(&config.lake)?;
-    let retention = config.retention()?;
+    let retention = pinpipe::maintenance::Retention::from_config(&config)?;
     let all = maintenance::maintain_all(&lake, config.names(), retention).await;
     let reports = &all.reports;
     if args.json {

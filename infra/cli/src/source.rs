@@ -9,7 +9,7 @@ use std::path::Path;
 
 use mysql_async::prelude::Queryable;
 use pinpipe::Kind;
-use pinpipe::generate::{GenerateOptions, Generator};
+use pinpipe::record::generate::{GenerateOptions, Generator};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::value::RawValue;
@@ -42,7 +42,7 @@ pub fn table(kind: Kind) -> &'static str {
 
 /// Posts from the generator, with the original emulator's re-sends.
 pub struct GeneratedSource {
-    posts: Box<dyn Iterator<Item = pinpipe::generate::Post> + Send>,
+    posts: Box<dyn Iterator<Item = pinpipe::record::generate::Post> + Send>,
 }
 
 impl GeneratedSource {

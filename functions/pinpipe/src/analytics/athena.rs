@@ -273,7 +273,7 @@ impl super::DailyJob {
             prefix: report.output_prefix.clone(),
             files: report.files.clone(),
             silver_as_of: None,
-            silver_versions: super::versions_by_kind(&report.silver_versions),
+            silver_versions: super::report::versions_by_kind(&report.silver_versions),
         };
         if let output::Publication::Superseded { by } = output::publish(self.lake(), run_date, &published).await? {
             report.superseded_by = Some(by);
@@ -343,7 +343,7 @@ impl AthenaReport {
             "run_date": self.run_date.format("%Y-%m-%d").to_string(),
             "run": self.run_id,
             "workgroup": self.workgroup,
-            "silver_versions": super::versions_by_kind(&self.silver_versions),
+            "silver_versions": super::report::versions_by_kind(&self.silver_versions),
             "output_prefix": self.output_prefix,
             "published": output::pointer_key(self.run_date),
             "superseded_by": self.superseded_by,

@@ -9,7 +9,7 @@
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 use polars::prelude::{AnyValue, DataFrame};
 
-use super::Question;
+use super::queries::Question;
 
 /// Okabe & Ito's colour-blind-safe palette (black left out: it is the text colour).
 const PALETTE: [&str; 7] = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442"];

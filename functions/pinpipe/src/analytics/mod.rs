@@ -9,6 +9,7 @@
 
 #[cfg(feature = "athena")]
 pub mod athena;
+mod error;
 pub mod html;
 pub mod output;
 pub mod parts;
@@ -21,186 +22,13 @@ use chrono::{DateTime, NaiveDate, Utc};
 use polars::prelude::*;
 
 use crate::config::Names;
-use crate::delta::CleanTable;
 use crate::kind::Kind;
-use crate::lake::{Lake, LakeError};
+use crate::lake::Lake;
+use crate::lake::delta::CleanTable;
 use crate::silver::{self, SilverCounts, SilverError};
+pub use error::AnalyticsError;
 pub use queries::{Posts, Question};
-
-#[derive(Debug, thiserror::Error)]
-pub enum AnalyticsError {
-    #[error("bronze → silver: {0}")]
-    Silver(#[from] SilverError),
-    #[error(transparent)]
-    Lake(#[from] LakeError),
-    #[error("reading silver file {key}: {source}")]
-    SilverFile { key: String, source: PolarsError },
-    #[error("silver file {0} is listed in its table's log but missing")]
-    MissingFile(String),
-    #[error("answering the questions: {0}")]
-    Query(#[from] PolarsError),
-    #[error("{0}")]
-    BadEvent(String),
-    #[error("a bronze → silver task failed: {0}")]
-    Task(String),
-    #[error("spilling silver to local disk: {0}")]
-    Spill(String),
-    #[error("Athena {operation}: {detail}")]
-    Athena { operation: &'static str, detail: String },
-    #[error(
-        "named query {name} is not in workgroup {workgroup}: deploy the template with EnableAthena=true, or run with PINPIPE_ANALYTICS_ENGINE=polars"
-    )]
-    QueryNotDeclared { name: String, workgroup: String },
-    #[error("Athena query {query_execution_id} ({question}) {state}: {reason}")]
-    AthenaQueryFailed { question: &'static str, query_execution_id: String, state: String, reason: String },
-}
-
-impl AnalyticsError {
-    /// A short name for the Lambda error type.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            AnalyticsError::BadEvent(_) => "BadEvent",
-            AnalyticsError::Query(_) | AnalyticsError::AthenaQueryFailed { .. } => "QueryFailed",
-            AnalyticsError::Athena { .. } | AnalyticsError::QueryNotDeclared { .. } => "AthenaError",
-            _ => "LakeError",
-        }
-    }
-}
-
-/// What one run did and found.
-#[derive(Debug, Clone)]
-pub struct RunReport {
-    pub run_date: NaiveDate,
-    /// Bronze → silver, per kind (pin, geo, user).
-    pub silver: [(Kind, SilverCounts); 3],
-    /// Rows in silver, and rows left out as repeated posts (`ind` seen before), per kind.
-    pub silver_rows: [(Kind, u64, u64); 3],
-    /// Silver as of this time (the end of a past run date), or `None`: the latest.
-    pub silver_as_of: Option<DateTime<Utc>>,
-    /// The silver version read per kind (`None`: the table had none by then).
-    pub silver_versions: [(Kind, Option<u64>); 3],
-    /// What the answers could not cover: a kind with no silver as of the run's time
-    /// (none landed yet, or the date is before its first commit), a bronze object that
-    /// could not be read. Said in the report, the summary and the CLI.
-    pub notices: Vec<String>,
-    /// The parts silver was answered in (1: read whole; see [`parts`]).
-    pub parts: usize,
-    pub answers: Vec<(Question, DataFrame)>,
-    /// This run's id and `analytics/_runs/run_date=YYYY-MM-DD/run=<id>/`, where its files are.
-    pub run_id: String,
-    pub output_prefix: String,
-    /// A later-started run had published this date first: this one is not published.
-    pub superseded_by: Option<String>,
-    pub elapsed: Duration,
-}
-
-impl RunReport {
-    /// The run's counts summed over the three kinds (also the Lambda's metrics).
-    pub fn totals(&self) -> RunTotals {
-        RunTotals::of(&self.silver, self.silver_rows.iter().map(|(_, _, dropped)| dropped).sum())
-    }
-
-    /// What the Lambda answers: the date, where the output is, and the counts.
-    pub fn summary(&self) -> serde_json::Value {
-        let per_kind: serde_json::Map<String, serde_json::Value> = self
-            .silver
-            .iter()
-            .zip(&self.silver_rows)
-            .map(|((kind, counts), (_, rows, dropped))| {
-                let mut value = serde_json::to_value(counts).expect("plain counts");
-                value["silver_rows"] = (*rows).into();
-                value["duplicates_dropped"] = (*dropped).into();
-                (kind.to_string(), value)
-            })
-            .collect();
-        let answers: serde_json::Map<String, serde_json::Value> =
-            self.answers.iter().map(|(q, frame)| (q.file_stem().to_owned(), frame.height().into())).collect();
-        serde_json::json!({
-            "run_date": self.run_date.format("%Y-%m-%d").to_string(),
-            "run": self.run_id,
-            "silver_as_of": self.silver_as_of,
-            "silver_versions": versions_by_kind(&self.silver_versions),
-            "parts": self.parts,
-            "output_prefix": self.output_prefix,
-            "published": output::pointer_key(self.run_date),
-            "superseded_by": self.superseded_by,
-            "report": format!("{}report.md", self.output_prefix),
-            "notices": self.notices,
-            "counts": self.totals(),
-            "per_kind": per_kind,
-            "answer_rows": answers,
-            "elapsed_ms": self.elapsed.as_millis() as u64,
-        })
-    }
-
-    /// What `report.html` shows of the run.
-    pub fn page(&self) -> html::Page<'_> {
-        let totals = self.totals();
-        let versions: Vec<String> = self
-            .silver_versions
-            .iter()
-            .map(|(kind, v)| format!("{kind} {}", v.map_or("none".to_owned(), |v| format!("v{v}"))))
-            .collect();
-        let mut summary = vec![
-            ("run", self.run_id.clone()),
-            ("bronze objects read", html::count(totals.objects_read as f64)),
-            ("rows cleaned", html::count(totals.rows_cleaned as f64)),
-            ("quarantined", html::count(totals.quarantined as f64)),
-            ("repeated posts dropped", html::count(totals.duplicates_dropped as f64)),
-            ("silver read", versions.join(", ")),
-            ("run time", format!("{:.1} s", self.elapsed.as_secs_f64())),
-        ];
-        if let Some(at) = self.silver_as_of {
-            summary.push(("silver as of", at.format("%Y-%m-%d %H:%M UTC").to_string()));
-        }
-        html::Page {
-            title: format!("pinpipe daily analytics — {}", self.run_date.format("%Y-%m-%d")),
-            summary,
-            notices: &self.notices,
-            answers: &self.answers,
-        }
-    }
-
-    pub fn answer(&self, question: Question) -> &DataFrame {
-        &self.answers.iter().find(|(q, _)| *q == question).expect("every question is answered").1
-    }
-}
-
-/// A run's counts over all kinds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-pub struct RunTotals {
-    /// Bronze objects listed (only those after each partition's mark).
-    pub objects_listed: u64,
-    pub objects_read: u64,
-    pub objects_skipped: u64,
-    pub rows_cleaned: u64,
-    pub quarantined: u64,
-    pub duplicates_dropped: u64,
-    /// Bronze objects listed but gone when read (quarantined as vanished).
-    pub objects_vanished: u64,
-    /// Partitions that stopped this run (their rest waits for the next).
-    pub partitions_stopped: u64,
-}
-
-impl RunTotals {
-    /// Bronze → silver's counts summed over the kinds, and the repeated posts left out.
-    pub fn of(silver: &[(Kind, SilverCounts); 3], duplicates_dropped: u64) -> Self {
-        let mut sum = SilverCounts::default();
-        for (_, counts) in silver {
-            sum += counts.clone();
-        }
-        RunTotals {
-            objects_listed: sum.objects_listed,
-            objects_read: sum.objects_read,
-            objects_skipped: sum.objects_skipped,
-            rows_cleaned: sum.rows_cleaned,
-            quarantined: sum.quarantined,
-            duplicates_dropped,
-            objects_vanished: sum.objects_vanished,
-            partitions_stopped: sum.partitions_stopped,
-        }
-    }
-}
+pub use report::{RunReport, RunTotals};
 
 /// The job's state, built once per Lambda instance.
 pub struct DailyJob {
@@ -354,7 +182,7 @@ impl DailyJob {
             prefix: report.output_prefix.clone(),
             files: names,
             silver_as_of: report.silver_as_of,
-            silver_versions: versions_by_kind(&report.silver_versions),
+            silver_versions: report::versions_by_kind(&report.silver_versions),
         };
         if let output::Publication::Superseded { by } = output::publish(&self.lake, report.run_date, &published).await?
         {
@@ -362,11 +190,6 @@ impl DailyJob {
         }
         Ok(())
     }
-}
-
-/// The silver version read, by kind name (for a run's summary and its pointer).
-fn versions_by_kind(versions: &[(Kind, Option<u64>); 3]) -> std::collections::BTreeMap<String, Option<u64>> {
-    versions.iter().map(|(kind, version)| (kind.to_string(), *version)).collect()
 }
 
 /// The last millisecond of `date` in UTC.

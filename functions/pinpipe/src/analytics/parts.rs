@@ -17,12 +17,12 @@ use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 use polars::prelude::*;
 
-use super::AnalyticsError;
+use super::error::AnalyticsError;
 use super::queries::{self, Partials, Posts, Question};
-use crate::delta::DataFile;
+use crate::delivery::partitioner;
 use crate::kind::Kind;
 use crate::lake::Lake;
-use crate::partitioner;
+use crate::lake::delta::DataFile;
 
 /// Silver files fetched at once when reading it whole.
 const FETCH_CONCURRENCY: usize = 8;

@@ -418,7 +418,7 @@ pub fn add_users_joined(counts: Vec<DataFrame>) -> PolarsResult<DataFrame> {
 mod tests {
     //! Hand-made posts; every expected row below is worked out by hand from SPEC §4.
     use super::*;
-    use crate::timestamp::parse_micros;
+    use crate::record::timestamp::parse_micros;
 
     fn utc(lf: LazyFrame, column: &str) -> LazyFrame {
         lf.with_column(col(column).cast(DataType::Datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))))

@@ -6,14 +6,16 @@
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::MAX_RECORD_BYTES;
 use super::error::ApiError;
-use crate::clean::{QuarantineReason, clean_record};
 use crate::kind::Kind;
+use crate::record::clean::{QuarantineReason, clean_record};
 
 pub(super) fn parse_json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, ApiError> {
     serde_json::from_slice(body).map_err(|e| ApiError::MalformedJson(format!("the body is not the JSON expected: {e}")))
 }
+
+/// The most one Kinesis record may hold (its own limit, checked before calling it).
+pub const MAX_RECORD_BYTES: usize = 1024 * 1024;
 
 /// The plain JSON bytes of a record sent as an object, or as a string holding one,
 /// on one line (a bronze object holds one record per line).

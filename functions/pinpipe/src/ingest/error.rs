@@ -8,7 +8,7 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
 use serde_json::{Value, json};
 
-use crate::services::ServiceError;
+use crate::ingest::services::ServiceError;
 
 /// An error answer.
 #[derive(Debug, Clone, PartialEq)]

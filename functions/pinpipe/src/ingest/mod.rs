@@ -9,8 +9,10 @@
 mod body;
 mod cache;
 mod error;
+pub mod kafka;
 mod metrics;
 mod routes;
+pub mod services;
 mod streams;
 mod topics;
 
@@ -24,12 +26,12 @@ pub use body::single_line;
 pub use error::{ApiError, Envelope};
 use routes::{Route, request_path, require_iam, route_of};
 
+use crate::ingest::services::{StreamService, TopicService};
 use crate::kind::Kind;
 use crate::metrics::store::MetricsStore;
-use crate::services::{StreamService, TopicService};
 
 /// Kinesis' own limits, checked before calling it.
-pub const MAX_RECORD_BYTES: usize = 1024 * 1024;
+pub use body::MAX_RECORD_BYTES;
 pub const MAX_PUT_RECORDS: usize = 500;
 pub const MAX_PUT_RECORDS_BYTES: usize = 5 * 1024 * 1024;
 /// The most one Kafka record (key and value) or one produce request to a partition
@@ -81,7 +83,7 @@ pub struct Ingest {
 #[derive(Default)]
 struct ReadAnswers {
     streams: cache::Answers<(), Vec<String>>,
-    summaries: cache::Answers<String, crate::services::StreamSummary>,
+    summaries: cache::Answers<String, crate::ingest::services::StreamSummary>,
     /// A leaderboard's first and last bucket and its top keys, by dimension and window.
     boards: cache::Answers<(crate::metrics::Dimension, &'static str), (i64, i64, Vec<crate::metrics::Total>)>,
 }

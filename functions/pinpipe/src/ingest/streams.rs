@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use super::body::{check_kind, object_bytes, parse_json};
 use super::error::{ApiError, json_response, safe_code};
 use super::{Ingest, MAX_PUT_RECORDS, MAX_PUT_RECORDS_BYTES};
-use crate::services::{Placed, StreamEntry};
+use crate::ingest::services::{Placed, StreamEntry};
 
 const MAX_SHARDS: i32 = 500;
 /// How long a list or describe answer is reused ([`super::cache`]).

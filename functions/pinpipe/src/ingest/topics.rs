@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use super::body::{check_kind, object_bytes, parse_json};
 use super::error::{ApiError, json_response};
 use super::{Ingest, KAFKA_MAX_RECORD_BYTES};
-use crate::services::{TopicRecord, TopicService};
+use crate::ingest::services::{TopicRecord, TopicService};
 
 /// What a record adds to a record batch besides its key and value (headers, varints).
 const KAFKA_RECORD_OVERHEAD: usize = 64;
@@ -97,7 +97,7 @@ impl Ingest {
                 None => {
                     let n = partitions.len();
                     let index = match &key {
-                        Some(key) => crate::partitioner::bucket(key, n),
+                        Some(key) => crate::delivery::partitioner::bucket(key, n),
                         None => self.round_robin.fetch_add(1, Ordering::Relaxed) % n,
                     };
                     partitions[index]

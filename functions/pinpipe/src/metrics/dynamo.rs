@@ -27,8 +27,8 @@ use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWr
 
 use super::store::{Commit, MetricsStore, ShardMark, StoreError, counted_until, part_sort_key};
 use super::{BucketRow, Dimension, Followers, RETENTION_MS, Series};
+use crate::delivery::sequence::{Incarnation, SequenceNumber};
 use crate::kind::Kind;
-use crate::sequence::{Incarnation, SequenceNumber};
 
 /// The global secondary index of one profile's buckets (`gpk`, `gsk`; all attributes).
 pub const PROFILE_INDEX: &str = "profile-buckets";

@@ -28,18 +28,20 @@
 //! on that marker), and the chunk is planned again without it. The rare cancellation
 //! because another transaction was writing the same marker at that moment
 //! (`TransactionConflict`) and throttling are retried with jittered, capped backoff.
-//! The mark carries the stream's incarnation ([`crate::incarnation`]), so a recreated
+//! The mark carries the stream's incarnation ([`crate::delivery::incarnation`]), so a recreated
 //! stream's restarted sequence numbers are counted, not taken for the old stream's.
 
 pub mod dynamo;
+#[cfg(any(test, feature = "local"))]
+pub mod in_process;
 pub mod store;
 pub mod writer;
 
 use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::clean::CleanRow;
-use crate::sequence::SequenceNumber;
+use crate::delivery::sequence::SequenceNumber;
+use crate::record::clean::CleanRow;
 
 /// Buckets are kept 7 days.
 pub const RETENTION_MS: i64 = 7 * 24 * 3_600_000;
@@ -347,7 +349,7 @@ pub fn totals(rows: Vec<BucketRow>, profiles: bool, limit: usize) -> Vec<Total> 
 mod tests {
     use super::*;
     use crate::Kind;
-    use crate::clean::clean_record;
+    use crate::record::clean::clean_record;
 
     const MINUTE: i64 = 60_000;
 
@@ -373,11 +375,14 @@ mod tests {
 
     #[test]
     fn a_pin_counts_for_its_profile_and_category_a_geo_for_its_country() {
-        let pin =
-            crate::generate::Generator::new(crate::generate::GenerateOptions { posts: 1, seed: 3, resend: false })
-                .posts()
-                .next()
-                .unwrap();
+        let pin = crate::record::generate::Generator::new(crate::record::generate::GenerateOptions {
+            posts: 1,
+            seed: 3,
+            resend: false,
+        })
+        .posts()
+        .next()
+        .unwrap();
         let row = clean_record(Kind::Pin, pin.pin.as_bytes()).unwrap();
         let mut increments = BTreeMap::new();
         add_record(&mut increments, &row, 10 * MINUTE + 5, &seq("1"));
@@ -397,12 +402,15 @@ mod tests {
 
     #[test]
     fn nulls_and_placeholders_are_never_a_profile() {
-        let line =
-            &crate::generate::Generator::new(crate::generate::GenerateOptions { posts: 1, seed: 4, resend: false })
-                .posts()
-                .next()
-                .unwrap()
-                .pin;
+        let line = &crate::record::generate::Generator::new(crate::record::generate::GenerateOptions {
+            posts: 1,
+            seed: 4,
+            resend: false,
+        })
+        .posts()
+        .next()
+        .unwrap()
+        .pin;
         let mut pin: serde_json::Value = serde_json::from_str(line).unwrap();
         pin["poster_name"] = "User Info Error".into();
         pin["category"] = serde_json::Value::Null;

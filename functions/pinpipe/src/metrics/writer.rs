@@ -11,11 +11,11 @@ use aws_lambda_events::event::streams::KinesisEventResponse;
 
 use super::store::{Commit, MetricsStore, ShardMark, StoreError};
 use super::{MAX_ITEMS_PER_COMMIT, add_record};
-use crate::clean::clean_record;
-use crate::incarnation::{Incarnation, IncarnationError, Incarnations, StreamCreation};
+use crate::delivery::incarnation::{Incarnation, IncarnationError, Incarnations, StreamCreation};
+use crate::delivery::lanes::{self, Counted, ShardRecords, group_by_shard};
+use crate::delivery::sequence::SequenceNumber;
 use crate::kind::Kind;
-use crate::lanes::{self, Counted, ShardRecords, group_by_shard};
-use crate::sequence::SequenceNumber;
+use crate::record::clean::clean_record;
 
 /// Attempts at a shard's batch (lost races for its mark, cancelled transactions,
 /// throttling) before it is reported failed.
@@ -103,7 +103,7 @@ impl<S: MetricsStore> MetricsWriter<S> {
     }
 
     /// Asks `creation` (Kinesis) when a stream was created, to tell a recreated one
-    /// ([`crate::incarnation`]).
+    /// ([`crate::delivery::incarnation`]).
     pub fn with_stream_creation(mut self, creation: impl StreamCreation + 'static) -> Self {
         self.incarnations = Incarnations::asking(creation);
         self

@@ -5,21 +5,21 @@
 //! a key lists the objects after an offset. The batch sink writes this layout,
 //! bronze → silver and `pinpipe land-bronze` read and write it through here.
 
-#[cfg(feature = "delta")]
 use futures::TryStreamExt;
-#[cfg(feature = "delta")]
 use futures::stream::BoxStream;
-#[cfg(feature = "delta")]
 use object_store::ObjectMeta;
-#[cfg(feature = "delta")]
 use object_store::path::Path;
 
-#[cfg(feature = "delta")]
 use crate::lake::{Lake, LakeError};
 
 /// `topics/<topic>/`.
 pub fn topic_prefix(topic: &str) -> String {
     format!("topics/{topic}/")
+}
+
+/// The bronze prefix of a deployment's topic of `kind`: `topics/<id>.pin/`.
+pub fn kind_prefix(names: crate::config::Names<'_>, kind: crate::kind::Kind) -> String {
+    topic_prefix(&names.topic(kind))
 }
 
 /// `topics/<topic>/partition=<p>/`.
@@ -33,7 +33,6 @@ pub fn object_key(topic: &str, partition: i32, first_offset: i64) -> String {
 }
 
 /// The partition a delimited listing's common prefix names (`…/partition=<p>/`).
-#[cfg(feature = "delta")]
 pub fn partition_of(common_prefix: &Path) -> Option<i32> {
     common_prefix.filename()?.strip_prefix("partition=")?.parse().ok()
 }
@@ -85,7 +84,6 @@ pub fn line_count(body: &[u8]) -> i64 {
 /// `after` (all of them for `None`): S3's `start-after`, so a listing costs what
 /// follows the offset, not the partition's history. Keys that are not bronze
 /// objects come too; [`BronzeObject::parse`] tells them apart.
-#[cfg(feature = "delta")]
 pub fn list_partition(
     lake: &Lake,
     topic: &str,
@@ -100,7 +98,6 @@ pub fn list_partition(
 
 /// One past the highest offset landed in any partition of `topic` (0 when nothing
 /// is): one delimited listing for the partitions, then each partition's last object.
-#[cfg(feature = "delta")]
 pub async fn topic_end(lake: &Lake, topic: &str) -> Result<i64, LakeError> {
     let prefix = topic_prefix(topic);
     let listed = lake
@@ -132,6 +129,8 @@ mod tests {
 
     #[test]
     fn keys_are_kafka_connects_and_parse_back() {
+        let names = crate::config::Names { id: "0a1b2c3d4e5f" };
+        assert_eq!(kind_prefix(names, crate::kind::Kind::Pin), "topics/0a1b2c3d4e5f.pin/");
         let key = object_key("0a1b2c3d4e5f.pin", 2, 1234);
         assert_eq!(key, "topics/0a1b2c3d4e5f.pin/partition=2/0a1b2c3d4e5f.pin+2+0000001234.json");
         assert_eq!(

@@ -45,7 +45,7 @@ impl SequenceNumber {
 
     /// The number as [`LIMBS`] base-10¹⁸ digits, most significant first: what a Delta
     /// `txn` version (an i64) can carry, so a writer's mark lives in the table's
-    /// checkpointed state (see [`crate::marks`]).
+    /// checkpointed state (see [`crate::lake::marks`]).
     pub fn to_limbs(&self) -> [i64; LIMBS] {
         let padded = format!("{:0>width$}", self.0, width = LIMBS * LIMB_DIGITS);
         let mut limbs = [0; LIMBS];

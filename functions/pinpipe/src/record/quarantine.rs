@@ -6,7 +6,7 @@
 use base64::Engine;
 use serde::Serialize;
 
-use crate::clean::QuarantineReason;
+use crate::record::clean::QuarantineReason;
 
 /// Where a quarantined record came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

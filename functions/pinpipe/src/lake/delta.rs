@@ -1,6 +1,6 @@
 //! The Delta tables of cleaned records (SPEC §3, §6): opening and creating them with
 //! SPEC §3's schema, committing data files together with writer marks, and reading
-//! those marks back (see [`crate::marks`]).
+//! those marks back (see [`crate::lake::marks`]).
 //!
 //! Invariants:
 //! - data files are written before the commit; a crash in between leaves only
@@ -29,10 +29,10 @@ use parquet::file::properties::WriterProperties;
 use parquet::schema::types::ColumnPath;
 use url::Url;
 
-use crate::columnar::schema;
 use crate::kind::Kind;
+use crate::lake::marks::{self, Mark, MarkError, Txns, Writer};
 use crate::lake::{Lake, LakeError};
-use crate::marks::{self, Mark, MarkError, Txns, Writer};
+use crate::record::columnar::schema;
 
 /// Checkpoint every this many versions (Delta's `delta.checkpointInterval`, set when a
 /// table is created). Chosen from the soak bench (BENCHMARKS.md): with compaction

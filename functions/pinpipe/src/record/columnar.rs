@@ -8,8 +8,8 @@ use arrow_array::builder::{Float64Builder, ListBuilder, StringBuilder};
 use arrow_array::{ArrayRef, Int64Array, RecordBatch, TimestampMicrosecondArray};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 
-use crate::clean::{GeoRow, PinRow, QuarantineReason, Text, UserRow, clean_geo, clean_pin, clean_user};
 use crate::kind::Kind;
+use crate::record::clean::{GeoRow, PinRow, QuarantineReason, Text, UserRow, clean_geo, clean_pin, clean_user};
 
 /// SPEC §3's schemas. Timestamps are microseconds, UTC; the list item is named
 /// `element`, as Delta and Parquet name it.

@@ -1,5 +1,5 @@
 //! What ingest needs from Kinesis and from Kafka, as two small traits. The AWS SDK
-//! (`aws_sdk_kinesis::Client`) and rskafka ([`KafkaProducer`]) implement them for the
+//! (`aws_sdk_kinesis::Client`) and rskafka (`kafka::KafkaProducer`) implement them for the
 //! real services; `pinpipe demo`'s in-process streams and topics implement them for
 //! the embedded default, so the same handler serves both.
 
@@ -8,8 +8,6 @@ use aws_sdk_kinesis::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_kinesis::primitives::Blob;
 use aws_sdk_kinesis::types::PutRecordsRequestEntry;
 use chrono::{DateTime, Utc};
-
-use crate::kafka::{self, KafkaProducer, ReconnectingProducer};
 
 /// Why a stream or topic service did not do what was asked: classified once, where
 /// the AWS SDK's or Kafka's error arises ([`sdk_error`] here, `kafka::service_error`),
@@ -222,46 +220,5 @@ impl StreamService for aws_sdk_kinesis::Client {
                 }),
             })
             .collect())
-    }
-}
-
-#[async_trait]
-impl TopicService for KafkaProducer {
-    async fn partitions_of(&self, topic: &str) -> Result<Option<Vec<i32>>, ServiceError> {
-        KafkaProducer::partitions_of(self, topic).await.map_err(kafka::service_error)
-    }
-
-    async fn produce(&self, topic: &str, partition: i32, records: Vec<TopicRecord>) -> Result<Vec<i64>, ServiceError> {
-        let records = records
-            .into_iter()
-            .map(|r| rskafka::record::Record {
-                key: r.key,
-                value: Some(r.value),
-                headers: Default::default(),
-                timestamp: r.timestamp,
-            })
-            .collect();
-        KafkaProducer::produce(self, topic, partition, records).await.map_err(kafka::service_error)
-    }
-}
-
-#[async_trait]
-impl TopicService for ReconnectingProducer {
-    async fn partitions_of(&self, topic: &str) -> Result<Option<Vec<i32>>, ServiceError> {
-        let producer = self.producer().await?;
-        let answer = TopicService::partitions_of(producer.as_ref(), topic).await;
-        if let Err(ServiceError::Unreachable(_)) = answer {
-            self.forget(&producer).await;
-        }
-        answer
-    }
-
-    async fn produce(&self, topic: &str, partition: i32, records: Vec<TopicRecord>) -> Result<Vec<i64>, ServiceError> {
-        let producer = self.producer().await?;
-        let answer = TopicService::produce(producer.as_ref(), topic, partition, records).await;
-        if let Err(ServiceError::Unreachable(_)) = answer {
-            self.forget(&producer).await;
-        }
-        answer
     }
 }

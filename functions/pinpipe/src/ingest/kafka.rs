@@ -6,11 +6,15 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use async_trait::async_trait;
+
 use aws_sdk_kafka::config::{Region, SharedCredentialsProvider};
 use rskafka::client::partition::{Compression, PartitionClient, UnknownTopicHandling};
 use rskafka::client::{Client, ClientBuilder, OauthBearerCredentials, OauthCallback, SaslConfig};
 use rskafka::record::Record;
 use tokio::sync::Mutex;
+
+use super::services::{ServiceError, TopicRecord, TopicService};
 
 pub use rskafka::client::error::Error as KafkaError;
 
@@ -107,12 +111,12 @@ impl ReconnectingProducer {
     }
 
     /// The connected producer, connecting first if there is none.
-    pub async fn producer(&self) -> Result<Arc<KafkaProducer>, crate::services::ServiceError> {
+    pub async fn producer(&self) -> Result<Arc<KafkaProducer>, ServiceError> {
         let mut current = self.current.lock().await;
         if let Some(producer) = current.as_ref() {
             return Ok(producer.clone());
         }
-        let producer = Arc::new((self.connect)().await.map_err(crate::services::ServiceError::Unreachable)?);
+        let producer = Arc::new((self.connect)().await.map_err(ServiceError::Unreachable)?);
         *current = Some(producer.clone());
         Ok(producer)
     }
@@ -129,8 +133,7 @@ impl ReconnectingProducer {
 /// A Kafka failure, classified for the API (SPEC §5: only what may pass on retry is
 /// retryable): the connection or a leader change is `Unreachable`; an unknown topic
 /// is `NotFound`, a message over the broker's limit `TooLarge`.
-pub fn service_error(error: KafkaError) -> crate::services::ServiceError {
-    use crate::services::ServiceError;
+pub fn service_error(error: KafkaError) -> ServiceError {
     use rskafka::client::error::ProtocolError as P;
     match error {
         KafkaError::ServerError { protocol_error, error_message, .. } => match protocol_error {
@@ -205,6 +208,42 @@ pub async fn discover_bootstrap(msk: &aws_sdk_kafka::Client, cluster_arn: &str) 
         .filter(|b| !b.is_empty())
         .map(str::to_owned)
         .ok_or_else(|| DiscoveryError::NoIamBrokers(cluster_arn.to_owned()))
+}
+
+#[async_trait]
+impl TopicService for KafkaProducer {
+    async fn partitions_of(&self, topic: &str) -> Result<Option<Vec<i32>>, ServiceError> {
+        KafkaProducer::partitions_of(self, topic).await.map_err(service_error)
+    }
+
+    async fn produce(&self, topic: &str, partition: i32, records: Vec<TopicRecord>) -> Result<Vec<i64>, ServiceError> {
+        let records = records
+            .into_iter()
+            .map(|r| Record { key: r.key, value: Some(r.value), headers: Default::default(), timestamp: r.timestamp })
+            .collect();
+        KafkaProducer::produce(self, topic, partition, records).await.map_err(service_error)
+    }
+}
+
+#[async_trait]
+impl TopicService for ReconnectingProducer {
+    async fn partitions_of(&self, topic: &str) -> Result<Option<Vec<i32>>, ServiceError> {
+        let producer = self.producer().await?;
+        let answer = TopicService::partitions_of(producer.as_ref(), topic).await;
+        if let Err(ServiceError::Unreachable(_)) = answer {
+            self.forget(&producer).await;
+        }
+        answer
+    }
+
+    async fn produce(&self, topic: &str, partition: i32, records: Vec<TopicRecord>) -> Result<Vec<i64>, ServiceError> {
+        let producer = self.producer().await?;
+        let answer = TopicService::produce(producer.as_ref(), topic, partition, records).await;
+        if let Err(ServiceError::Unreachable(_)) = answer {
+            self.forget(&producer).await;
+        }
+        answer
+    }
 }
 
 #[cfg(test)]

@@ -22,11 +22,11 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
-use crate::catalogue::{
+use crate::kind::Kind;
+use crate::record::catalogue::{
     CATEGORIES, IMAGE_SRC_ERROR, MEDIA_TYPES, NO_DESCRIPTION, NO_DESCRIPTION_STORY, NO_TAGS, NO_TITLE,
     SAVE_LOCATION_PREFIX, UNTITLED, USER_INFO_ERROR,
 };
-use crate::kind::Kind;
 
 /// Measured rates (shares of all rows) that the catalogue's placeholders do not
 /// already carry.

@@ -1,7 +1,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::*;
-use crate::catalogue::{PLACEHOLDERS, is_placeholder};
+use crate::record::catalogue::{PLACEHOLDERS, is_placeholder};
 
 fn generator(posts: u64, seed: u64, resend: bool) -> Generator {
     Generator::new(GenerateOptions { posts, seed, resend })

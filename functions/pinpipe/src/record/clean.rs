@@ -2,7 +2,7 @@
 //!
 //! Cleaning is a pure function of a record's bytes: the same input always gives
 //! the same row or the same [`QuarantineReason`]. Rows serialise (serde) as
-//! `pinpipe clean` prints them; [`crate::columnar`] turns them into Arrow batches.
+//! `pinpipe clean` prints them; [`crate::record::columnar`] turns them into Arrow batches.
 //!
 //! Long (some 450 lines before its tests) because it is the whole of SPEC §3, field by
 //! field for three kinds; split, one kind's rules would sit apart from the shared ones.
@@ -11,10 +11,10 @@ use std::borrow::Cow;
 
 use serde::{Serialize, Serializer};
 
-use crate::catalogue::{COUNT_SUFFIXES, SAVE_LOCATION_PREFIX, is_placeholder};
 use crate::kind::Kind;
-use crate::raw::{Field, RawGeo, RawPin, RawUser, Scalar, json_type_name};
-use crate::timestamp;
+use crate::record::catalogue::{COUNT_SUFFIXES, SAVE_LOCATION_PREFIX, is_placeholder};
+use crate::record::raw::{Field, RawGeo, RawPin, RawUser, Scalar, json_type_name};
+use crate::record::timestamp;
 
 /// Why a record could not be cleaned. Stable `code`s for machines, messages for people.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize)]
@@ -650,7 +650,7 @@ mod tests {
 
     #[test]
     fn placeholders_are_null_in_every_string_column() {
-        for placeholder in crate::catalogue::PLACEHOLDERS.iter().map(|p| p.value).chain([""]) {
+        for placeholder in crate::record::catalogue::PLACEHOLDERS.iter().map(|p| p.value).chain([""]) {
             let quoted = serde_json::to_string(&format!(" {placeholder}\u{a0}")).unwrap();
             let row = pin(&format!(
                 r#"{{"index":1,"unique_id":{quoted},"title":{quoted},"description":{quoted},"poster_name":{quoted},

@@ -43,7 +43,7 @@ use parquet::arrow::ProjectionMask;
 #[allow(deprecated)]
 use parquet::arrow::async_reader::{ParquetObjectReader, ParquetRecordBatchStreamBuilder};
 
-use crate::sequence::{LIMBS, SequenceNumber};
+use crate::delivery::sequence::{LIMBS, SequenceNumber};
 
 /// Beyond this many new commits, [`Txns::advance`] re-reads from the checkpoint instead.
 const MAX_INCREMENT: u64 = 1_000;
@@ -304,7 +304,7 @@ pub trait Writer: Send + Sync {
     ) -> (Mark<Self::Position>, Vec<Transaction>);
 }
 
-pub use crate::sequence::Incarnation;
+pub use crate::delivery::sequence::Incarnation;
 
 /// Where a record sits in a Kinesis shard: the stream's incarnation, then its
 /// sequence number — so every record of a recreated stream comes after every record

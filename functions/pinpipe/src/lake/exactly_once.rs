@@ -14,9 +14,9 @@ use std::collections::HashMap;
 
 use arrow_array::RecordBatch;
 
-use crate::delta::{CleanTable, CommitError, Fault};
 use crate::lake::LakeError;
-use crate::marks::{Mark, Writer};
+use crate::lake::delta::{CleanTable, CommitError, Fault};
+use crate::lake::marks::{Mark, Writer};
 
 /// Attempts at one append before giving up on a writer that keeps losing races.
 const MAX_ATTEMPTS: u32 = 8;

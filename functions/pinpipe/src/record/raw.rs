@@ -1,7 +1,7 @@
 //! Raw records as the source emits them (SPEC §2).
 //!
 //! Every field is read as a [`Scalar`], which accepts any JSON value, so decoding
-//! never fails on a type: coercion happens in [`crate::clean`], where a bad value
+//! never fails on a type: coercion happens in [`crate::record::clean`], where a bad value
 //! becomes a quarantine reason that names its field. Unknown fields are ignored,
 //! `index` and `ind` are the same field, and strings borrow from the input.
 

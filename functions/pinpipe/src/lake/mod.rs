@@ -1,7 +1,13 @@
-//! The lake (SPEC §6): an S3 bucket (`s3://bucket[/prefix]`) or a local directory,
-//! reached through one `object_store` — for plain objects (quarantine, bronze,
-//! reports) and, handed to deltalake, for the Delta tables — so every request the
-//! pipeline makes goes through one place (tests wrap it to count them).
+//! The storage floor. [`Lake`]: the lake of SPEC §6, an S3 bucket
+//! (`s3://bucket[/prefix]`) or a local directory, reached through one `object_store` —
+//! for plain objects (quarantine, bronze, reports) and, handed to deltalake, for the
+//! Delta tables — so every request the pipeline makes goes through one place (tests
+//! wrap it to count them). Beside it, what is kept in it:
+//!
+//! - [`bronze`]: the bronze layout (Kafka Connect's S3 sink): keys, bodies, where data ends;
+//! - [`delta`]: the clean Delta tables (SPEC §3's schema): open, append, read;
+//! - [`marks`]: each writer's position, kept in the table's own transaction log;
+//! - [`exactly_once`]: staged work committed together with the next mark, retried on a race.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -15,7 +21,11 @@ use url::Url;
 
 use local_dir::LocalDir;
 
+pub mod bronze;
+pub mod delta;
+pub mod exactly_once;
 mod local_dir;
+pub mod marks;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LakeError {

@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Mutex;
 
-pub use crate::sequence::Incarnation;
+pub use crate::delivery::sequence::Incarnation;
 
 /// Where a writer learns when a stream was created.
 #[async_trait::async_trait]

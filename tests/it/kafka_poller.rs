@@ -5,8 +5,9 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
+use pinpipe::delivery::lanes::{KafkaBatchItemFailure, KafkaBatchResponse};
 use pinpipe::lake::Lake;
-use pinpipe::sink::{BatchSink, KafkaBatchItemFailure, KafkaBatchResponse};
+use pinpipe::sink::BatchSink;
 use pinpipe_local::kafka_poller::KafkaPoller;
 use pinpipe_local::polling::Poller;
 use pinpipe_tests::json_reader::duckdb_read_json;

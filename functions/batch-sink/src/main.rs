@@ -5,9 +5,9 @@
 
 use aws_lambda_events::event::kafka::KafkaEvent;
 use lambda_runtime::{Diagnostic, Error, LambdaEvent, service_fn};
-use pinpipe::config::Config;
-use pinpipe::lake::Lake;
-use pinpipe::sink::{BatchSink, KafkaBatchResponse};
+use pinpipe::delivery::lanes::KafkaBatchResponse;
+use pinpipe::deployment::Deployment;
+use pinpipe::sink::BatchSink;
 use pinpipe::telemetry;
 
 async fn handle(sink: &BatchSink, event: LambdaEvent<KafkaEvent>) -> Result<KafkaBatchResponse, Diagnostic> {
@@ -26,8 +26,6 @@ async fn handle(sink: &BatchSink, event: LambdaEvent<KafkaEvent>) -> Result<Kafk
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init();
-    let config = Config::from_env()?;
-    let lake = Lake::open(&config.lake)?;
-    let sink = BatchSink::new(lake);
+    let sink = Deployment::from_env()?.batch_sink();
     lambda_runtime::run(service_fn(|event| handle(&sink, event))).await
 }

@@ -6,8 +6,7 @@
 use lambda_runtime::{Diagnostic, Error, LambdaEvent, service_fn};
 use pinpipe::analytics::athena::Athena;
 use pinpipe::analytics::{AnalyticsError, DailyJob, run_date_of};
-use pinpipe::config::{AnalyticsEngine, Config};
-use pinpipe::lake::Lake;
+use pinpipe::deployment::Deployment;
 use pinpipe::telemetry;
 
 async fn handle(
@@ -50,15 +49,7 @@ async fn handle(
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init();
-    let config = Config::from_env()?;
-    let lake = Lake::open(&config.lake)?;
-    let athena = match config.analytics_engine {
-        AnalyticsEngine::Polars => None,
-        AnalyticsEngine::Athena => {
-            let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-            Some(Athena::new(aws_sdk_athena::Client::new(&aws)))
-        }
-    };
-    let job = DailyJob::new(lake, config.id).with_part_rows(config.analytics_part_rows);
+    let deployment = Deployment::on_aws().await?;
+    let (job, athena) = (deployment.daily_job(), deployment.athena()?);
     lambda_runtime::run(service_fn(|event| handle(&job, athena.as_ref(), event))).await
 }

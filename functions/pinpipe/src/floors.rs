@@ -22,6 +22,7 @@ const FLOORS: &[(&str, u8)] = &[
     ("metrics", 3),
     ("analytics", 4),
     ("ingest", 4),
+    ("deployment", 5),
 ];
 
 /// Every module's source, by path (`lake::delta`), without comments and test modules.

@@ -2,6 +2,8 @@
 //! module imports only from its own floor or the ones below (checked by
 //! `the_library_has_floors_and_no_cycles` in `floors.rs`).
 //!
+//! 5. [`deployment`]: the configuration read once, the lake and AWS opened once; it
+//!    opens every engine for the Lambdas, the CLI and the demo alike;
 //! 4. [`analytics`] (the daily job: silver, then SPEC §4's eight answers) and [`ingest`]
 //!    (the HTTP API of SPEC §5, owning its Kinesis and Kafka adapters; it reads the
 //!    metrics);
@@ -18,6 +20,7 @@
 pub mod analytics;
 pub mod config;
 pub mod delivery;
+pub mod deployment;
 #[cfg(feature = "ingest")]
 pub mod ingest;
 pub mod kind;

@@ -72,6 +72,7 @@ pub struct SilverCounts {
     pub problems: Vec<String>,
 }
 
+// Not derived like the other counts: `problems` are appended, not added.
 impl std::ops::AddAssign for SilverCounts {
     fn add_assign(&mut self, o: Self) {
         self.objects_listed += o.objects_listed;

@@ -24,7 +24,7 @@ use base64::Engine;
 use futures::TryStreamExt;
 use object_store::path::Path;
 
-use crate::delivery::lanes::{self, Counted, Lane};
+use crate::delivery::lanes::{self, Counted, KafkaBatchResponse, by_partition};
 use crate::lake::bronze::{self, BronzeObject, line_count, object_body};
 use crate::lake::{Lake, LakeError};
 use crate::record::quarantine::{Origin, Quarantined};
@@ -36,65 +36,8 @@ pub const MAX_BATCH_RECORDS: i64 = 10_000;
 /// widened ×16 up to [`MAX_BATCH_RECORDS`] only when nothing there reaches it.
 const FIRST_WINDOW: i64 = 16;
 
-/// Lambda's MSK event source mapping has no partial batch response; this is ours,
-/// shaped like the Kinesis one: the first offset of each partition that failed.
-#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct KafkaBatchResponse {
-    #[serde(rename = "batchItemFailures")]
-    pub batch_item_failures: Vec<KafkaBatchItemFailure>,
-}
-
-/// `itemIdentifier` is `<topic>-<partition>@<offset>` ([`PartitionOffset`]): retry
-/// that partition from there.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct KafkaBatchItemFailure {
-    #[serde(rename = "itemIdentifier")]
-    pub item_identifier: String,
-}
-
-impl KafkaBatchItemFailure {
-    pub fn at(position: &PartitionOffset) -> Self {
-        KafkaBatchItemFailure { item_identifier: position.to_string() }
-    }
-
-    /// The position named, if the identifier is one of ours.
-    pub fn position(&self) -> Option<PartitionOffset> {
-        self.item_identifier.parse().ok()
-    }
-}
-
-/// An offset of a topic partition, written `<topic>-<partition>@<offset>` (the MSK
-/// event's `<topic>-<partition>` record key, then the offset).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PartitionOffset {
-    pub topic: String,
-    pub partition: i32,
-    pub offset: i64,
-}
-
-impl std::fmt::Display for PartitionOffset {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}-{}@{}", self.topic, self.partition, self.offset)
-    }
-}
-
-impl std::str::FromStr for PartitionOffset {
-    type Err = ();
-
-    /// Topic names may hold `-`; the partition is after the last one.
-    fn from_str(text: &str) -> Result<Self, ()> {
-        let (key, offset) = text.rsplit_once('@').ok_or(())?;
-        let (topic, partition) = topic_partition(key).ok_or(())?;
-        Ok(PartitionOffset {
-            topic: topic.to_owned(),
-            partition: partition.parse().map_err(|_| ())?,
-            offset: offset.parse().map_err(|_| ())?,
-        })
-    }
-}
-
 /// Counts of one invocation (also emitted as CloudWatch embedded metrics).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, derive_more::AddAssign)]
 pub struct SinkCounts {
     pub records_in: u64,
     pub records_written: u64,
@@ -102,17 +45,6 @@ pub struct SinkCounts {
     pub duplicates_skipped: u64,
     pub quarantined: u64,
     pub failed: u64,
-}
-
-impl std::ops::AddAssign for SinkCounts {
-    fn add_assign(&mut self, o: Self) {
-        self.records_in += o.records_in;
-        self.records_written += o.records_written;
-        self.objects_written += o.objects_written;
-        self.duplicates_skipped += o.duplicates_skipped;
-        self.quarantined += o.quarantined;
-        self.failed += o.failed;
-    }
 }
 
 impl std::fmt::Display for SinkCounts {
@@ -173,13 +105,11 @@ impl BatchSink {
     /// Handles one MSK event, partition by partition. A partition that fails is
     /// reported from its first offset (the whole partition batch is safe to retry).
     pub async fn handle(&self, event: &KafkaEvent) -> (KafkaBatchResponse, SinkCounts) {
-        let mut outcomes = Vec::new();
-        for lane in by_partition(event) {
-            let outcome = self.sink_partition(&lane.position.topic, lane.position.partition, &lane.records).await;
-            outcomes.push((lane, outcome));
-        }
-        let (batch_item_failures, counts) = lanes::report(outcomes);
-        (KafkaBatchResponse { batch_item_failures }, counts)
+        let partitions = by_partition(event);
+        lanes::handle(&partitions, |lane| {
+            self.sink_partition(&lane.position.topic, lane.position.partition, &lane.records)
+        })
+        .await
     }
 
     async fn sink_partition(
@@ -400,80 +330,8 @@ fn value_of(record: &KafkaRecord) -> Value {
     }
 }
 
-/// The event's records per topic-partition, each in offset order.
-/// `<topic>-<partition>`, as MSK events key their records and failures name a
-/// partition, split at its last `-` (topics may hold `-`; partitions do not).
-fn topic_partition(key: &str) -> Option<(&str, &str)> {
-    key.rsplit_once('-')
-}
-
-/// One partition's records in an event, in offset order.
-struct PartitionRecords<'e> {
-    /// The topic, the partition, and the first record's offset.
-    position: PartitionOffset,
-    records: Vec<&'e KafkaRecord>,
-}
-
-impl std::fmt::Display for PartitionRecords<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "topic {} partition {}", self.position.topic, self.position.partition)
-    }
-}
-
-impl Lane for PartitionRecords<'_> {
-    type Failure = KafkaBatchItemFailure;
-
-    fn records(&self) -> usize {
-        self.records.len()
-    }
-
-    fn failure(&self) -> KafkaBatchItemFailure {
-        KafkaBatchItemFailure::at(&self.position)
-    }
-}
-
 impl Counted for SinkCounts {
     fn failed(records: u64) -> Self {
         SinkCounts { records_in: records, failed: records, ..Default::default() }
-    }
-}
-
-/// The event's records by partition, each partition's in offset order, once each.
-fn by_partition(event: &KafkaEvent) -> Vec<PartitionRecords<'_>> {
-    let mut partitions: BTreeMap<(String, i32), Vec<&KafkaRecord>> = BTreeMap::new();
-    for (key, records) in &event.records {
-        for record in records {
-            // The map key is `<topic>-<partition>`; the record's own fields say it plainly.
-            let topic = record
-                .topic
-                .clone()
-                .unwrap_or_else(|| topic_partition(key).map_or(key.as_str(), |(t, _)| t).to_owned());
-            partitions.entry((topic, record.partition as i32)).or_default().push(record);
-        }
-    }
-    partitions
-        .into_iter()
-        .map(|((topic, partition), mut records)| {
-            records.sort_by_key(|r| r.offset);
-            records.dedup_by_key(|r| r.offset);
-            let offset = records[0].offset;
-            PartitionRecords { position: PartitionOffset { topic, partition, offset }, records }
-        })
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn failed_partitions_are_named_and_read_back_typed() {
-        let position = PartitionOffset { topic: "pin-dev.pin".into(), partition: 12, offset: 4_000_000_001 };
-        let failure = KafkaBatchItemFailure::at(&position);
-        assert_eq!(failure.item_identifier, "pin-dev.pin-12@4000000001");
-        assert_eq!(failure.position(), Some(position));
-        for junk in ["", "pin@5", "pin-x@5", "pin-1@", "pin-1"] {
-            assert_eq!(KafkaBatchItemFailure { item_identifier: junk.into() }.position(), None, "{junk}");
-        }
     }
 }

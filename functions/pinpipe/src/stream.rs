@@ -27,23 +27,13 @@ use crate::record::columnar::clean_batch;
 use crate::record::quarantine::{Origin, Quarantined};
 
 /// Counts of one invocation (also emitted as CloudWatch embedded metrics).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, derive_more::AddAssign)]
 pub struct StreamCounts {
     pub records_in: u64,
     pub rows_written: u64,
     pub quarantined: u64,
     pub duplicates_skipped: u64,
     pub failed: u64,
-}
-
-impl std::ops::AddAssign for StreamCounts {
-    fn add_assign(&mut self, o: Self) {
-        self.records_in += o.records_in;
-        self.rows_written += o.rows_written;
-        self.quarantined += o.quarantined;
-        self.duplicates_skipped += o.duplicates_skipped;
-        self.failed += o.failed;
-    }
 }
 
 impl std::fmt::Display for StreamCounts {
@@ -127,12 +117,8 @@ impl StreamCleaner {
     /// the batch item failure, so Lambda retries from there; records that can never
     /// succeed are quarantined, not reported.
     pub async fn handle(&self, event: &KinesisEvent) -> (KinesisEventResponse, StreamCounts) {
-        let mut outcomes = Vec::new();
-        for shard in group_by_shard(event) {
-            let outcome = self.process_shard(&shard).await;
-            outcomes.push((shard, outcome));
-        }
-        lanes::kinesis_response(outcomes)
+        let shards = group_by_shard(event);
+        lanes::handle(&shards, |shard| self.process_shard(shard)).await
     }
 
     async fn process_shard(&self, shard: &ShardRecords<'_>) -> Result<StreamCounts, ShardError> {

@@ -5,8 +5,7 @@
 use aws_lambda_events::event::kinesis::KinesisEvent;
 use aws_lambda_events::event::streams::KinesisEventResponse;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use pinpipe::config::Config;
-use pinpipe::lake::Lake;
+use pinpipe::deployment::Deployment;
 use pinpipe::stream::StreamCleaner;
 use pinpipe::telemetry;
 
@@ -19,10 +18,6 @@ async fn handle(cleaner: &StreamCleaner, event: LambdaEvent<KinesisEvent>) -> Re
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init();
-    let config = Config::from_env()?;
-    let lake = Lake::open(&config.lake)?;
-    // Endpoint, region and credentials from the SDK's own environment (AWS_ENDPOINT_URL locally).
-    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let cleaner = StreamCleaner::new(lake, config.id).with_stream_creation(aws_sdk_kinesis::Client::new(&aws));
+    let cleaner = Deployment::on_aws().await?.stream_cleaner();
     lambda_runtime::run(service_fn(|event| handle(&cleaner, event))).await
 }

@@ -6,7 +6,7 @@
 use aws_lambda_events::event::kinesis::KinesisEvent;
 use aws_lambda_events::event::streams::KinesisEventResponse;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use pinpipe::config::Config;
+use pinpipe::deployment::Deployment;
 use pinpipe::metrics::dynamo::DynamoMetrics;
 use pinpipe::metrics::writer::MetricsWriter;
 use pinpipe::telemetry;
@@ -23,11 +23,6 @@ async fn handle(
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init();
-    let config = Config::from_env()?;
-    // Endpoint, region and credentials from the SDK's own environment (AWS_ENDPOINT_URL locally).
-    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let store = DynamoMetrics::new(aws_sdk_dynamodb::Client::new(&aws), config.metrics_table());
-    // Kinesis is asked when a stream was created, to tell a recreated one (only when that decides).
-    let writer = MetricsWriter::new(store).with_stream_creation(aws_sdk_kinesis::Client::new(&aws));
+    let writer = Deployment::on_aws().await?.metrics_writer()?;
     lambda_runtime::run(service_fn(|event| handle(&writer, event))).await
 }

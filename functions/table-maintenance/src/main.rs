@@ -3,19 +3,17 @@
 //! Delta table of the deployment with `pinpipe::maintenance` (SPEC §11).
 
 use lambda_runtime::{Diagnostic, Error, LambdaEvent, service_fn};
-use pinpipe::config::Config;
-use pinpipe::lake::Lake;
+use pinpipe::deployment::Deployment;
 use pinpipe::maintenance::{self, Retention};
 use pinpipe::telemetry;
 
 async fn handle(
-    lake: &Lake,
-    config: &Config,
+    deployment: &Deployment,
     retention: Retention,
     _event: LambdaEvent<serde_json::Value>,
 ) -> Result<serde_json::Value, Diagnostic> {
     // Every table is tried; the invocation fails at the end, naming each that failed.
-    let all = maintenance::maintain_all(lake, config.names(), retention).await;
+    let all = maintenance::maintain_all(&deployment.lake, deployment.names(), retention).await;
     telemetry::emit_counts("table-maintenance", &maintenance::Totals::of(&all.reports));
     let reports = all.into_result().map_err(|e| {
         tracing::error!(error = %e, "table maintenance failed");
@@ -27,8 +25,7 @@ async fn handle(
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init();
-    let config = Config::from_env()?;
-    let retention = Retention::from_config(&config)?;
-    let lake = Lake::open(&config.lake)?;
-    lambda_runtime::run(service_fn(|event| handle(&lake, &config, retention, event))).await
+    let deployment = Deployment::from_env()?;
+    let retention = deployment.retention()?;
+    lambda_runtime::run(service_fn(|event| handle(&deployment, retention, event))).await
 }

@@ -7,9 +7,9 @@ use std::path::PathBuf;
 use anyhow::Context;
 use chrono::NaiveDate;
 use pinpipe::Kind;
-use pinpipe::analytics::athena::Athena;
-use pinpipe::analytics::{DailyJob, report};
-use pinpipe::config::{AnalyticsEngine, Config};
+use pinpipe::analytics::report;
+use pinpipe::config::Config;
+use pinpipe::deployment::Deployment;
 use pinpipe::lake::Lake;
 
 #[derive(clap::Args)]
@@ -22,12 +22,11 @@ pub struct Args {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
-    let lake = Lake::open(&args.config.lake)?;
+    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let deployment = Deployment::new(args.config.clone())?.with_aws(aws);
     let date = args.date.unwrap_or_else(|| chrono::Utc::now().date_naive());
-    let job = DailyJob::new(lake.clone(), args.config.id.clone()).with_part_rows(args.config.analytics_part_rows);
-    if args.config.analytics_engine == AnalyticsEngine::Athena {
-        let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        let athena = Athena::new(aws_sdk_athena::Client::new(&aws));
+    let job = deployment.daily_job();
+    if let Some(athena) = deployment.athena()? {
         let report = job.run_on_athena(date, &athena).await.context("running the daily job on Athena")?;
         println!("{}", serde_json::to_string_pretty(&report.summary())?);
         return Ok(());
@@ -46,11 +45,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         eprintln!("note: {notice}");
     }
     match &report.superseded_by {
-        None => eprintln!("published: {}", lake.url(&pinpipe::analytics::output::date_prefix(date))),
+        None => eprintln!("published: {}", deployment.lake.url(&pinpipe::analytics::output::date_prefix(date))),
         Some(by) => eprintln!("not published: run {by}, which started later, published {date} first"),
     }
-    eprintln!("answers: {}", lake.url(&report.output_prefix));
-    eprintln!("report:  {}report.html (and report.md)", lake.url(&report.output_prefix));
+    eprintln!("answers: {}", deployment.lake.url(&report.output_prefix));
+    eprintln!("report:  {}report.html (and report.md)", deployment.lake.url(&report.output_prefix));
     Ok(())
 }
 

@@ -16,8 +16,9 @@ use aws_lambda_events::event::streams::KinesisEventResponse;
 use chrono::NaiveDate;
 use indicatif::{ProgressBar, ProgressStyle};
 use pinpipe::Kind;
-use pinpipe::analytics::{DailyJob, report};
+use pinpipe::analytics::report;
 use pinpipe::config::{self, Config, Names};
+use pinpipe::deployment::Deployment;
 use pinpipe::ingest::Ingest;
 use pinpipe::ingest::kafka::KafkaProducer;
 use pinpipe::ingest::services::{ServiceError, StreamService};
@@ -202,7 +203,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let spinner = ProgressBar::new_spinner().with_message("daily job: bronze → silver → eight answers");
     spinner.enable_steady_tick(Duration::from_millis(120));
     let date = args.date.unwrap_or_else(|| chrono::Utc::now().date_naive());
-    let run = DailyJob::new(lake.clone(), args.config.id.clone()).run(date).await.context("running the daily job")?;
+    let job = Deployment::new(args.config.clone())?.with_lake(lake.clone()).daily_job();
+    let run = job.run(date).await.context("running the daily job")?;
     spinner.finish_and_clear();
     for (question, frame) in &run.answers {
         println!("## {}\n", question.title());

@@ -13,10 +13,10 @@ use async_trait::async_trait;
 use aws_lambda_events::event::kafka::KafkaEvent;
 use aws_lambda_events::event::kinesis::KinesisEvent;
 use aws_lambda_events::event::streams::KinesisEventResponse;
+use pinpipe::delivery::lanes::KafkaBatchResponse;
 use pinpipe::ingest::services::{
     EntryFailure, Placed, ServiceError, StreamEntry, StreamService, StreamSummary, TopicRecord, TopicService,
 };
-use pinpipe::sink::KafkaBatchResponse;
 
 use crate::kafka_poller::{kafka_event, taken_offsets};
 use crate::kinesis_poller::{ShardRecord, kinesis_event, succeeded_prefix};

@@ -12,8 +12,8 @@ use crate::polling::{BatchSource, Mapping};
 
 use aws_lambda_events::event::kafka::KafkaEvent;
 use base64::Engine;
+use pinpipe::delivery::lanes::KafkaBatchResponse;
 use pinpipe::lake::{Lake, LakeError};
-use pinpipe::sink::KafkaBatchResponse;
 use rskafka::client::ClientBuilder;
 use rskafka::client::partition::{OffsetAt, PartitionClient, UnknownTopicHandling};
 

@@ -3,7 +3,7 @@
 
 use anyhow::Context;
 use pinpipe::config::Config;
-use pinpipe::lake::Lake;
+use pinpipe::deployment::Deployment;
 use pinpipe::maintenance;
 
 #[derive(clap::Args)]
@@ -17,14 +17,14 @@ pub struct Args {
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let config = &args.config;
-    let lake = Lake::open(&config.lake)?;
-    let retention = pinpipe::maintenance::Retention::from_config(&config)?;
-    let all = maintenance::maintain_all(&lake, config.names(), retention).await;
+    let deployment = Deployment::new(config.clone())?;
+    let retention = deployment.retention()?;
+    let all = maintenance::maintain_all(&deployment.lake, deployment.names(), retention).await;
     let reports = &all.reports;
     if args.json {
         println!("{}", serde_json::to_string_pretty(reports)?);
     } else if reports.is_empty() && all.failures.is_empty() {
-        println!("no tables of deployment {} in {}", config.id, lake.root());
+        println!("no tables of deployment {} in {}", config.id, deployment.lake.root());
     } else {
         print!("{}", maintenance::render(reports));
     }

@@ -10,10 +10,7 @@ use anyhow::Context;
 use aws_lambda_events::event::kinesis::KinesisEvent;
 use aws_lambda_events::event::streams::{KinesisBatchItemFailure, KinesisEventResponse};
 use pinpipe::config::Config;
-use pinpipe::lake::Lake;
-use pinpipe::metrics::dynamo::DynamoMetrics;
-use pinpipe::metrics::writer::MetricsWriter;
-use pinpipe::stream::StreamCleaner;
+use pinpipe::deployment::Deployment;
 use pinpipe_local::kinesis_poller::KinesisPoller;
 
 use crate::drive::MappingArgs;
@@ -63,8 +60,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     }
     match args.function {
         Function::StreamCleaner => {
-            let cleaner =
-                StreamCleaner::new(Lake::open(&config.lake)?, config.id.clone()).with_stream_creation(kinesis);
+            let cleaner = Deployment::new(config.clone())?.with_aws(aws.clone()).stream_cleaner();
             crate::drive::drive(&mut poller, follow, source, |event| {
                 let cleaner = &cleaner;
                 async move { cleaner.handle(&event).await }
@@ -72,8 +68,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             .await
         }
         Function::StreamMetrics => {
-            let store = DynamoMetrics::new(aws_sdk_dynamodb::Client::new(&aws), config.metrics_table());
-            let writer = MetricsWriter::new(store);
+            let writer = Deployment::new(config.clone())?.with_aws(aws.clone()).metrics_writer()?;
             crate::drive::drive(&mut poller, follow, source, |event| {
                 let writer = &writer;
                 async move { writer.handle(&event).await }
@@ -84,20 +79,12 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 }
 
 /// What invocations at an Invoke URL did.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, derive_more::AddAssign)]
 struct Invoked {
     invocations: u64,
     records: u64,
     /// Records the answer reported failed, or every record of an invocation that failed.
     failed: u64,
-}
-
-impl std::ops::AddAssign for Invoked {
-    fn add_assign(&mut self, o: Self) {
-        self.invocations += o.invocations;
-        self.records += o.records;
-        self.failed += o.failed;
-    }
 }
 
 impl fmt::Display for Invoked {

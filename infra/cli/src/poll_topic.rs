@@ -5,8 +5,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use pinpipe::config::Config;
-use pinpipe::lake::Lake;
-use pinpipe::sink::BatchSink;
+use pinpipe::deployment::Deployment;
 use pinpipe_local::kafka_poller::KafkaPoller;
 
 use crate::drive::MappingArgs;
@@ -29,8 +28,8 @@ pub struct Args {
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let config = &args.config;
     let bootstrap = config.kafka_bootstrap.clone().context("set PINPIPE_KAFKA_BOOTSTRAP (e.g. 127.0.0.1:9092)")?;
-    let lake = Lake::open(&config.lake)?;
-    let sink = BatchSink::new(lake.clone());
+    let deployment = Deployment::new(config.clone())?;
+    let (lake, sink) = (deployment.lake.clone(), deployment.batch_sink());
     let mut poller = KafkaPoller::new(&bootstrap, &args.topic, usize::from(args.mapping.batch_size))
         .await
         .context("opening the topic")?

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 pub const MAX_FAILING_ROUNDS: usize = 20;
 
 /// What one polling round did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, derive_more::AddAssign)]
 pub struct Round {
     pub records: usize,
     pub invocations: usize,
@@ -25,15 +25,6 @@ pub struct Round {
     pub failed_invocations: usize,
     /// Records fetched but held back by the batching window.
     pub waiting: usize,
-}
-
-impl std::ops::AddAssign for Round {
-    fn add_assign(&mut self, o: Self) {
-        self.records += o.records;
-        self.invocations += o.invocations;
-        self.failed_invocations += o.failed_invocations;
-        self.waiting += o.waiting;
-    }
 }
 
 /// Where an event source mapping reads: lanes it fetches batches from, each from its

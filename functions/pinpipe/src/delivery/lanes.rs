@@ -1,4 +1,4 @@
-//! What the stream cleaner and the batch sink share as event handlers: an event is
+//! What the stream cleaner, the metrics writer and the batch sink share as event handlers: an event is
 //! split into lanes (a Kinesis shard's, a Kafka partition's records, in order); each
 //! lane is handled on its own, and a lane that fails is logged and reported by its
 //! first record — Lambda retries it from there — while the others' work stands.
@@ -10,9 +10,12 @@ use std::ops::AddAssign;
 pub trait Lane: fmt::Display {
     /// How the event source mapping is told the lane failed (a batch item failure).
     type Failure;
+    /// The event's answer: its lanes' failures.
+    type Response;
     fn records(&self) -> usize;
     /// The failure that makes Lambda retry the lane from its first record.
     fn failure(&self) -> Self::Failure;
+    fn response(failures: Vec<Self::Failure>) -> Self::Response;
 }
 
 /// A handler's counts of one invocation.
@@ -21,18 +24,22 @@ pub trait Counted: Default + AddAssign {
     fn failed(records: u64) -> Self;
 }
 
-/// Each lane's outcome, handled on its own: the failures to report (logged), and
-/// the counts summed.
-pub fn report<L, C, E>(outcomes: Vec<(L, Result<C, E>)>) -> (Vec<L::Failure>, C)
+/// Runs `run` over each lane in turn, each on its own: a lane that fails is logged
+/// and reported by its first record (Lambda retries it from there) while the others'
+/// work stands. The event's answer, and the counts summed. The one loop of the stream
+/// cleaner, the metrics writer and the batch sink.
+pub async fn handle<'l, L, C, E, F, Fut>(lanes: &'l [L], mut run: F) -> (L::Response, C)
 where
     L: Lane,
     C: Counted,
     E: fmt::Display,
+    F: FnMut(&'l L) -> Fut,
+    Fut: Future<Output = Result<C, E>>,
 {
     let mut failures = Vec::new();
     let mut counts = C::default();
-    for (lane, outcome) in outcomes {
-        match outcome {
+    for lane in lanes {
+        match run(lane).await {
             Ok(c) => counts += c,
             Err(error) => {
                 tracing::error!(%lane, %error, "a lane's batch failed; reporting it for retry");
@@ -41,11 +48,11 @@ where
             }
         }
     }
-    (failures, counts)
+    (L::response(failures), counts)
 }
 
 #[cfg(any(feature = "stream", feature = "metrics"))]
-pub use kinesis::{ShardRecords, group_by_shard, kinesis_response};
+pub use kinesis::{ShardRecords, group_by_shard};
 
 /// Kinesis events' lanes: what the stream cleaner and the metrics writer both read.
 #[cfg(any(feature = "stream", feature = "metrics"))]
@@ -72,6 +79,7 @@ mod kinesis {
 
     impl Lane for ShardRecords<'_> {
         type Failure = KinesisBatchItemFailure;
+        type Response = KinesisEventResponse;
 
         fn records(&self) -> usize {
             self.records.len()
@@ -82,19 +90,12 @@ mod kinesis {
             failure.item_identifier = Some(self.records[0].kinesis.sequence_number.clone());
             failure
         }
-    }
 
-    /// A Kinesis handler's answer from each shard's outcome: the failed shards as batch
-    /// item failures, the counts summed.
-    pub fn kinesis_response<C, E>(outcomes: Vec<(ShardRecords<'_>, Result<C, E>)>) -> (KinesisEventResponse, C)
-    where
-        C: super::Counted,
-        E: fmt::Display,
-    {
-        let (failures, counts) = super::report(outcomes);
-        let mut response = KinesisEventResponse::default();
-        response.batch_item_failures = failures;
-        (response, counts)
+        fn response(failures: Vec<KinesisBatchItemFailure>) -> KinesisEventResponse {
+            let mut response = KinesisEventResponse::default();
+            response.batch_item_failures = failures;
+            response
+        }
     }
 
     /// Splits an event into its shards' records, keeping delivery order.
@@ -148,6 +149,153 @@ mod kinesis {
                 ("streaming-x-pin", "shardId-000000000000")
             );
             assert_eq!(shards[0].records.len(), 2);
+        }
+    }
+}
+
+#[cfg(feature = "sink")]
+pub use kafka::{KafkaBatchItemFailure, KafkaBatchResponse, PartitionOffset, PartitionRecords, by_partition};
+
+/// MSK events' lanes: the batch sink's partitions.
+#[cfg(feature = "sink")]
+mod kafka {
+    use std::collections::BTreeMap;
+    use std::fmt;
+
+    use aws_lambda_events::event::kafka::{KafkaEvent, KafkaRecord};
+
+    use super::Lane;
+
+    /// Lambda's MSK event source mapping has no partial batch response; this is ours,
+    /// shaped like the Kinesis one: the first offset of each partition that failed.
+    #[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+    pub struct KafkaBatchResponse {
+        #[serde(rename = "batchItemFailures")]
+        pub batch_item_failures: Vec<KafkaBatchItemFailure>,
+    }
+
+    /// `itemIdentifier` is `<topic>-<partition>@<offset>` ([`PartitionOffset`]): retry
+    /// that partition from there.
+    #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+    pub struct KafkaBatchItemFailure {
+        #[serde(rename = "itemIdentifier")]
+        pub item_identifier: String,
+    }
+
+    impl KafkaBatchItemFailure {
+        pub fn at(position: &PartitionOffset) -> Self {
+            KafkaBatchItemFailure { item_identifier: position.to_string() }
+        }
+
+        /// The position named, if the identifier is one of ours.
+        pub fn position(&self) -> Option<PartitionOffset> {
+            self.item_identifier.parse().ok()
+        }
+    }
+
+    /// An offset of a topic partition, written `<topic>-<partition>@<offset>` (the MSK
+    /// event's `<topic>-<partition>` record key, then the offset).
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct PartitionOffset {
+        pub topic: String,
+        pub partition: i32,
+        pub offset: i64,
+    }
+
+    impl fmt::Display for PartitionOffset {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "{}-{}@{}", self.topic, self.partition, self.offset)
+        }
+    }
+
+    impl std::str::FromStr for PartitionOffset {
+        type Err = ();
+
+        /// Topic names may hold `-`; the partition is after the last one.
+        fn from_str(text: &str) -> Result<Self, ()> {
+            let (key, offset) = text.rsplit_once('@').ok_or(())?;
+            let (topic, partition) = topic_partition(key).ok_or(())?;
+            Ok(PartitionOffset {
+                topic: topic.to_owned(),
+                partition: partition.parse().map_err(|_| ())?,
+                offset: offset.parse().map_err(|_| ())?,
+            })
+        }
+    }
+
+    /// `<topic>-<partition>`, as MSK events key their records and failures name a
+    /// partition, split at its last `-` (topics may hold `-`; partitions do not).
+    fn topic_partition(key: &str) -> Option<(&str, &str)> {
+        key.rsplit_once('-')
+    }
+
+    /// One partition's records in an event, in offset order.
+    pub struct PartitionRecords<'e> {
+        /// The topic, the partition, and the first record's offset.
+        pub position: PartitionOffset,
+        pub records: Vec<&'e KafkaRecord>,
+    }
+
+    impl fmt::Display for PartitionRecords<'_> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "topic {} partition {}", self.position.topic, self.position.partition)
+        }
+    }
+
+    impl Lane for PartitionRecords<'_> {
+        type Failure = KafkaBatchItemFailure;
+        type Response = KafkaBatchResponse;
+
+        fn records(&self) -> usize {
+            self.records.len()
+        }
+
+        fn failure(&self) -> KafkaBatchItemFailure {
+            KafkaBatchItemFailure::at(&self.position)
+        }
+
+        fn response(batch_item_failures: Vec<KafkaBatchItemFailure>) -> KafkaBatchResponse {
+            KafkaBatchResponse { batch_item_failures }
+        }
+    }
+
+    /// The event's records by partition, each partition's in offset order, once each.
+    pub fn by_partition(event: &KafkaEvent) -> Vec<PartitionRecords<'_>> {
+        let mut partitions: BTreeMap<(String, i32), Vec<&KafkaRecord>> = BTreeMap::new();
+        for (key, records) in &event.records {
+            for record in records {
+                // The map key is `<topic>-<partition>`; the record's own fields say it plainly.
+                let topic = record
+                    .topic
+                    .clone()
+                    .unwrap_or_else(|| topic_partition(key).map_or(key.as_str(), |(t, _)| t).to_owned());
+                partitions.entry((topic, record.partition as i32)).or_default().push(record);
+            }
+        }
+        partitions
+            .into_iter()
+            .map(|((topic, partition), mut records)| {
+                records.sort_by_key(|r| r.offset);
+                records.dedup_by_key(|r| r.offset);
+                let offset = records[0].offset;
+                PartitionRecords { position: PartitionOffset { topic, partition, offset }, records }
+            })
+            .collect()
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn failed_partitions_are_named_and_read_back_typed() {
+            let position = PartitionOffset { topic: "pin-dev.pin".into(), partition: 12, offset: 4_000_000_001 };
+            let failure = KafkaBatchItemFailure::at(&position);
+            assert_eq!(failure.item_identifier, "pin-dev.pin-12@4000000001");
+            assert_eq!(failure.position(), Some(position));
+            for junk in ["", "pin@5", "pin-x@5", "pin-1@", "pin-1"] {
+                assert_eq!(KafkaBatchItemFailure { item_identifier: junk.into() }.position(), None, "{junk}");
+            }
         }
     }
 }

@@ -15,6 +15,7 @@ use rskafka::record::Record;
 use tokio::sync::Mutex;
 
 use super::services::{ServiceError, TopicRecord, TopicService};
+use crate::config::{Config, KafkaAuth};
 
 pub use rskafka::client::error::Error as KafkaError;
 
@@ -208,6 +209,41 @@ pub async fn discover_bootstrap(msk: &aws_sdk_kafka::Client, cluster_arn: &str) 
         .filter(|b| !b.is_empty())
         .map(str::to_owned)
         .ok_or_else(|| DiscoveryError::NoIamBrokers(cluster_arn.to_owned()))
+}
+
+/// How to reach the Kafka SPEC §10's variables describe: brokers given or discovered
+/// from the MSK cluster ARN; plain (tansu) or IAM (MSK). `None` when neither is set.
+/// The connection is made on first use and again after one fails.
+pub fn connect_as_configured(config: &Config, aws: &aws_config::SdkConfig) -> Option<Connect> {
+    if config.kafka_bootstrap.is_none() && config.msk_cluster_arn.is_none() {
+        return None;
+    }
+    let (config, aws) = (config.clone(), aws.clone());
+    Some(Arc::new(move || {
+        let (config, aws) = (config.clone(), aws.clone());
+        Box::pin(async move { connect_configured(&config, &aws).await })
+    }))
+}
+
+async fn connect_configured(config: &Config, aws: &aws_config::SdkConfig) -> Result<KafkaProducer, String> {
+    let bootstrap = match (&config.kafka_bootstrap, &config.msk_cluster_arn) {
+        (Some(bootstrap), _) => bootstrap.clone(),
+        (None, Some(arn)) => {
+            discover_bootstrap(&aws_sdk_kafka::Client::new(aws), arn).await.map_err(|e| e.to_string())?
+        }
+        (None, None) => return Err("no PINPIPE_KAFKA_BOOTSTRAP or PINPIPE_MSK_CLUSTER_ARN".into()),
+    };
+    let producer = match config.kafka_auth {
+        KafkaAuth::None => KafkaProducer::connect(&bootstrap).await,
+        KafkaAuth::Iam => {
+            let region = aws.region().cloned().ok_or("MSK IAM auth needs AWS_REGION")?;
+            let credentials = aws.credentials_provider().ok_or("MSK IAM auth needs AWS credentials")?;
+            KafkaProducer::connect_iam(&bootstrap, region, credentials).await
+        }
+    }
+    .map_err(|e| e.to_string())?;
+    tracing::info!(%bootstrap, auth = ?config.kafka_auth, "connected to Kafka");
+    Ok(producer)
 }
 
 #[async_trait]

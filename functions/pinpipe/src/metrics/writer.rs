@@ -22,7 +22,7 @@ use crate::record::clean::clean_record;
 const MAX_ATTEMPTS: u32 = 10;
 
 /// Counts of one invocation (also emitted as CloudWatch embedded metrics).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, derive_more::AddAssign)]
 pub struct MetricsCounts {
     pub records_in: u64,
     /// Records counted into buckets now.
@@ -37,18 +37,6 @@ pub struct MetricsCounts {
     /// a post another shard counted first) or throttled.
     pub retries: u64,
     pub failed: u64,
-}
-
-impl std::ops::AddAssign for MetricsCounts {
-    fn add_assign(&mut self, o: Self) {
-        self.records_in += o.records_in;
-        self.records_counted += o.records_counted;
-        self.records_not_counted += o.records_not_counted;
-        self.duplicates_skipped += o.duplicates_skipped;
-        self.commits += o.commits;
-        self.retries += o.retries;
-        self.failed += o.failed;
-    }
 }
 
 impl fmt::Display for MetricsCounts {
@@ -122,12 +110,8 @@ impl<S: MetricsStore> MetricsWriter<S> {
     /// Handles one Kinesis event: a shard that fails is reported by its first record,
     /// so Lambda retries it from there.
     pub async fn handle(&self, event: &KinesisEvent) -> (KinesisEventResponse, MetricsCounts) {
-        let mut outcomes = Vec::new();
-        for shard in group_by_shard(event) {
-            let outcome = self.count_shard(&shard).await;
-            outcomes.push((shard, outcome));
-        }
-        lanes::kinesis_response(outcomes)
+        let shards = group_by_shard(event);
+        lanes::handle(&shards, |shard| self.count_shard(shard)).await
     }
 
     async fn count_shard(&self, shard: &ShardRecords<'_>) -> Result<MetricsCounts, MetricsError> {

@@ -5,6 +5,9 @@
 //! label and value (`data-label`, `data-value`, a `<title>` tooltip), drawn in a
 //! viewBox so it scales from a 1280-pixel screen to a phone's 600. Colours are the
 //! Okabe–Ito palette, told apart with every common colour-vision deficiency.
+//!
+//! Long (some 420 lines) because it is one page: nine charts, the tables and the page's
+//! styles are templates that share the same few drawing helpers.
 
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 use polars::prelude::{AnyValue, DataFrame};

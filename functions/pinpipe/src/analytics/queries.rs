@@ -3,6 +3,9 @@
 //! Every question starts from the posts counted once (first row per `ind`), joins
 //! inner on `ind`, leaves nulls out of every grouping and value column, breaks ties
 //! on the name ascending and sorts by the group columns (age groups in age order).
+//!
+//! Long (some 420 lines before its tests) because the eight questions share their
+//! partials and merges; apart, each question's merge would sit away from its query.
 
 use polars::prelude::*;
 

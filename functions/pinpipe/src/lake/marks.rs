@@ -23,7 +23,7 @@
 //! Invariant: a table must not set `delta.setTransactionRetentionDuration`, which
 //! would let engines drop idle writers' marks; [`check_retention`] refuses such a table.
 //!
-//! Long (some 430 lines before its tests) because reading the marks in bounded requests
+//! Long (some 440 lines before its tests) because reading the marks in bounded requests
 //! means reading Delta's checkpoint and commit files here, beside the two writers' encodings.
 
 use std::collections::HashMap;

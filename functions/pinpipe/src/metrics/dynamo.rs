@@ -17,6 +17,9 @@
 //! none is there or it has expired, and the shard's bucket parts' updates. Cancellation
 //! reasons come back in item order, so a cancelled commit says which marker's post
 //! another shard counted first, or that another transaction held an item.
+//!
+//! Long (some 400 lines) because it is the one place that knows DynamoDB's item shapes:
+//! the mark, the markers and the bucket parts are written and read side by side.
 
 use std::collections::{HashMap, HashSet};
 

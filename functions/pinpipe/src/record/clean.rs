@@ -4,7 +4,7 @@
 //! the same row or the same [`QuarantineReason`]. Rows serialise (serde) as
 //! `pinpipe clean` prints them; [`crate::record::columnar`] turns them into Arrow batches.
 //!
-//! Long (some 450 lines before its tests) because it is the whole of SPEC §3, field by
+//! Long (some 530 lines before its tests) because it is the whole of SPEC §3, field by
 //! field for three kinds; split, one kind's rules would sit apart from the shared ones.
 
 use std::borrow::Cow;

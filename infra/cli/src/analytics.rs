@@ -37,10 +37,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         println!("{}", report::table(frame));
     }
     let totals = report.totals();
-    eprintln!(
-        "run {date}: {} new bronze objects read, {} rows cleaned, {} quarantined, {} repeated posts dropped, in {:.2?}",
-        totals.objects_read, totals.rows_cleaned, totals.quarantined, totals.duplicates_dropped, report.elapsed
-    );
+    eprintln!("run {date}: {totals}, in {:.2?}", report.elapsed);
     for notice in &report.notices {
         eprintln!("note: {notice}");
     }

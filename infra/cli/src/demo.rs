@@ -220,10 +220,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     }
     let totals = run.totals();
     meter.step("daily-analytics", 1, totals.rows_cleaned);
-    eprintln!(
-        "daily job: {} bronze objects, {} rows cleaned, {} quarantined, {} repeated posts dropped",
-        totals.objects_read, totals.rows_cleaned, totals.quarantined, totals.duplicates_dropped
-    );
+    eprintln!("daily job: {totals}");
 
     // 4. Table maintenance, as the scheduled table-maintenance function runs it.
     let spinner = ProgressBar::new_spinner().with_message("table maintenance");

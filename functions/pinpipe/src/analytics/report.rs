@@ -128,6 +128,17 @@ pub struct RunTotals {
     pub partitions_stopped: u64,
 }
 
+/// The one line a run's totals are told in (the CLI's and the demo's alike).
+impl std::fmt::Display for RunTotals {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} new bronze objects read, {} rows cleaned, {} quarantined, {} repeated posts dropped",
+            self.objects_read, self.rows_cleaned, self.quarantined, self.duplicates_dropped
+        )
+    }
+}
+
 impl RunTotals {
     /// Bronze → silver's counts summed over the kinds, and the repeated posts left out.
     pub fn of(silver: &[(Kind, SilverCounts); 3], duplicates_dropped: u64) -> Self {

@@ -11,15 +11,12 @@ use aws_lambda_events::event::streams::KinesisEventResponse;
 
 use super::store::{Commit, MetricsStore, ShardMark, StoreError};
 use super::{MAX_ITEMS_PER_COMMIT, add_record};
+use crate::delivery::exactly_once::{self, MarkedWriter, Refused, Stopped};
 use crate::delivery::incarnation::{Incarnation, IncarnationError, Incarnations, StreamCreation};
 use crate::delivery::lanes::{self, Counted, ShardRecords, group_by_shard};
 use crate::delivery::sequence::SequenceNumber;
 use crate::kind::Kind;
 use crate::record::clean::clean_record;
-
-/// Attempts at a shard's batch (lost races for its mark, cancelled transactions,
-/// throttling) before it is reported failed.
-const MAX_ATTEMPTS: u32 = 10;
 
 /// Counts of one invocation (also emitted as CloudWatch embedded metrics).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, derive_more::AddAssign)]
@@ -115,8 +112,6 @@ impl<S: MetricsStore> MetricsWriter<S> {
     }
 
     async fn count_shard(&self, shard: &ShardRecords<'_>) -> Result<MetricsCounts, MetricsError> {
-        let id = shard_id(shard);
-        let kind = Kind::from_suffix(&shard.stream);
         // Records whose sequence number does not parse cannot be ordered against the
         // mark: the stream cleaner quarantines them; here they count nothing.
         let sequenced: Vec<(SequenceNumber, &KinesisEventRecord)> = shard
@@ -124,48 +119,25 @@ impl<S: MetricsStore> MetricsWriter<S> {
             .iter()
             .filter_map(|r| SequenceNumber::parse(&r.kinesis.sequence_number).ok().map(|s| (s, *r)))
             .collect();
-        let mut retries = 0;
-        // Posts other shards counted while this batch was being committed.
-        let mut taken: HashSet<i64> = HashSet::new();
-        for attempt in 0..MAX_ATTEMPTS {
-            let mut counts = MetricsCounts { records_in: shard.records.len() as u64, retries, ..Default::default() };
-            counts.records_not_counted = (shard.records.len() - sequenced.len()) as u64;
-            let mark = self.store.mark(&id).await?;
-            let would_skip = mark.as_ref().is_some_and(|m| sequenced.iter().any(|(seq, _)| *seq <= m.sequence));
-            let incarnation = self
-                .incarnations
-                .current(&shard.stream, &shard.shard, mark.as_ref().map(|m| m.incarnation), would_skip)
-                .await?;
-            let fresh: Vec<&(SequenceNumber, &KinesisEventRecord)> = sequenced
-                .iter()
-                .filter(|(seq, _)| mark.as_ref().is_none_or(|m| m.is_before(incarnation, seq)))
-                .collect();
-            counts.duplicates_skipped = (sequenced.len() - fresh.len()) as u64;
-            let Some(kind) = kind else {
-                counts.records_not_counted += fresh.len() as u64;
-                return Ok(counts);
-            };
-            let now = chrono::Utc::now().timestamp_millis();
-            let commits = self.plan(kind, incarnation, &fresh, &taken, now, &mut counts).await?;
-            let outcome = self.apply(&id, mark, commits, now, &mut counts).await;
-            match outcome {
-                Ok(()) => return Ok(counts),
-                Err(MetricsError::Store(StoreError::AlreadyCounted(posts))) => {
-                    // Planned again without them, at once: nothing of the commit was applied.
-                    tracing::info!(shard = %id, posts = posts.len(), "posts counted by another shard meanwhile");
-                    taken.extend(posts.into_iter().map(|(_, ind)| ind));
-                }
-                Err(MetricsError::Store(
-                    e @ (StoreError::MarkMoved | StoreError::Conflict(_) | StoreError::Throttled(_)),
-                )) => {
-                    tracing::info!(shard = %id, attempt, reason = %e, "commit cancelled; trying again");
-                    tokio::time::sleep(crate::retry::backoff(attempt)).await;
-                }
-                Err(e) => return Err(e),
-            }
-            retries += 1;
+        let mut counting = ShardCounting {
+            writer: self,
+            id: shard_id(shard),
+            stream: &shard.stream,
+            shard: &shard.shard,
+            records: shard.records.len(),
+            kind: Kind::from_suffix(&shard.stream),
+            sequenced: &sequenced,
+            taken: HashSet::new(),
+            incarnation: Incarnation::UNKNOWN,
+            now: 0,
+            retries: 0,
+            counts: MetricsCounts::default(),
+        };
+        match exactly_once::write_once(&mut counting).await {
+            Ok(_) => Ok(counting.counts),
+            Err(Stopped::Failed(error)) => Err(error),
+            Err(Stopped::Contended) => Err(MetricsError::Contended(counting.id)),
         }
-        Err(MetricsError::Contended(id))
     }
 
     /// The fresh records as commits of at most [`MAX_ITEMS_PER_COMMIT`] items, in
@@ -235,5 +207,86 @@ impl<S: MetricsStore> MetricsWriter<S> {
             mark = next;
         }
         Ok(())
+    }
+}
+
+/// One shard's batch as a marked writer of the one engine
+/// ([`crate::delivery::exactly_once`]): the mark is the shard's mark item, staging plans
+/// the fresh records' commits, and a commit is applied chunk by chunk, each chunk
+/// moving the mark on the condition that it is still the one before.
+struct ShardCounting<'w, S> {
+    writer: &'w MetricsWriter<S>,
+    id: String,
+    stream: &'w str,
+    shard: &'w str,
+    records: usize,
+    kind: Option<Kind>,
+    sequenced: &'w [(SequenceNumber, &'w KinesisEventRecord)],
+    /// Posts other shards counted while this batch was being committed.
+    taken: HashSet<i64>,
+    /// The stream's incarnation, as of the mark last read.
+    incarnation: Incarnation,
+    /// When the batch was last staged (the counted posts' memory runs from it).
+    now: i64,
+    retries: u64,
+    counts: MetricsCounts,
+}
+
+#[async_trait::async_trait]
+impl<S: MetricsStore> MarkedWriter for ShardCounting<'_, S> {
+    type Mark = ShardMark;
+    type Staged = Vec<Commit>;
+    type Committed = ();
+    type Error = MetricsError;
+
+    fn name(&self) -> &str {
+        &self.id
+    }
+
+    async fn mark(&mut self) -> Result<Option<ShardMark>, MetricsError> {
+        let mark = self.writer.store.mark(&self.id).await?;
+        let would_skip = mark.as_ref().is_some_and(|m| self.sequenced.iter().any(|(seq, _)| *seq <= m.sequence));
+        let marked = mark.as_ref().map(|m| m.incarnation);
+        self.incarnation = self.writer.incarnations.current(self.stream, self.shard, marked, would_skip).await?;
+        Ok(mark)
+    }
+
+    async fn stage(&mut self, mark: Option<&ShardMark>) -> Result<Option<Vec<Commit>>, MetricsError> {
+        let mut counts = MetricsCounts { records_in: self.records as u64, retries: self.retries, ..Default::default() };
+        counts.records_not_counted = (self.records - self.sequenced.len()) as u64;
+        let incarnation = self.incarnation;
+        let fresh: Vec<&(SequenceNumber, &KinesisEventRecord)> =
+            self.sequenced.iter().filter(|(seq, _)| mark.is_none_or(|m| m.is_before(incarnation, seq))).collect();
+        counts.duplicates_skipped = (self.sequenced.len() - fresh.len()) as u64;
+        let Some(kind) = self.kind.filter(|_| !fresh.is_empty()) else {
+            counts.records_not_counted += fresh.len() as u64;
+            self.counts = counts;
+            return Ok(None);
+        };
+        self.now = chrono::Utc::now().timestamp_millis();
+        let commits = self.writer.plan(kind, incarnation, &fresh, &self.taken, self.now, &mut counts).await;
+        self.counts = counts;
+        Ok(Some(commits?))
+    }
+
+    async fn commit(&mut self, mark: Option<ShardMark>, commits: Vec<Commit>) -> Result<(), Refused<MetricsError>> {
+        let outcome = self.writer.apply(&self.id, mark, commits, self.now, &mut self.counts).await;
+        match outcome {
+            Ok(()) => Ok(()),
+            Err(MetricsError::Store(StoreError::AlreadyCounted(posts))) => {
+                // Staged again without them, at once: nothing of the commit was applied.
+                self.retries += 1;
+                let reason = format!("{} posts counted by another shard meanwhile", posts.len());
+                self.taken.extend(posts.into_iter().map(|(_, ind)| ind));
+                Err(Refused::Restage(reason))
+            }
+            Err(MetricsError::Store(
+                e @ (StoreError::MarkMoved | StoreError::Conflict(_) | StoreError::Throttled(_)),
+            )) => {
+                self.retries += 1;
+                Err(Refused::Raced(e.to_string()))
+            }
+            Err(e) => Err(Refused::Failed(e)),
+        }
     }
 }

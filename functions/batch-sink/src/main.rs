@@ -7,6 +7,7 @@ use aws_lambda_events::event::kafka::KafkaEvent;
 use lambda_runtime::{Diagnostic, Error, LambdaEvent, service_fn};
 use pinpipe::delivery::lanes::KafkaBatchResponse;
 use pinpipe::deployment::Deployment;
+use pinpipe::failure::Failure;
 use pinpipe::sink::BatchSink;
 use pinpipe::telemetry;
 
@@ -18,7 +19,7 @@ async fn handle(sink: &BatchSink, event: LambdaEvent<KafkaEvent>) -> Result<Kafk
     }
     let failed: Vec<&str> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
     Err(Diagnostic {
-        error_type: "PartitionFailed".into(),
+        error_type: Failure::PartitionFailed.error_type(),
         error_message: format!("landing failed for {}; the batch will be retried", failed.join(", ")),
     })
 }

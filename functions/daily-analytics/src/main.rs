@@ -7,6 +7,7 @@ use lambda_runtime::{Diagnostic, Error, LambdaEvent, service_fn};
 use pinpipe::analytics::athena::Athena;
 use pinpipe::analytics::{AnalyticsError, DailyJob, run_date_of};
 use pinpipe::deployment::Deployment;
+use pinpipe::failure::Failure;
 use pinpipe::telemetry;
 
 async fn handle(
@@ -16,7 +17,7 @@ async fn handle(
 ) -> Result<serde_json::Value, Diagnostic> {
     let failed = |e: AnalyticsError| {
         tracing::error!(error = %e, "daily analytics failed");
-        Diagnostic { error_type: e.kind().into(), error_message: e.to_string() }
+        Diagnostic { error_type: e.failure().error_type(), error_message: e.to_string() }
     };
     let run_date = run_date_of(&event.payload).map_err(failed)?;
     if let Some(athena) = athena {
@@ -33,7 +34,7 @@ async fn handle(
         let problems: Vec<&String> = report.silver.iter().flat_map(|(_, c)| &c.problems).collect();
         tracing::error!(?problems, "published, but some bronze partitions stopped");
         return Err(Diagnostic {
-            error_type: "PartitionsStopped".into(),
+            error_type: Failure::PartitionsStopped.error_type(),
             error_message: format!(
                 "run {} published {} with {} bronze partitions stopped: {}",
                 report.run_id,

@@ -83,7 +83,7 @@ pub struct Config {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("{name}={value:?} is not valid: {why}")]
+    #[error("{name}={value:?} is not valid: {why}. Help: set {name} as the README's Configuration section (SPEC §10) describes")]
     Invalid { name: &'static str, value: String, why: &'static str },
 }
 

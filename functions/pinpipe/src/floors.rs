@@ -10,6 +10,7 @@ use std::path::Path;
 const FLOORS: &[(&str, u8)] = &[
     ("kind", 0),
     ("config", 0),
+    ("failure", 0),
     ("telemetry", 0),
     ("retry", 0),
     ("record", 1),

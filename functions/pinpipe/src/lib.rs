@@ -13,7 +13,8 @@
 //!    writers' marks and the one exactly-once commit;
 //! 1. [`record`] (raw → clean → columnar, the catalogue, quarantine, the generator) and
 //!    [`delivery`] (sequence numbers, incarnations, partitioning, an event's lanes);
-//! 0. the foundation: [`kind`] (pin, geo, user), [`config`] (SPEC §10's environment contract and the names it
+//! 0. the foundation: [`kind`] (pin, geo, user), [`failure`] (a Lambda answer's error
+//!    types, retryable or not), [`config`] (SPEC §10's environment contract and the names it
 //!    derives), [`telemetry`], [`retry`] (the one backoff rule).
 
 #[cfg(feature = "analytics")]
@@ -21,6 +22,7 @@ pub mod analytics;
 pub mod config;
 pub mod delivery;
 pub mod deployment;
+pub mod failure;
 #[cfg(feature = "ingest")]
 pub mod ingest;
 pub mod kind;

@@ -4,6 +4,7 @@
 
 use lambda_runtime::{Diagnostic, Error, LambdaEvent, service_fn};
 use pinpipe::deployment::Deployment;
+use pinpipe::failure::Failure;
 use pinpipe::maintenance::{self, Retention};
 use pinpipe::telemetry;
 
@@ -17,7 +18,7 @@ async fn handle(
     telemetry::emit_counts("table-maintenance", &maintenance::Totals::of(&all.reports));
     let reports = all.into_result().map_err(|e| {
         tracing::error!(error = %e, "table maintenance failed");
-        Diagnostic { error_type: "MaintenanceFailed".into(), error_message: e.to_string() }
+        Diagnostic { error_type: Failure::MaintenanceFailed.error_type(), error_message: e.to_string() }
     })?;
     Ok(serde_json::json!({ "tables": reports }))
 }

@@ -2,6 +2,7 @@
 
 use polars::prelude::PolarsError;
 
+use crate::failure::Failure;
 use crate::lake::LakeError;
 use crate::silver::SilverError;
 
@@ -26,7 +27,7 @@ pub enum AnalyticsError {
     #[error("Athena {operation}: {detail}")]
     Athena { operation: &'static str, detail: String },
     #[error(
-        "named query {name} is not in workgroup {workgroup}: deploy the template with EnableAthena=true, or run with PINPIPE_ANALYTICS_ENGINE=polars"
+        "named query {name} is not in workgroup {workgroup}. Help: deploy the template with EnableAthena=true, or run with PINPIPE_ANALYTICS_ENGINE=polars"
     )]
     QueryNotDeclared { name: String, workgroup: String },
     #[error("Athena query {query_execution_id} ({question}) {state}: {reason}")]
@@ -34,13 +35,14 @@ pub enum AnalyticsError {
 }
 
 impl AnalyticsError {
-    /// A short name for the Lambda error type.
-    pub fn kind(&self) -> &'static str {
+    /// The Lambda answer's error type.
+    pub fn failure(&self) -> Failure {
         match self {
-            AnalyticsError::BadEvent(_) => "BadEvent",
-            AnalyticsError::Query(_) | AnalyticsError::AthenaQueryFailed { .. } => "QueryFailed",
-            AnalyticsError::Athena { .. } | AnalyticsError::QueryNotDeclared { .. } => "AthenaError",
-            _ => "LakeError",
+            AnalyticsError::BadEvent(_) => Failure::BadEvent,
+            AnalyticsError::QueryNotDeclared { .. } => Failure::NotDeployed,
+            AnalyticsError::Query(_) | AnalyticsError::AthenaQueryFailed { .. } => Failure::QueryFailed,
+            AnalyticsError::Athena { .. } => Failure::AthenaError,
+            _ => Failure::LakeError,
         }
     }
 }

@@ -231,7 +231,7 @@ mod tests {
             serde_json::json!({}),
         ] {
             let error = run_date_of(&bad).unwrap_err();
-            assert_eq!(error.kind(), "BadEvent", "{error}");
+            assert_eq!(error.failure(), crate::failure::Failure::BadEvent, "{error}");
         }
     }
 }

@@ -29,7 +29,10 @@ pub mod marks;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LakeError {
-    #[error("PINPIPE_LAKE={0:?} is neither s3://bucket[/prefix] nor a usable local directory: {1}")]
+    #[error(
+        "PINPIPE_LAKE={0:?} is neither s3://bucket[/prefix] nor a usable local directory: {1}. Help: set PINPIPE_LAKE \
+         to an s3:// URL or a directory this process may create and write"
+    )]
     BadRoot(String, String),
     #[error("lake object {key}: {source}")]
     Object { key: String, source: object_store::Error },

@@ -1,9 +1,8 @@
 //! SPEC §10: one configuration contract for the functions, the CLI, the template
 //! and the tests, and the names SPEC §1 and §6 derive from the deployment id. This is
-//! the one place that reads the environment: the Lambdas through [`Config::from_env`],
-//! the CLI through the same struct as `clap` arguments (feature `cli`, flattened into
-//! each subcommand, each flag backed by its variable), both with the defaults and
-//! checks below; and the AWS endpoint overrides and log format, for the few places
+//! the one place that reads the environment: one `clap` struct, each flag backed by
+//! its variable — the CLI flattens it into each subcommand, the Lambdas read the
+//! variables alone through [`Config::from_env`] — with the defaults and checks below; and the AWS endpoint overrides and log format, for the few places
 //! that need them.
 
 use std::env;
@@ -40,51 +39,52 @@ pub enum AnalyticsEngine {
 
 /// SPEC §10's variables. As CLI arguments, each `--flag` falls back to its variable,
 /// then to the local default.
-#[derive(Debug, Clone, PartialEq)]
-#[cfg_attr(feature = "cli", derive(clap::Args))]
+#[derive(Debug, Clone, PartialEq, clap::Args)]
 pub struct Config {
     /// Deployment id: names the streams, topics and tables.
-    #[cfg_attr(feature = "cli", arg(long, env = "PINPIPE_ID", default_value = DEFAULT_ID, value_parser = parse_id))]
+    #[arg(long, env = "PINPIPE_ID", default_value = DEFAULT_ID, value_parser = parse_id)]
     pub id: String,
     /// The lake: a local directory or s3://bucket[/prefix].
-    #[cfg_attr(feature = "cli", arg(long, env = "PINPIPE_LAKE", default_value = DEFAULT_LAKE))]
+    #[arg(long, env = "PINPIPE_LAKE", default_value = DEFAULT_LAKE)]
     pub lake: String,
     /// Kafka bootstrap servers, comma-separated host:port.
-    #[cfg_attr(feature = "cli", arg(long, env = "PINPIPE_KAFKA_BOOTSTRAP"))]
+    #[arg(long, env = "PINPIPE_KAFKA_BOOTSTRAP")]
     pub kafka_bootstrap: Option<String>,
     /// An MSK cluster whose bootstrap servers are discovered through the MSK API.
-    #[cfg_attr(feature = "cli", arg(long, env = "PINPIPE_MSK_CLUSTER_ARN"))]
+    #[arg(long, env = "PINPIPE_MSK_CLUSTER_ARN")]
     pub msk_cluster_arn: Option<String>,
     /// How the Kafka producer authenticates: none or iam.
-    #[cfg_attr(feature = "cli", arg(long, env = "PINPIPE_KAFKA_AUTH", default_value = "none", value_parser = parse_kafka_auth))]
+    #[arg(long, env = "PINPIPE_KAFKA_AUTH", default_value = "none", value_parser = parse_kafka_auth)]
     pub kafka_auth: KafkaAuth,
     /// Table maintenance: Delta log files older than this many days are removed.
-    #[cfg_attr(feature = "cli", arg(long, env = "PINPIPE_LOG_RETENTION_DAYS", default_value_t = DEFAULT_LOG_RETENTION_DAYS, value_parser = parse_days))]
+    #[arg(long, env = "PINPIPE_LOG_RETENTION_DAYS", default_value_t = DEFAULT_LOG_RETENTION_DAYS, value_parser = parse_days)]
     pub log_retention_days: f64,
     /// Table maintenance: unreferenced data files older than this many days are
     /// vacuumed. Below the longest append (15 minutes on Lambda) it can delete an
     /// append in flight.
-    #[cfg_attr(feature = "cli", arg(long, env = "PINPIPE_VACUUM_RETENTION_DAYS", default_value_t = DEFAULT_VACUUM_RETENTION_DAYS, value_parser = parse_days))]
+    #[arg(long, env = "PINPIPE_VACUUM_RETENTION_DAYS", default_value_t = DEFAULT_VACUUM_RETENTION_DAYS, value_parser = parse_days)]
     pub vacuum_retention_days: f64,
     /// Table maintenance: files under this many MB are compacted into files of up to it.
-    #[cfg_attr(feature = "cli", arg(long, env = "PINPIPE_COMPACT_TARGET_MB", default_value_t = DEFAULT_COMPACT_TARGET_MB, value_parser = parse_megabytes))]
+    #[arg(long, env = "PINPIPE_COMPACT_TARGET_MB", default_value_t = DEFAULT_COMPACT_TARGET_MB, value_parser = parse_megabytes)]
     pub compact_target_mb: u64,
     /// The daily job: silver rows answered at once; more are answered in parts
     /// (bounded memory, SPEC §11).
-    #[cfg_attr(feature = "cli", arg(long = "part-rows", env = "PINPIPE_ANALYTICS_PART_ROWS", default_value_t = DEFAULT_ANALYTICS_PART_ROWS, value_parser = parse_part_rows))]
+    #[arg(long = "part-rows", env = "PINPIPE_ANALYTICS_PART_ROWS", default_value_t = DEFAULT_ANALYTICS_PART_ROWS, value_parser = parse_part_rows)]
     pub analytics_part_rows: u64,
     /// Where the daily job answers: polars (in the Lambda) or athena (SPEC §11).
-    #[cfg_attr(feature = "cli", arg(long, env = "PINPIPE_ANALYTICS_ENGINE", default_value = "polars", value_parser = parse_analytics_engine))]
+    #[arg(long, env = "PINPIPE_ANALYTICS_ENGINE", default_value = "polars", value_parser = parse_analytics_engine)]
     pub analytics_engine: AnalyticsEngine,
     /// The metrics table (SPEC §12; default `pinpipe-<id>-metrics`).
-    #[cfg_attr(feature = "cli", arg(long, env = "PINPIPE_METRICS_TABLE"))]
+    #[arg(long, env = "PINPIPE_METRICS_TABLE")]
     pub metrics_table: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("{name}={value:?} is not valid: {why}. Help: set {name} as the README's Configuration section (SPEC §10) describes")]
-    Invalid { name: &'static str, value: String, why: &'static str },
+    #[error(
+        "{name}={value:?} is not valid: {why}. Help: set {name} as the README's Configuration section (SPEC §10) describes"
+    )]
+    Invalid { name: String, value: String, why: String },
 }
 
 fn parse_id(text: &str) -> Result<String, &'static str> {
@@ -129,58 +129,37 @@ impl Config {
         Self::from_lookup(|name| env::var(name).ok())
     }
 
-    /// Like [`Config::from_env`], over any lookup (tests pass a map).
+    /// Like [`Config::from_env`], over any lookup (tests pass a map). The variables
+    /// are clap's own list (each argument's `env`), read through `lookup` instead of the
+    /// process's environment, so the Lambdas and the CLI read one contract, parsed,
+    /// defaulted and checked in one place.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
-        fn read<T>(
-            value: Option<String>,
-            name: &'static str,
-            parse: fn(&str) -> Result<T, &'static str>,
-            default: T,
-        ) -> Result<T, ConfigError> {
-            match value {
-                None => Ok(default),
-                Some(text) => parse(&text).map_err(|why| ConfigError::Invalid { name, value: text, why }),
+        use clap::{Args, FromArgMatches};
+        let command = Config::augment_args(clap::Command::new("pinpipe"));
+        let mut args = vec!["pinpipe".to_owned()];
+        let mut variables = Vec::new();
+        for arg in command.get_arguments() {
+            let (Some(variable), Some(long)) = (arg.get_env().and_then(|v| v.to_str()), arg.get_long()) else {
+                continue;
+            };
+            variables.push((format!("--{long}"), variable.to_owned()));
+            if let Some(value) = lookup(variable).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()) {
+                args.push(format!("--{long}={value}"));
             }
         }
-        Ok(Config {
-            id: read(get("PINPIPE_ID"), "PINPIPE_ID", parse_id, DEFAULT_ID.to_owned())?,
-            lake: get("PINPIPE_LAKE").unwrap_or_else(|| DEFAULT_LAKE.to_owned()),
-            kafka_bootstrap: get("PINPIPE_KAFKA_BOOTSTRAP"),
-            msk_cluster_arn: get("PINPIPE_MSK_CLUSTER_ARN"),
-            kafka_auth: read(get("PINPIPE_KAFKA_AUTH"), "PINPIPE_KAFKA_AUTH", parse_kafka_auth, KafkaAuth::None)?,
-            log_retention_days: read(
-                get("PINPIPE_LOG_RETENTION_DAYS"),
-                "PINPIPE_LOG_RETENTION_DAYS",
-                parse_days,
-                DEFAULT_LOG_RETENTION_DAYS,
-            )?,
-            vacuum_retention_days: read(
-                get("PINPIPE_VACUUM_RETENTION_DAYS"),
-                "PINPIPE_VACUUM_RETENTION_DAYS",
-                parse_days,
-                DEFAULT_VACUUM_RETENTION_DAYS,
-            )?,
-            compact_target_mb: read(
-                get("PINPIPE_COMPACT_TARGET_MB"),
-                "PINPIPE_COMPACT_TARGET_MB",
-                parse_megabytes,
-                DEFAULT_COMPACT_TARGET_MB,
-            )?,
-            analytics_part_rows: read(
-                get("PINPIPE_ANALYTICS_PART_ROWS"),
-                "PINPIPE_ANALYTICS_PART_ROWS",
-                parse_part_rows,
-                DEFAULT_ANALYTICS_PART_ROWS,
-            )?,
-            analytics_engine: read(
-                get("PINPIPE_ANALYTICS_ENGINE"),
-                "PINPIPE_ANALYTICS_ENGINE",
-                parse_analytics_engine,
-                AnalyticsEngine::Polars,
-            )?,
-            metrics_table: get("PINPIPE_METRICS_TABLE"),
-        })
+        let command = command.mut_args(|arg| arg.env(None::<&'static str>));
+        let invalid = |error: clap::Error| {
+            let context = |kind| error.get(kind).map(ToString::to_string).unwrap_or_default();
+            let flag = context(clap::error::ContextKind::InvalidArg);
+            let name = variables.iter().find(|(long, _)| flag.split(' ').next() == Some(long.as_str()));
+            ConfigError::Invalid {
+                name: name.map_or(flag.clone(), |(_, variable)| variable.clone()),
+                value: context(clap::error::ContextKind::InvalidValue),
+                why: std::error::Error::source(&error).map_or_else(|| error.kind().to_string(), ToString::to_string),
+            }
+        };
+        let matches = command.try_get_matches_from(args).map_err(invalid)?;
+        Config::from_arg_matches(&matches).map_err(invalid)
     }
 
     /// The metrics table: `PINPIPE_METRICS_TABLE`, or the deployment's default name.
@@ -285,7 +264,6 @@ mod tests {
 
     /// The CLI's flags and the Lambdas' variables are one contract: the same values,
     /// defaults and refusals.
-    #[cfg(feature = "cli")]
     #[test]
     fn the_cli_arguments_read_as_the_variables_do() {
         use clap::Parser;

@@ -11,29 +11,33 @@ use polars::prelude::*;
 
 use crate::kind::Kind;
 
-/// The silver columns the questions read, per kind.
+/// The silver columns the questions read, per kind: named here, typed by the one
+/// table schema ([`crate::record::columnar::schema`]).
 pub fn input_schema(kind: Kind) -> Schema {
-    let utc = || DataType::Datetime(TimeUnit::Microseconds, Some(TimeZone::UTC));
-    let fields = match kind {
-        Kind::Pin => vec![
-            Field::new("ind".into(), DataType::Int64),
-            Field::new("follower_count".into(), DataType::Int64),
-            Field::new("poster_name".into(), DataType::String),
-            Field::new("category".into(), DataType::String),
-        ],
-        Kind::Geo => vec![
-            Field::new("ind".into(), DataType::Int64),
-            Field::new("country".into(), DataType::String),
-            Field::new("timestamp".into(), utc()),
-        ],
-        Kind::User => vec![
-            Field::new("ind".into(), DataType::Int64),
-            Field::new("user_name".into(), DataType::String),
-            Field::new("age".into(), DataType::Int64),
-            Field::new("date_joined".into(), utc()),
-        ],
+    let read: &[&str] = match kind {
+        Kind::Pin => &["ind", "follower_count", "poster_name", "category"],
+        Kind::Geo => &["ind", "country", "timestamp"],
+        Kind::User => &["ind", "user_name", "age", "date_joined"],
     };
-    Schema::from_iter(fields)
+    let table = crate::record::columnar::schema::of(kind);
+    Schema::from_iter(read.iter().filter_map(|name| {
+        let field = table.field_with_name(name).ok()?;
+        Some(Field::new((*name).into(), polars_type(field.data_type())?))
+    }))
+}
+
+/// The Polars type of a silver column's Arrow type (the few SPEC §3 uses, lists aside).
+fn polars_type(arrow: &arrow_schema::DataType) -> Option<DataType> {
+    use arrow_schema::DataType as Arrow;
+    match arrow {
+        Arrow::Int64 => Some(DataType::Int64),
+        Arrow::Float64 => Some(DataType::Float64),
+        Arrow::Utf8 => Some(DataType::String),
+        Arrow::Timestamp(arrow_schema::TimeUnit::Microsecond, Some(zone)) if zone.as_ref() == "UTC" => {
+            Some(DataType::Datetime(TimeUnit::Microseconds, Some(TimeZone::UTC)))
+        }
+        _ => None,
+    }
 }
 
 /// The eight questions (3 has two parts), in SPEC §4's order.
@@ -421,6 +425,15 @@ pub fn add_users_joined(counts: Vec<DataFrame>) -> PolarsResult<DataFrame> {
 mod tests {
     //! Hand-made posts; every expected row below is worked out by hand from SPEC §4.
     use super::*;
+
+    #[test]
+    fn the_questions_read_columns_typed_by_the_table_schema() {
+        let widths: Vec<usize> = Kind::ALL.iter().map(|kind| input_schema(*kind).len()).collect();
+        assert_eq!(widths, [4, 3, 4], "every column read is in the table schema, with a Polars type");
+        let user = input_schema(Kind::User);
+        assert_eq!(user.get("date_joined"), Some(&DataType::Datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))));
+        assert_eq!(user.get("age"), Some(&DataType::Int64));
+    }
     use crate::record::timestamp::parse_micros;
 
     fn utc(lf: LazyFrame, column: &str) -> LazyFrame {

@@ -106,7 +106,7 @@ impl CleanTable {
         if url.to_file_path().is_ok_and(|dir| !dir.exists()) {
             return Ok(None);
         }
-        let mut table = lake.delta_table(relative)?.build().map_err(|e| LakeError::delta(&url, e))?;
+        let mut table = builder(lake, relative)?.build().map_err(|e| LakeError::delta(&url, e))?;
         match table.load().await {
             Ok(()) => Ok(Some(CleanTable::checked(url, kind, table)?)),
             Err(DeltaTableError::NotATable(_)) => Ok(None),
@@ -126,7 +126,7 @@ impl CleanTable {
         if let Some(table) = CleanTable::open(lake, relative, kind).await? {
             return Ok(table);
         }
-        let table = lake.delta_table(relative)?.build().map_err(|e| LakeError::delta(&url, e))?;
+        let table = builder(lake, relative)?.build().map_err(|e| LakeError::delta(&url, e))?;
         let columns: StructType = schema::of(kind)
             .as_ref()
             .try_into_kernel()
@@ -366,4 +366,12 @@ fn is_same_writer_conflict(error: &DeltaTableError) -> bool {
         ),
         _ => false,
     }
+}
+/// A deltalake builder for the table at `relative`, over the lake's own store (so
+/// every request goes through it).
+fn builder(lake: &Lake, relative: &str) -> Result<deltalake::DeltaTableBuilder, LakeError> {
+    let url = lake.url(relative);
+    deltalake::DeltaTableBuilder::from_url(url.clone())
+        .map(|b| b.with_storage_backend(lake.bucket.clone(), url.clone()))
+        .map_err(|e| LakeError::delta(&url, e))
 }

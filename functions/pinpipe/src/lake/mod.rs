@@ -127,14 +127,6 @@ impl Lake {
         url
     }
 
-    /// A deltalake builder for the table at `relative`, over the lake's own store.
-    pub(crate) fn delta_table(&self, relative: &str) -> Result<deltalake::DeltaTableBuilder, LakeError> {
-        let url = self.url(relative);
-        deltalake::DeltaTableBuilder::from_url(url.clone())
-            .map(|b| b.with_storage_backend(self.bucket.clone(), url.clone()))
-            .map_err(|e| LakeError::delta(&url, e))
-    }
-
     pub fn store(&self) -> &Arc<dyn ObjectStore> {
         &self.store
     }

@@ -311,11 +311,7 @@ impl AthenaReport {
     /// What `report.html` shows of the run.
     fn page<'a>(&'a self, answers: &'a [(Question, DataFrame)]) -> html::Page<'a> {
         let totals = self.totals();
-        let versions: Vec<String> = self
-            .silver_versions
-            .iter()
-            .map(|(kind, v)| format!("{kind} {}", v.map_or("none".to_owned(), |v| format!("v{v}"))))
-            .collect();
+        let versions = super::report::version_labels(&self.silver_versions);
         html::Page {
             title: format!("pinpipe daily analytics — {} (Athena)", self.run_date.format("%Y-%m-%d")),
             summary: vec![

@@ -82,11 +82,7 @@ impl RunReport {
     /// What `report.html` shows of the run.
     pub fn page(&self) -> html::Page<'_> {
         let totals = self.totals();
-        let versions: Vec<String> = self
-            .silver_versions
-            .iter()
-            .map(|(kind, v)| format!("{kind} {}", v.map_or("none".to_owned(), |v| format!("v{v}"))))
-            .collect();
+        let versions = version_labels(&self.silver_versions);
         let mut summary = vec![
             ("run", self.run_id.clone()),
             ("bronze objects read", html::count(totals.objects_read as f64)),
@@ -157,6 +153,11 @@ impl RunTotals {
             partitions_stopped: sum.partitions_stopped,
         }
     }
+}
+
+/// The silver version read, as the report's header shows it: `pin v3`, `geo none`.
+pub(super) fn version_labels(versions: &[(Kind, Option<u64>); 3]) -> Vec<String> {
+    versions.iter().map(|(kind, v)| format!("{kind} {}", v.map_or("none".to_owned(), |v| format!("v{v}")))).collect()
 }
 
 /// The silver version read, by kind name (for a run's summary and its pointer).

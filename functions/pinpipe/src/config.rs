@@ -2,8 +2,8 @@
 //! and the tests, and the names SPEC §1 and §6 derive from the deployment id. This is
 //! the one place that reads the environment: one `clap` struct, each flag backed by
 //! its variable — the CLI flattens it into each subcommand, the Lambdas read the
-//! variables alone through [`Config::from_env`] — with the defaults and checks below; and the AWS endpoint overrides and log format, for the few places
-//! that need them.
+//! variables alone through [`Config::from_env`] — with the defaults and checks below;
+//! and the AWS endpoint overrides and log format, for the few places that need them.
 
 use std::env;
 

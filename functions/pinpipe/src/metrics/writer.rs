@@ -122,9 +122,7 @@ impl<S: MetricsStore> MetricsWriter<S> {
         let mut counting = ShardCounting {
             writer: self,
             id: shard_id(shard),
-            stream: &shard.stream,
-            shard: &shard.shard,
-            records: shard.records.len(),
+            lane: shard,
             kind: Kind::from_suffix(&shard.stream),
             sequenced: &sequenced,
             taken: HashSet::new(),
@@ -217,9 +215,7 @@ impl<S: MetricsStore> MetricsWriter<S> {
 struct ShardCounting<'w, S> {
     writer: &'w MetricsWriter<S>,
     id: String,
-    stream: &'w str,
-    shard: &'w str,
-    records: usize,
+    lane: &'w ShardRecords<'w>,
     kind: Option<Kind>,
     sequenced: &'w [(SequenceNumber, &'w KinesisEventRecord)],
     /// Posts other shards counted while this batch was being committed.
@@ -247,13 +243,15 @@ impl<S: MetricsStore> MarkedWriter for ShardCounting<'_, S> {
         let mark = self.writer.store.mark(&self.id).await?;
         let would_skip = mark.as_ref().is_some_and(|m| self.sequenced.iter().any(|(seq, _)| *seq <= m.sequence));
         let marked = mark.as_ref().map(|m| m.incarnation);
-        self.incarnation = self.writer.incarnations.current(self.stream, self.shard, marked, would_skip).await?;
+        self.incarnation =
+            self.writer.incarnations.current(&self.lane.stream, &self.lane.shard, marked, would_skip).await?;
         Ok(mark)
     }
 
     async fn stage(&mut self, mark: Option<&ShardMark>) -> Result<Option<Vec<Commit>>, MetricsError> {
-        let mut counts = MetricsCounts { records_in: self.records as u64, retries: self.retries, ..Default::default() };
-        counts.records_not_counted = (self.records - self.sequenced.len()) as u64;
+        let records = self.lane.records.len();
+        let mut counts = MetricsCounts { records_in: records as u64, retries: self.retries, ..Default::default() };
+        counts.records_not_counted = (records - self.sequenced.len()) as u64;
         let incarnation = self.incarnation;
         let fresh: Vec<&(SequenceNumber, &KinesisEventRecord)> =
             self.sequenced.iter().filter(|(seq, _)| mark.is_none_or(|m| m.is_before(incarnation, seq))).collect();

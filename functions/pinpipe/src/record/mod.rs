@@ -2,6 +2,7 @@
 //! except the generator's file output.
 //!
 //! - [`raw`]: the three raw record shapes of SPEC §2, tolerant of every real variant;
+//! - [`flat`]: the fast reader of the plain records, serde's stand-in where it agrees;
 //! - [`catalogue`]: the dirty-value catalogue (SPEC §2, `shared/data/DIRTY_VALUES.md`) as data;
 //! - [`timestamp`]: the timestamps' real formats;
 //! - [`clean`]: the one cleaning implementation (SPEC §3) with typed quarantine reasons;
@@ -14,6 +15,7 @@
 pub mod catalogue;
 pub mod clean;
 pub mod columnar;
+pub mod flat;
 #[cfg(any(test, feature = "local"))]
 pub mod generate;
 pub mod quarantine;

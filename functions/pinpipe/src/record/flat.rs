@@ -6,17 +6,64 @@
 //! repeated key, a syntax error — so serde then reads the record, and its errors stay
 //! the quarantine reasons. Why: serde_json read each string byte by byte and went
 //! through a visitor per field, ~15% of the daily job's CPU (BENCHMARKS "analytics");
-//! here a string is found with `memchr` and checked for control bytes in one
-//! vectorised pass.
+//! here a string's end (a quote, or a backslash or control byte that sends the record
+//! to serde) is found eight bytes at a time.
 
 use std::borrow::Cow;
 
-use crate::record::raw::{Field, Scalar};
+use crate::record::raw::{Field, RawGeo, RawPin, RawUser, Scalar};
 
 /// A raw record whose fields the flat reader can fill: `slot` names the field a key
 /// fills (aliases included), as serde's derive would.
 pub trait FlatFields<'a>: Default {
     fn slot(&mut self, key: &str) -> Option<&mut Field<'a>>;
+}
+
+// Each raw shape's key → field map: serde's `alias`es, written out (here, not beside
+// the shapes, so that raw.rs does not depend on this file).
+impl<'a> FlatFields<'a> for RawPin<'a> {
+    fn slot(&mut self, key: &str) -> Option<&mut Field<'a>> {
+        Some(match key {
+            "index" | "ind" => &mut self.index,
+            "unique_id" => &mut self.unique_id,
+            "title" => &mut self.title,
+            "description" => &mut self.description,
+            "poster_name" => &mut self.poster_name,
+            "follower_count" => &mut self.follower_count,
+            "tag_list" => &mut self.tag_list,
+            "is_image_or_video" => &mut self.is_image_or_video,
+            "image_src" => &mut self.image_src,
+            "save_location" => &mut self.save_location,
+            "category" => &mut self.category,
+            _ => return None,
+        })
+    }
+}
+
+impl<'a> FlatFields<'a> for RawGeo<'a> {
+    fn slot(&mut self, key: &str) -> Option<&mut Field<'a>> {
+        Some(match key {
+            "ind" | "index" => &mut self.ind,
+            "timestamp" => &mut self.timestamp,
+            "latitude" => &mut self.latitude,
+            "longitude" => &mut self.longitude,
+            "country" => &mut self.country,
+            _ => return None,
+        })
+    }
+}
+
+impl<'a> FlatFields<'a> for RawUser<'a> {
+    fn slot(&mut self, key: &str) -> Option<&mut Field<'a>> {
+        Some(match key {
+            "ind" | "index" => &mut self.ind,
+            "first_name" => &mut self.first_name,
+            "last_name" => &mut self.last_name,
+            "age" => &mut self.age,
+            "date_joined" => &mut self.date_joined,
+            _ => return None,
+        })
+    }
 }
 
 /// Reads `text` (a whole record) into `R`, or `None` when it is not a flat object of
@@ -161,7 +208,6 @@ fn special_byte(bytes: &[u8]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::raw::{RawGeo, RawPin, RawUser};
 
     /// The flat reader either gives up or agrees with serde, field by field.
     fn agrees<'a, R: FlatFields<'a> + serde::Deserialize<'a> + std::fmt::Debug>(text: &'a str) -> Option<R> {

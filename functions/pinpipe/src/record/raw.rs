@@ -169,52 +169,6 @@ pub struct RawUser<'a> {
     pub date_joined: Field<'a>,
 }
 
-// The flat reader's key → field maps: serde's `rename`s and `alias`es, written out.
-impl<'a> crate::record::flat::FlatFields<'a> for RawPin<'a> {
-    fn slot(&mut self, key: &str) -> Option<&mut Field<'a>> {
-        Some(match key {
-            "index" | "ind" => &mut self.index,
-            "unique_id" => &mut self.unique_id,
-            "title" => &mut self.title,
-            "description" => &mut self.description,
-            "poster_name" => &mut self.poster_name,
-            "follower_count" => &mut self.follower_count,
-            "tag_list" => &mut self.tag_list,
-            "is_image_or_video" => &mut self.is_image_or_video,
-            "image_src" => &mut self.image_src,
-            "save_location" => &mut self.save_location,
-            "category" => &mut self.category,
-            _ => return None,
-        })
-    }
-}
-
-impl<'a> crate::record::flat::FlatFields<'a> for RawGeo<'a> {
-    fn slot(&mut self, key: &str) -> Option<&mut Field<'a>> {
-        Some(match key {
-            "ind" | "index" => &mut self.ind,
-            "timestamp" => &mut self.timestamp,
-            "latitude" => &mut self.latitude,
-            "longitude" => &mut self.longitude,
-            "country" => &mut self.country,
-            _ => return None,
-        })
-    }
-}
-
-impl<'a> crate::record::flat::FlatFields<'a> for RawUser<'a> {
-    fn slot(&mut self, key: &str) -> Option<&mut Field<'a>> {
-        Some(match key {
-            "ind" | "index" => &mut self.ind,
-            "first_name" => &mut self.first_name,
-            "last_name" => &mut self.last_name,
-            "age" => &mut self.age,
-            "date_joined" => &mut self.date_joined,
-            _ => return None,
-        })
-    }
-}
-
 /// What the first byte of a payload says it is.
 pub(crate) fn json_type_name(value: &serde_json::Value) -> &'static str {
     match value {

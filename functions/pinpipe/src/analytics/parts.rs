@@ -71,11 +71,24 @@ pub async fn answer(lake: &Lake, silver: &[SilverFiles; 3], parts: usize) -> Res
     }
     let spill = tempfile::tempdir().map_err(|e| AnalyticsError::Spill(e.to_string()))?;
     let dir = spill.path();
-    futures::try_join!(
-        split_kind(lake, &silver[0], parts, dir),
-        split_kind(lake, &silver[1], parts, dir),
-        split_kind(lake, &silver[2], parts, dir)
-    )?;
+    // Each kind is split on a thread of its own: splitting is decoding and encoding
+    // Parquet, CPU-bound, and one task would run the three kinds on one core.
+    let runtime = tokio::runtime::Handle::current();
+    let splits: Vec<_> = silver
+        .iter()
+        .map(|kind| {
+            let files = SilverFiles { kind: kind.kind, files: kind.files.clone() };
+            let (lake, dir, runtime) = (lake.clone(), dir.to_owned(), runtime.clone());
+            tokio::task::spawn_blocking(move || runtime.block_on(split_kind(&lake, &files, parts, &dir)))
+        })
+        .collect();
+    // Every split is awaited before the spill directory can go, errors or not.
+    let mut split = Ok(());
+    for task in splits {
+        let result = task.await.map_err(|e| AnalyticsError::Task(e.to_string())).and_then(|r| r);
+        split = split.and(result);
+    }
+    split?;
     let mut rows = [(0u64, 0u64); 3];
     let mut partials = Vec::with_capacity(parts);
     let mut users: Option<PartWriters> = None;

@@ -33,6 +33,7 @@ const SPLIT_FETCH_AHEAD: usize = 2;
 const BYTES_PER_ROW_GUESS: u64 = 16;
 
 /// One kind's silver data files, as of the version read.
+#[derive(Clone)]
 pub struct SilverFiles {
     pub kind: Kind,
     pub files: Vec<DataFile>,
@@ -77,8 +78,7 @@ pub async fn answer(lake: &Lake, silver: &[SilverFiles; 3], parts: usize) -> Res
     let splits: Vec<_> = silver
         .iter()
         .map(|kind| {
-            let files = SilverFiles { kind: kind.kind, files: kind.files.clone() };
-            let (lake, dir, runtime) = (lake.clone(), dir.to_owned(), runtime.clone());
+            let (lake, files, dir, runtime) = (lake.clone(), kind.clone(), dir.to_owned(), runtime.clone());
             tokio::task::spawn_blocking(move || runtime.block_on(split_kind(&lake, &files, parts, &dir)))
         })
         .collect();

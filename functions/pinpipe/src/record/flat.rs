@@ -20,7 +20,9 @@ pub trait FlatFields<'a>: Default {
 }
 
 // Each raw shape's key → field map: serde's `alias`es, written out (here, not beside
-// the shapes, so that raw.rs does not depend on this file).
+// the shapes, so that raw.rs does not depend on this file). A key missing here would
+// leave its field empty where serde fills it: the sample and generated-record tests
+// below compare every field with serde's and fail on such a drift.
 impl<'a> FlatFields<'a> for RawPin<'a> {
     fn slot(&mut self, key: &str) -> Option<&mut Field<'a>> {
         Some(match key {
